@@ -1,0 +1,282 @@
+//! The handle contract every component shares, written once.
+//!
+//! A handle owns a mio `Poll`; that epoll fd is the handle's fd. Sources (inotify, netlink
+//! sockets, ...) are registered in it edge-triggered, and a component's [`Pump`] turns their
+//! readiness into events in a queue. The contract callers rely on:
+//!
+//! - `next()` never blocks: it returns a queued event, or pumps ready sources once and returns
+//!   what that produced, or `None`.
+//! - The fd is readable whenever `next()` has an event. When events stay queued after a call, an
+//!   eventfd (mio's `Waker`) is signalled so the epoll fd stays readable: a caller that takes one
+//!   event per wake-up, level- or edge-triggered, never stalls.
+//! - When `next()` returns `None`, every readiness the fd showed has been consumed, so a
+//!   level-triggered caller does not spin.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Registry, Token, Waker};
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Token of the eventfd that keeps the handle readable while events are queued.
+const WAKER: Token = Token(usize::MAX);
+
+/// How many ready sources one pump sees at most; the rest stay ready for the next pump.
+const EVENTS_CAPACITY: usize = 64;
+
+/// A component's logic: turns ready sources into events.
+pub(crate) trait Pump {
+    /// The component's event type.
+    type Event;
+
+    /// Handles the sources that `ready` reports (the waker's token excluded) and pushes the
+    /// resulting events to `out`. Must consume each reported source's readiness (read until
+    /// `WouldBlock`), because sources are registered edge-triggered.
+    fn pump(&mut self, ready: &[Token], out: &mut VecDeque<Self::Event>) -> Result<()>;
+}
+
+/// The shared machinery of a handle: the poll, the queue, the readiness bookkeeping.
+pub(crate) struct Core<P: Pump> {
+    poll: Poll,
+    events: Events,
+    ready: Vec<Token>,
+    waker: Waker,
+    /// The waker has been signalled and its readiness not yet consumed by a pump.
+    armed: bool,
+    queue: VecDeque<P::Event>,
+    /// An error met while refilling after an event was already taken; returned by the next call.
+    deferred: Option<Error>,
+    pub(crate) pump: P,
+    /// Handles are `Send` but not `Sync`: every method takes `&mut self` anyway, and saying so
+    /// keeps the promise stable if a `&self` method is ever added.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl<P: Pump + std::fmt::Debug> std::fmt::Debug for Core<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("fd", &self.raw_fd())
+            .field("queued", &self.queue.len())
+            .field("pump", &self.pump)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Pump> Core<P> {
+    /// Creates the poll and the waker, then lets `build` register the component's sources and
+    /// queue the events it has from the start (e.g. an initial listing).
+    pub(crate) fn new(
+        build: impl FnOnce(&Registry, &mut VecDeque<P::Event>) -> Result<P>,
+    ) -> Result<Self> {
+        let poll = Poll::new().map_err(|e| Error::os("epoll_create1", e))?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(|e| Error::os("eventfd", e))?;
+        let mut queue = VecDeque::new();
+        let pump = build(poll.registry(), &mut queue)?;
+        let mut core = Core {
+            poll,
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            ready: Vec::with_capacity(EVENTS_CAPACITY),
+            waker,
+            armed: false,
+            queue,
+            deferred: None,
+            pump,
+            _not_sync: PhantomData,
+        };
+        core.keep_readable()?;
+        Ok(core)
+    }
+
+    /// The registry, for components that add sources after creation.
+    #[allow(dead_code)] // used by the components that add sources at run time
+    pub(crate) fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+
+    /// Consumes all readiness the epoll fd shows and pumps the ready sources.
+    fn refill(&mut self) -> Result<()> {
+        loop {
+            match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::os("epoll_wait", e)),
+            }
+        }
+        self.ready.clear();
+        for event in self.events.iter() {
+            if event.token() == WAKER {
+                self.armed = false;
+            } else {
+                self.ready.push(event.token());
+            }
+        }
+        if self.ready.is_empty() {
+            return Ok(());
+        }
+        self.pump.pump(&self.ready, &mut self.queue)
+    }
+
+    /// Signals the waker when something is left for the caller and the fd might not show it.
+    fn keep_readable(&mut self) -> Result<()> {
+        let pending = !self.queue.is_empty() || self.deferred.is_some();
+        if pending && !self.armed {
+            self.waker
+                .wake()
+                .map_err(|e| Error::os("eventfd write", e))?;
+            self.armed = true;
+        }
+        Ok(())
+    }
+
+    /// See the module docs: never blocks, keeps the fd readable while events remain.
+    pub(crate) fn next(&mut self) -> Result<Option<P::Event>> {
+        if let Some(err) = self.deferred.take() {
+            self.keep_readable()?;
+            return Err(err);
+        }
+        if self.queue.is_empty() {
+            let refilled = self.refill();
+            self.keep_readable()?;
+            refilled?;
+        }
+        let event = self.queue.pop_front();
+        if event.is_some() && self.queue.is_empty() && self.armed {
+            // The waker's readiness is stale now that the queue is empty: consume it, and pick up
+            // whatever arrived meanwhile, so the fd is readable only if there is more to take.
+            if let Err(err) = self.refill() {
+                self.deferred = Some(err);
+            }
+            self.keep_readable()?;
+        }
+        Ok(event)
+    }
+
+    /// Calls `callback` for each event that is ready now, until none is left or it returns
+    /// `false`. Returns how many events were delivered.
+    pub(crate) fn dispatch(&mut self, mut callback: impl FnMut(P::Event) -> bool) -> Result<usize> {
+        let mut delivered = 0;
+        while let Some(event) = self.next()? {
+            delivered += 1;
+            if !callback(event) {
+                break;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Blocks until `next()` has an event (`true`) or `timeout` passes (`false`).
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if !self.queue.is_empty() || self.deferred.is_some() {
+                return Ok(true);
+            }
+            let refilled = self.refill();
+            self.keep_readable()?;
+            refilled?;
+            if !self.queue.is_empty() {
+                return Ok(true);
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Ok(false),
+                },
+            };
+            sys::poll_readable(self.as_fd(), remaining).map_err(|e| Error::os("poll", e))?;
+        }
+    }
+
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.poll.registry().as_fd()
+    }
+}
+
+/// Implements the common contract's public surface on a handle type whose `core` field is a
+/// [`Core`]: `fd`, `next`, `dispatch`, `wait`, `AsFd`, `AsRawFd` and `mio::event::Source`.
+macro_rules! handle_api {
+    ($handle:ident, $event:ty) => {
+        impl $handle {
+            /// The handle's pollable fd: readable whenever [`next`](Self::next) has an event.
+            ///
+            /// Borrowed from the handle: do not close it. Put it in your own epoll/poll loop
+            /// (level- or edge-triggered) and call `next` after each wake-up; taking a single
+            /// event per wake-up is fine, the fd stays readable while more are queued.
+            pub fn fd(&self) -> std::os::fd::RawFd {
+                self.core.raw_fd()
+            }
+
+            /// Returns the next event without blocking, or `Ok(None)` when there is none now.
+            ///
+            /// After `Ok(None)` the fd is not readable until something new happens.
+            pub fn next(&mut self) -> $crate::Result<Option<$event>> {
+                self.core.next()
+            }
+
+            /// Calls `callback` with each event that is ready now, until none is left or the
+            /// callback returns `false`; never blocks. Returns the number of events delivered.
+            pub fn dispatch(
+                &mut self,
+                callback: impl FnMut($event) -> bool,
+            ) -> $crate::Result<usize> {
+                self.core.dispatch(callback)
+            }
+
+            /// Blocks until [`next`](Self::next) has an event (`Ok(true)`) or `timeout` passes
+            /// (`Ok(false)`); `None` waits without limit. A signal that interrupts the wait is
+            /// returned as an error for which [`Error::is_interrupted`](crate::Error::is_interrupted)
+            /// is true.
+            pub fn wait(&mut self, timeout: Option<std::time::Duration>) -> $crate::Result<bool> {
+                self.core.wait(timeout)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $handle {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.core.raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $handle {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.core.as_fd()
+            }
+        }
+
+        impl mio::event::Source for $handle {
+            fn register(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                mio::unix::SourceFd(&self.core.raw_fd()).register(registry, token, interests)
+            }
+
+            fn reregister(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                mio::unix::SourceFd(&self.core.raw_fd()).reregister(registry, token, interests)
+            }
+
+            fn deregister(&mut self, registry: &mio::Registry) -> std::io::Result<()> {
+                mio::unix::SourceFd(&self.core.raw_fd()).deregister(registry)
+            }
+        }
+    };
+}
+pub(crate) use handle_api;

@@ -1,0 +1,25 @@
+//! nsmon watches Linux network namespaces and tells a program, as it happens, what changes.
+//!
+//! Every component is a handle with one pollable fd, to be put in the caller's own event loop
+//! (epoll, poll, mio, an async runtime's fd wrapper) and consumed either poll-driven (`fd` plus a
+//! non-blocking `next`) or with callbacks (`dispatch`). No runtime, no background thread.
+//!
+//! - [`Watcher`]: named namespaces appearing and disappearing in `/var/run/netns`.
+//!
+//! The same API is exported to C as `libnsmon` (see `include/nsmon.h`).
+#![deny(missing_docs, missing_debug_implementations)]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod ffi;
+mod handle;
+mod name;
+mod sys;
+pub mod watcher;
+
+pub use error::{Error, Result};
+pub use name::{validate_name, NAME_MAX};
+pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};
+
+/// The library's version, `MAJOR.MINOR.PATCH`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

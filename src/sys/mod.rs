@@ -1,0 +1,73 @@
+//! The one place where nsmon calls the OS through `libc`.
+//!
+//! Everything above this module is safe Rust. Each function here wraps one system call (or a
+//! short, fixed sequence of them), turns `-1` into an `io::Error` and documents what it assumes.
+//! What the module provides:
+//! - `fs_magic`: the filesystem type of a path (`statfs`), used to tell an nsfs bind mount from
+//!   the plain file `ip netns add` creates first;
+//! - `poll_readable`: a blocking wait for one fd, used by the handles' `wait`.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// Calls a libc function and turns a `-1` result into the thread's last OS error.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: each caller documents why its arguments are valid for this call.
+        #[allow(unused_unsafe)]
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+/// `f_type` of an nsfs file, the filesystem behind `/proc/PID/ns/*` and their bind mounts.
+pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// The filesystem type (`statfs.f_type`) of whatever `path` resolves to, mounts included.
+pub(crate) fn fs_magic(path: &Path) -> io::Result<i64> {
+    let path = c_path(path)?;
+    // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `buf` is a writable statfs that outlives the call.
+    syscall!(statfs(path.as_ptr(), &mut buf))?;
+    // f_type's integer type differs between libc targets; the magic numbers fit in any of them.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(buf.f_type as i64)
+}
+
+/// Waits until `fd` is readable or `timeout` passes (`None`: no limit).
+///
+/// Returns whether it is readable. `EINTR` is returned as an error, like `poll(2)`, so that a
+/// caller's signal handler gets a chance to run its checks.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let timeout_ms = match timeout {
+        None => -1,
+        // Round up, so that a short positive timeout really waits instead of spinning at 0.
+        Some(t) => t
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .try_into()
+            .unwrap_or(libc::c_int::MAX),
+    };
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid pollfd and the count passed is 1.
+    let n = syscall!(poll(&mut pfd, 1, timeout_ms))?;
+    Ok(n > 0)
+}

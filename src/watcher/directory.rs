@@ -1,0 +1,352 @@
+//! Keeping an inotify watch on the namespace directory through its whole life.
+//!
+//! The directory may not exist yet, may be deleted, moved away or replaced. [`Directory`] keeps
+//! one watch: on the directory itself when it exists, otherwise on its deepest existing ancestor,
+//! waiting for the next path component to appear. Every transition goes through
+//! [`Directory::establish`], which adds the new watch FIRST and only then lists, so nothing
+//! created in between is lost; [`Entries`] removes the duplicates that this order can produce.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+
+use super::entries::{Entries, Readiness};
+use super::WatchEvent;
+use crate::error::{Error, Result};
+use crate::name::validate_name;
+use crate::sys;
+
+/// Events on the watched directory (the namespace directory, or an ancestor while it is
+/// missing): entries coming and going, and the watched directory's own disappearance. An
+/// ancestor needs the same set: the next component may appear or vanish as a file or a directory.
+fn watch_mask() -> WatchMask {
+    WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+        | WatchMask::ONLYDIR
+}
+
+/// Self events after which a watch no longer describes the path it was added for.
+fn lost_mask() -> EventMask {
+    EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED | EventMask::UNMOUNT
+}
+
+/// Bound on consecutive re-establish attempts while the tree changes under us.
+const MAX_ATTEMPTS: usize = 64;
+
+/// Where the one watch currently is.
+#[derive(Debug)]
+enum Anchor {
+    /// On the directory itself.
+    Dir(WatchDescriptor),
+    /// On the deepest existing ancestor, waiting for the component `next` inside it.
+    Ancestor { wd: WatchDescriptor, next: OsString },
+}
+
+/// How entries are judged ready to report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    /// Report an entry only once it is an nsfs mount (else any non-directory entry).
+    pub(crate) require_namespace: bool,
+    /// Report `DirectoryCreated` / `DirectoryDeleted`.
+    pub(crate) directory_events: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Directory {
+    path: PathBuf,
+    policy: Policy,
+    anchor: Option<Anchor>,
+    pub(crate) entries: Entries,
+}
+
+impl Directory {
+    /// `path` must be absolute and normalised (see [`normalize`]).
+    pub(crate) fn new(path: PathBuf, policy: Policy) -> Self {
+        Directory {
+            path,
+            policy,
+            anchor: None,
+            entries: Entries::default(),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the directory exists and is watched (rather than waited for).
+    pub(crate) fn is_present(&self) -> bool {
+        matches!(self.anchor, Some(Anchor::Dir(_)))
+    }
+
+    /// Makes the watch match what is on disk now and reports the difference.
+    ///
+    /// `initial` is the first call: no directory events, and listed names are reported only if
+    /// `report_listing`. Later calls (directory appeared, lost, or after an overflow) always
+    /// report: a directory that changed identity first loses all its names, then the new one's
+    /// names are created.
+    pub(crate) fn establish(
+        &mut self,
+        inotify: &mut Inotify,
+        initial: bool,
+        report_listing: bool,
+        out: &mut VecDeque<WatchEvent>,
+    ) -> Result<()> {
+        for _ in 0..MAX_ATTEMPTS {
+            match inotify.watches().add(&self.path, watch_mask()) {
+                Ok(wd) => {
+                    let same = matches!(&self.anchor, Some(Anchor::Dir(cur)) if *cur == wd);
+                    if !same {
+                        self.leave(inotify, out);
+                        self.anchor = Some(Anchor::Dir(wd));
+                        if !initial && self.policy.directory_events {
+                            out.push_back(WatchEvent::DirectoryCreated);
+                        }
+                    }
+                    let listing = self.list();
+                    self.entries
+                        .reconcile(listing, !initial || report_listing, out);
+                    return Ok(());
+                }
+                Err(e) if is_missing(&e) => {
+                    if self.is_present() {
+                        self.leave(inotify, out);
+                    }
+                    let (ancestor, next) = deepest_existing(&self.path)?;
+                    let wd = match inotify.watches().add(&ancestor, watch_mask()) {
+                        Ok(wd) => wd,
+                        Err(e) if is_missing(&e) => continue,
+                        Err(e) => {
+                            return Err(Error::os(
+                                format!("inotify_add_watch {}", ancestor.display()),
+                                e,
+                            ))
+                        }
+                    };
+                    if let Some(Anchor::Ancestor { wd: old, .. }) = self.anchor.take() {
+                        if old != wd {
+                            // Ignored: the old ancestor may be gone, which removed the watch.
+                            let _ = inotify.watches().remove(old);
+                        }
+                    }
+                    let appeared = ancestor.join(&next).is_dir();
+                    self.anchor = Some(Anchor::Ancestor { wd, next });
+                    if !appeared {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    return Err(Error::os(
+                        format!("inotify_add_watch {}", self.path.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+        Err(Error::os(
+            format!("watching {}", self.path.display()),
+            io::Error::other("the directory tree kept changing while nsmon set up its watch"),
+        ))
+    }
+
+    /// Drops the current watch; if it was on the directory, reports its names deleted and then
+    /// the directory itself.
+    fn leave(&mut self, inotify: &mut Inotify, out: &mut VecDeque<WatchEvent>) {
+        match self.anchor.take() {
+            Some(Anchor::Dir(wd)) => {
+                // Ignored: after DELETE_SELF the kernel has already removed the watch.
+                let _ = inotify.watches().remove(wd);
+                self.entries.forget_all(out);
+                if self.policy.directory_events {
+                    out.push_back(WatchEvent::DirectoryDeleted);
+                }
+            }
+            Some(Anchor::Ancestor { wd, .. }) => {
+                // Ignored for the same reason.
+                let _ = inotify.watches().remove(wd);
+            }
+            None => {}
+        }
+    }
+
+    /// Handles one inotify event.
+    pub(crate) fn on_event(
+        &mut self,
+        inotify: &mut Inotify,
+        wd: &WatchDescriptor,
+        mask: EventMask,
+        name: Option<&std::ffi::OsStr>,
+        out: &mut VecDeque<WatchEvent>,
+    ) -> Result<()> {
+        match &self.anchor {
+            Some(Anchor::Dir(cur)) if cur == wd => {
+                if mask.intersects(lost_mask()) {
+                    return self.establish(inotify, false, true, out);
+                }
+                if mask.contains(EventMask::ISDIR) {
+                    return Ok(());
+                }
+                let Some(name) = name.and_then(|n| n.to_str()) else {
+                    return Ok(());
+                };
+                if validate_name(name).is_err() {
+                    return Ok(());
+                }
+                if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
+                    let readiness = self.classify(name);
+                    self.entries.appeared(name, readiness, out);
+                } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM) {
+                    self.entries.removed(name, out);
+                }
+                Ok(())
+            }
+            Some(Anchor::Ancestor { wd: cur, next }) if cur == wd => {
+                if mask.intersects(lost_mask()) || name == Some(next.as_os_str()) {
+                    self.establish(inotify, false, true, out)
+                } else {
+                    Ok(())
+                }
+            }
+            // A watch that was already replaced: its late events describe nothing current.
+            _ => Ok(()),
+        }
+    }
+
+    /// Re-checks the entries that were not namespaces yet.
+    pub(crate) fn recheck_pending(&mut self, out: &mut VecDeque<WatchEvent>) {
+        if !self.is_present() || !self.entries.has_pending() {
+            return;
+        }
+        let (path, policy) = (&self.path, self.policy);
+        self.entries
+            .recheck_pending(|name| classify(path, policy, name), out);
+    }
+
+    fn classify(&self, name: &str) -> Readiness {
+        classify(&self.path, self.policy, name)
+    }
+
+    /// The directory's reportable entries and what each is now. A directory that vanished while
+    /// being listed lists as empty; its DELETE_SELF event follows.
+    fn list(&self) -> Vec<(String, Readiness)> {
+        let Ok(dir) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        let mut listing = Vec::new();
+        for entry in dir.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if validate_name(&name).is_err() || entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let readiness = self.classify(&name);
+            listing.push((name, readiness));
+        }
+        listing
+    }
+}
+
+/// What the entry `name` in `dir` is right now.
+fn classify(dir: &Path, policy: Policy, name: &str) -> Readiness {
+    let path = dir.join(name);
+    if policy.require_namespace {
+        match sys::fs_magic(&path) {
+            Ok(sys::NSFS_MAGIC) => Readiness::Ready,
+            Ok(_) => Readiness::NotYet,
+            Err(e) if is_missing(&e) => Readiness::Absent,
+            // Unreadable for now: keep it pending, a later mount change looks again.
+            Err(_) => Readiness::NotYet,
+        }
+    } else {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => Readiness::Absent,
+            Ok(_) => Readiness::Ready,
+            Err(e) if is_missing(&e) => Readiness::Absent,
+            Err(_) => Readiness::NotYet,
+        }
+    }
+}
+
+fn is_missing(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+/// The deepest ancestor of `path` that is an existing directory, and the component below it.
+fn deepest_existing(path: &Path) -> Result<(PathBuf, OsString)> {
+    let mut next = path.file_name();
+    let mut dir = path.parent();
+    while let (Some(d), Some(n)) = (dir, next) {
+        if d.is_dir() {
+            return Ok((d.to_path_buf(), n.to_os_string()));
+        }
+        next = d.file_name();
+        dir = d.parent();
+    }
+    Err(Error::InvalidArgument(format!(
+        "{} has no existing parent directory to watch",
+        path.display()
+    )))
+}
+
+/// Makes `path` absolute (relative to the current directory) and resolves `.` and `..`
+/// lexically, so that walking up to an ancestor is well defined.
+pub(crate) fn normalize(path: &Path) -> Result<PathBuf> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidArgument("the directory path is empty".into()));
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::os("getcwd", e))?
+            .join(path)
+    };
+    let mut out = PathBuf::from("/");
+    for component in absolute.components() {
+        match component {
+            Component::Normal(c) => out.push(c),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    if out.parent().is_none() {
+        return Err(Error::InvalidArgument(
+            "the directory cannot be the root directory".into(),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots() {
+        assert_eq!(
+            normalize(Path::new("/var/run/./x/../netns")).unwrap(),
+            PathBuf::from("/var/run/netns")
+        );
+        assert!(normalize(Path::new("")).is_err());
+        assert!(normalize(Path::new("/")).is_err());
+        assert!(normalize(Path::new("/a/..")).is_err());
+        assert!(normalize(Path::new("rel")).unwrap().is_absolute());
+    }
+
+    #[test]
+    fn deepest_existing_walks_up() {
+        let (dir, next) = deepest_existing(Path::new("/proc/nsmon-none/a/b")).unwrap();
+        assert_eq!(dir, PathBuf::from("/proc"));
+        assert_eq!(next, OsString::from("nsmon-none"));
+    }
+}
