@@ -220,6 +220,8 @@ macro_rules! handle_api {
             /// Returns the next event without blocking, or `Ok(None)` when there is none now.
             ///
             /// After `Ok(None)` the fd is not readable until something new happens.
+            // Not an Iterator: `None` means "nothing now", not "finished", and errors are separate.
+            #[allow(clippy::should_implement_trait)]
             pub fn next(&mut self) -> $crate::Result<Option<$event>> {
                 self.core.next()
             }

@@ -1,0 +1,66 @@
+//! Just enough JSON output: objects of string fields, written by hand to keep the command free of
+//! dependencies.
+
+use std::fmt::Write;
+
+/// One JSON object, built field by field.
+pub struct Object(String);
+
+impl Object {
+    pub fn new(source: &str, event: &str) -> Self {
+        let mut object = Object(String::with_capacity(96));
+        object.0.push('{');
+        object.field("source", source).field("event", event)
+    }
+
+    pub fn field(mut self, key: &str, value: &str) -> Self {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        push_string(&mut self.0, key);
+        self.0.push(':');
+        push_string(&mut self.0, value);
+        self
+    }
+
+    /// The object as one line, newline included.
+    pub fn line(mut self) -> String {
+        self.0.push_str("}\n");
+        self.0
+    }
+}
+
+fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                // Infallible: writing to a String.
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_strings() {
+        let line = Object::new("watcher", "created")
+            .field("name", "a\"b\\c\n\u{1}é")
+            .line();
+        assert_eq!(
+            line,
+            "{\"source\":\"watcher\",\"event\":\"created\",\"name\":\"a\\\"b\\\\c\\n\\u0001é\"}\n"
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! `nsmon_watcher_*`: the namespace watcher for C.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::time::Duration;
+
+use super::handle_cell::{finish_call, free_handle, CHandle, HandleCell};
+use super::{boxed, c_str, guard, guard_void, Failure};
+use crate::{WatchEvent, Watcher, WatcherOptions};
+
+/// Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
+pub const NSMON_NAME_SIZE: usize = 256;
+
+/// Options for `nsmon_watcher_new`, set one by one so that new options never break the ABI.
+/// Create with `nsmon_watcher_options_new`, free with `nsmon_watcher_options_free`.
+pub struct nsmon_watcher_options {
+    inner: WatcherOptions,
+}
+
+/// A namespace watcher. Not thread-safe: use it from one thread at a time (it may move between
+/// threads). Create with `nsmon_watcher_new`, free with `nsmon_watcher_free`.
+pub struct nsmon_watcher {
+    cell: HandleCell<Watcher>,
+    fd: c_int,
+}
+
+impl CHandle for nsmon_watcher {
+    type Inner = Watcher;
+    fn cell(&self) -> &HandleCell<Watcher> {
+        &self.cell
+    }
+}
+
+/// What a watcher event reports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nsmon_watcher_event_kind {
+    /// A named namespace appeared (and is mounted, unless "any file" is set). `name` is set.
+    Created = 1,
+    /// A reported (or listed) namespace disappeared. `name` is set.
+    Deleted = 2,
+    /// The watched directory appeared (only with "dir events").
+    DirCreated = 3,
+    /// The watched directory was deleted or moved away (only with "dir events"); the DELETED
+    /// events of its names come first.
+    DirDeleted = 4,
+    /// The kernel's inotify queue overflowed. The directory was listed again, and the CREATED and
+    /// DELETED events that follow are exactly the difference.
+    Overflow = 5,
+}
+
+/// One watcher event, filled in by nsmon into memory the caller owns.
+///
+/// # Memory and lifetimes
+/// Plain data with no pointers: copy it, keep it, no freeing needed.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct nsmon_watcher_event {
+    /// What happened.
+    pub kind: nsmon_watcher_event_kind,
+    /// Length of `name` in bytes, without the terminating NUL (0 for events without a name).
+    pub name_len: u32,
+    /// The namespace's name, UTF-8 and NUL-terminated; empty for events without a name.
+    pub name: [c_char; NSMON_NAME_SIZE],
+}
+
+impl nsmon_watcher_event {
+    fn from_event(event: &WatchEvent) -> Self {
+        let (kind, name) = match event {
+            WatchEvent::Created { name } => (nsmon_watcher_event_kind::Created, name.as_str()),
+            WatchEvent::Deleted { name } => (nsmon_watcher_event_kind::Deleted, name.as_str()),
+            WatchEvent::DirectoryCreated => (nsmon_watcher_event_kind::DirCreated, ""),
+            WatchEvent::DirectoryDeleted => (nsmon_watcher_event_kind::DirDeleted, ""),
+            WatchEvent::Overflow => (nsmon_watcher_event_kind::Overflow, ""),
+        };
+        let mut out = nsmon_watcher_event {
+            kind,
+            name_len: 0,
+            name: [0; NSMON_NAME_SIZE],
+        };
+        // Names were validated (at most 255 bytes); the bound keeps the NUL even if that changed.
+        let len = name.len().min(NSMON_NAME_SIZE - 1);
+        for (dst, src) in out.name.iter_mut().zip(&name.as_bytes()[..len]) {
+            *dst = *src as c_char;
+        }
+        out.name_len = len as u32;
+        out
+    }
+}
+
+/// Called by `nsmon_watcher_dispatch` for each event. Return 0 to go on, non-zero to stop.
+///
+/// # Memory and lifetimes
+/// `event` is valid only during the call; copy what you keep. The callback may call
+/// `nsmon_watcher_fd` and `nsmon_watcher_free` on its watcher; any other call on the same
+/// watcher returns `-EBUSY`. It must not unwind (no C++ exceptions, no longjmp) through nsmon.
+pub type nsmon_watcher_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const nsmon_watcher_event) -> c_int>;
+
+/// Creates an options object with the defaults: directory `/var/run/netns`, no listing of
+/// existing namespaces, readiness check on, no directory events.
+///
+/// Returns 0 and sets `*out`, or a negative code (`NSMON_ERR_NULL` if `out` is NULL).
+///
+/// # Safety
+/// `out` is NULL or points to writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_new(out: *mut *mut nsmon_watcher_options) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let options = boxed(nsmon_watcher_options {
+            inner: WatcherOptions::new(),
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(options) };
+        Ok(0)
+    })
+}
+
+/// Frees an options object. NULL is accepted and ignored.
+///
+/// # Safety
+/// `options` is NULL or came from `nsmon_watcher_options_new` and was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_free(options: *mut nsmon_watcher_options) {
+    guard_void(|| {
+        if !options.is_null() {
+            // SAFETY: per the contract it came from Box::into_raw and is freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Applies `f` to the options behind `options`.
+///
+/// # Safety
+/// `options` is NULL or a live options object not used elsewhere during the call.
+unsafe fn update(
+    options: *mut nsmon_watcher_options,
+    f: impl FnOnce(WatcherOptions) -> Result<WatcherOptions, Failure>,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
+        options.inner = f(options.inner.clone())?;
+        Ok(0)
+    })
+}
+
+/// Sets the directory to watch (default `/var/run/netns`). It need not exist yet; a relative path
+/// is resolved when the watcher is created. The string is copied.
+///
+/// Returns 0, `NSMON_ERR_NULL`, `NSMON_ERR_UTF8`, or `-EINVAL` for an empty path. On failure the
+/// options are unchanged.
+///
+/// # Safety
+/// `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_set_dir(
+    options: *mut nsmon_watcher_options,
+    dir: *const c_char,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        update(options, |o| {
+            let dir = c_str(dir, "dir")?;
+            if dir.is_empty() {
+                return Err(
+                    crate::Error::InvalidArgument("the directory path is empty".into()).into(),
+                );
+            }
+            Ok(o.dir(dir))
+        })
+    }
+}
+
+/// Whether the namespaces present when the watcher starts are reported as CREATED events
+/// (watch first, then list: nothing missed or reported twice). Default false. Returns 0 or
+/// `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_set_list_existing(
+    options: *mut nsmon_watcher_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.list_existing(on))) }
+}
+
+/// Whether any file counts, without waiting for it to be a mounted namespace (nsfs). Default
+/// false; meant for directories of plain files. Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_set_any_file(
+    options: *mut nsmon_watcher_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.any_file(on))) }
+}
+
+/// Whether DIR_CREATED and DIR_DELETED events are reported. Default false. Returns 0 or
+/// `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_set_dir_events(
+    options: *mut nsmon_watcher_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.directory_events(on))) }
+}
+
+/// Starts a watcher. The watch is in place when this returns.
+///
+/// Parameters: `options` (NULL for the defaults; not consumed, free it yourself; may be freed
+/// right after this call), `out` (receives the watcher).
+///
+/// Returns 0 and sets `*out`, or a negative code: `NSMON_ERR_NULL` (out is NULL), `-EINVAL`
+/// (a bad option), `-EMFILE`/`-ENOSPC`/... from the OS. `*out` is written only on success.
+///
+/// # Safety
+/// `options` is NULL or a live options object; `out` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_new(
+    options: *const nsmon_watcher_options,
+    out: *mut *mut nsmon_watcher,
+) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        // SAFETY: per the contract.
+        let options = match unsafe { options.as_ref() } {
+            Some(o) => o.inner.clone(),
+            None => WatcherOptions::new(),
+        };
+        let watcher = Watcher::new(options)?;
+        let fd = watcher.fd();
+        let handle = boxed(nsmon_watcher {
+            cell: HandleCell::new(watcher),
+            fd,
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(handle) };
+        Ok(0)
+    })
+}
+
+/// The watcher's pollable fd: readable whenever `nsmon_watcher_next` has an event. Put it in your
+/// epoll/poll loop (level- or edge-triggered), then call `nsmon_watcher_next` until it returns 0
+/// (or take one event per wake-up: the fd stays readable while events are queued).
+///
+/// Returns the fd (>= 0) or `NSMON_ERR_NULL`.
+///
+/// # Memory and lifetimes
+/// The fd belongs to the watcher: do not close it; it is closed by `nsmon_watcher_free`.
+///
+/// # Safety
+/// `watcher` is NULL or a live watcher.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_fd(watcher: *const nsmon_watcher) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract; `fd` is plain data, readable even during a callback.
+        let watcher = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
+        Ok(watcher.fd)
+    })
+}
+
+/// Takes the next event without blocking.
+///
+/// Returns 1 and fills `*event`, 0 when there is no event now (the fd is then not readable until
+/// something happens), or a negative code (`NSMON_ERR_NULL`, `-EBUSY` from inside a callback of
+/// this watcher, an OS error). `*event` is written only when 1 is returned.
+///
+/// # Safety
+/// `watcher` is NULL or a live watcher; `event` is NULL or writable for one event.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_next(
+    watcher: *mut nsmon_watcher,
+    event: *mut nsmon_watcher_event,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
+        if event.is_null() {
+            return Err(Failure::Null("event"));
+        }
+        handle.cell.enter(|w| match w.next()? {
+            Some(e) => {
+                // SAFETY: checked non-NULL; writable per the contract.
+                unsafe { event.write(nsmon_watcher_event::from_event(&e)) };
+                Ok(1)
+            }
+            None => Ok(0),
+        })
+    })
+}
+
+/// Calls `callback(userdata, event)` for each event ready now, without blocking, until none is
+/// left or the callback returns non-zero.
+///
+/// Returns the number of events delivered (>= 0), or a negative code (`NSMON_ERR_NULL` for a NULL
+/// watcher or callback, `-EBUSY` when called from a callback of this watcher, an OS error).
+/// Events not delivered stay queued and the fd stays readable. If the callback frees the watcher,
+/// dispatch stops and the watcher is freed when dispatch returns.
+///
+/// # Safety
+/// `watcher` is NULL or a live watcher; `callback` is NULL or a function that is safe to call with
+/// `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_dispatch(
+    watcher: *mut nsmon_watcher,
+    callback: nsmon_watcher_callback,
+    userdata: *mut c_void,
+) -> c_int {
+    let rc = guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
+        let callback = callback.ok_or(Failure::Null("callback"))?;
+        handle.cell.enter(|w| {
+            let delivered = w.dispatch(|e| {
+                let event = nsmon_watcher_event::from_event(&e);
+                // SAFETY: the caller vouches for the callback; `event` outlives the call.
+                let stop = unsafe { callback(userdata, &event) } != 0;
+                !stop && !handle.cell.free_requested()
+            })?;
+            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
+        })
+    });
+    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
+    unsafe { finish_call(watcher) };
+    rc
+}
+
+/// Blocks until `nsmon_watcher_next` has an event or `timeout_ms` milliseconds pass (a negative
+/// timeout waits without limit).
+///
+/// Returns 1 (an event is ready), 0 (timeout), `-EINTR` (a signal arrived: check your flags and
+/// call again), or another negative code.
+///
+/// # Safety
+/// `watcher` is NULL or a live watcher.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_wait(
+    watcher: *mut nsmon_watcher,
+    timeout_ms: c_int,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        handle.cell.enter(|w| Ok(c_int::from(w.wait(timeout)?)))
+    })
+}
+
+/// Stops watching and frees the watcher, closing its fd. NULL is accepted and ignored. Called
+/// from inside one of this watcher's callbacks, the free happens when the dispatch returns.
+///
+/// # Safety
+/// `watcher` is NULL or a live watcher, not used after this call.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_free(watcher: *mut nsmon_watcher) {
+    // SAFETY: forwarded contract.
+    guard_void(|| unsafe { free_handle(watcher) })
+}
