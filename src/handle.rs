@@ -7,8 +7,9 @@
 //! - `next()` never blocks: it returns a queued event, or pumps ready sources once and returns
 //!   what that produced, or `None`.
 //! - The fd is readable whenever `next()` has an event. When events stay queued after a call, an
-//!   eventfd (mio's `Waker`) is signalled so the epoll fd stays readable: a caller that takes one
-//!   event per wake-up, level- or edge-triggered, never stalls.
+//!   eventfd (mio's `Waker`) is signalled, which also gives an edge-triggered caller a new edge:
+//!   a caller that takes one event per wake-up, level- or edge-triggered, never stalls.
+//!   `dispatch()` drains and settles readiness once, so it pays no per-event wake-up.
 //! - When `next()` returns `None`, every readiness the fd showed has been consumed, so a
 //!   level-triggered caller does not spin.
 
@@ -89,7 +90,7 @@ impl<P: Pump> Core<P> {
             pump,
             _not_sync: PhantomData,
         };
-        core.keep_readable()?;
+        core.settle()?;
         Ok(core)
     }
 
@@ -126,52 +127,70 @@ impl<P: Pump> Core<P> {
         self.pump.pump(&self.ready, &mut self.queue)
     }
 
-    /// Signals the waker when something is left for the caller and the fd might not show it.
-    fn keep_readable(&mut self) -> Result<()> {
-        let pending = !self.queue.is_empty() || self.deferred.is_some();
-        if pending && !self.armed {
-            self.waker
-                .wake()
-                .map_err(|e| Error::os("eventfd write", e))?;
-            self.armed = true;
+    /// Leaves the fd readable exactly when something is left for the caller.
+    ///
+    /// When something is left, the waker is signalled again even if it already was: the
+    /// caller's epoll may be edge-triggered and have used up the previous edge, and only a new
+    /// wake-up gives it a new one. When nothing is left but the waker's readiness is still
+    /// pending, it is consumed (picking up whatever arrived meanwhile), so that a level-triggered
+    /// caller does not spin.
+    fn settle(&mut self) -> Result<()> {
+        if self.queue.is_empty() && self.deferred.is_none() {
+            if !self.armed {
+                return Ok(());
+            }
+            if let Err(err) = self.refill() {
+                self.deferred = Some(err);
+            }
+            if self.queue.is_empty() && self.deferred.is_none() {
+                return Ok(());
+            }
         }
+        self.waker
+            .wake()
+            .map_err(|e| Error::os("eventfd write", e))?;
+        self.armed = true;
         Ok(())
+    }
+
+    /// Takes one event, refilling from the sources when the queue is empty; no readiness
+    /// bookkeeping (callers [`settle`](Self::settle) when they are done taking).
+    fn take(&mut self) -> Result<Option<P::Event>> {
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
+        if self.queue.is_empty() {
+            self.refill()?;
+        }
+        Ok(self.queue.pop_front())
     }
 
     /// See the module docs: never blocks, keeps the fd readable while events remain.
     pub(crate) fn next(&mut self) -> Result<Option<P::Event>> {
-        if let Some(err) = self.deferred.take() {
-            self.keep_readable()?;
-            return Err(err);
-        }
-        if self.queue.is_empty() {
-            let refilled = self.refill();
-            self.keep_readable()?;
-            refilled?;
-        }
-        let event = self.queue.pop_front();
-        if event.is_some() && self.queue.is_empty() && self.armed {
-            // The waker's readiness is stale now that the queue is empty: consume it, and pick up
-            // whatever arrived meanwhile, so the fd is readable only if there is more to take.
-            if let Err(err) = self.refill() {
-                self.deferred = Some(err);
-            }
-            self.keep_readable()?;
-        }
-        Ok(event)
+        let taken = self.take();
+        self.settle()?;
+        taken
     }
 
     /// Calls `callback` for each event that is ready now, until none is left or it returns
-    /// `false`. Returns how many events were delivered.
+    /// `false`. Returns how many events were delivered. Readiness is settled once at the end,
+    /// not per event.
     pub(crate) fn dispatch(&mut self, mut callback: impl FnMut(P::Event) -> bool) -> Result<usize> {
         let mut delivered = 0;
-        while let Some(event) = self.next()? {
-            delivered += 1;
-            if !callback(event) {
-                break;
+        let result = loop {
+            match self.take() {
+                Ok(Some(event)) => {
+                    delivered += 1;
+                    if !callback(event) {
+                        break Ok(delivered);
+                    }
+                }
+                Ok(None) => break Ok(delivered),
+                Err(err) => break Err(err),
             }
-        }
-        Ok(delivered)
+        };
+        self.settle()?;
+        result
     }
 
     /// Blocks until `next()` has an event (`true`) or `timeout` passes (`false`).
@@ -181,10 +200,11 @@ impl<P: Pump> Core<P> {
             if !self.queue.is_empty() || self.deferred.is_some() {
                 return Ok(true);
             }
-            let refilled = self.refill();
-            self.keep_readable()?;
-            refilled?;
-            if !self.queue.is_empty() {
+            if let Err(err) = self.refill() {
+                self.deferred = Some(err);
+            }
+            if !self.queue.is_empty() || self.deferred.is_some() {
+                self.settle()?;
                 return Ok(true);
             }
             let remaining = match deadline {

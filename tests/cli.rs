@@ -1,0 +1,192 @@
+//! The `nsmon` command, run as a child process.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use common::*;
+
+const NSMON: &str = env!("CARGO_BIN_EXE_nsmon");
+const T: Duration = Duration::from_secs(10);
+
+/// A running `nsmon`, its stdout read line by line on a thread; killed on drop.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(NSMON)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nsmon");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Running { child, lines };
+        assert_eq!(running.line(), r#"{"source":"nsmon","event":"ready"}"#);
+        running
+    }
+
+    fn line(&mut self) -> String {
+        self.lines
+            .recv_timeout(T)
+            .expect("no line from nsmon in time")
+    }
+
+    /// The next line that mentions `needle`.
+    fn line_with(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn signal(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn watch_prints_json_lines_for_files_and_exits_0_on_sigterm() {
+    require_root!();
+    let dir = TempDir::new("cli");
+    fs::write(dir.join("before"), b"").unwrap();
+    let target = dir.join("netns");
+    fs::create_dir(&target).unwrap();
+    fs::write(target.join("before"), b"").unwrap();
+    let mut nsmon = Running::start(&[
+        "watch",
+        "--dir",
+        target.to_str().unwrap(),
+        "--list",
+        "--any-file",
+        "--dir-events",
+    ]);
+    assert_eq!(
+        nsmon.line(),
+        r#"{"source":"watcher","event":"created","name":"before"}"#
+    );
+    fs::write(target.join("x\"y"), b"").unwrap();
+    assert_eq!(
+        nsmon.line(),
+        r#"{"source":"watcher","event":"created","name":"x\"y"}"#
+    );
+    fs::remove_file(target.join("x\"y")).unwrap();
+    assert_eq!(
+        nsmon.line(),
+        r#"{"source":"watcher","event":"deleted","name":"x\"y"}"#
+    );
+    fs::remove_file(target.join("before")).unwrap();
+    fs::remove_dir(&target).unwrap();
+    assert_eq!(
+        nsmon.line(),
+        r#"{"source":"watcher","event":"deleted","name":"before"}"#
+    );
+    assert_eq!(
+        nsmon.line(),
+        format!(
+            r#"{{"source":"watcher","event":"dir_deleted","dir":"{}"}}"#,
+            target.display()
+        )
+    );
+    let status = nsmon.signal(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn watch_reports_real_namespaces_and_exits_0_on_sigint() {
+    require_root!();
+    let mut nsmon = Running::start(&["watch"]);
+    let ns = Netns::add("cli");
+    let name = ns.name.clone();
+    assert_eq!(
+        nsmon.line_with(&name),
+        format!(r#"{{"source":"watcher","event":"created","name":"{name}"}}"#)
+    );
+    ns.delete();
+    assert_eq!(
+        nsmon.line_with(&name),
+        format!(r#"{{"source":"watcher","event":"deleted","name":"{name}"}}"#)
+    );
+    assert_eq!(nsmon.signal(libc::SIGINT).code(), Some(0));
+}
+
+#[test]
+fn a_closed_stdout_ends_nsmon_quietly() {
+    require_root!();
+    let dir = TempDir::new("pipe");
+    let mut child = Command::new(NSMON)
+        .args(["watch", "--any-file", "--dir", dir.path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert!(ready.contains("ready"));
+    drop(stdout);
+    fs::write(dir.join("a"), b"").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    for args in [
+        &["watch", "--bogus"][..],
+        &["watch", "--dir"],
+        &["watch", "--list=1"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let output = Command::new(NSMON).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("nsmon: "), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn help_documents_the_watch_command() {
+    let output = Command::new(NSMON).arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "nsmon watch",
+        "--dir",
+        "--list",
+        "--any-file",
+        "--dir-events",
+        "ready",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}

@@ -1,0 +1,298 @@
+//! Helpers shared by the integration tests: root checks that fail under CI instead of
+//! skipping, namespaces and directories that clean up after themselves (also on panic), and
+//! event collection with timeouts.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nsmon::{WatchEvent, Watcher};
+
+/// Whether we run under CI, where a test that cannot get what it needs must fail.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// True when the test can go on as root. Outside CI a non-root run prints a loud SKIPPED line
+/// and returns false; under `CI=true` it panics, so nothing skips silently there.
+pub fn have_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "this test needs root (namespaces, mounts) and CI=true forbids skipping it"
+    );
+    eprintln!("SKIPPED: this test needs root");
+    false
+}
+
+/// Returns from the test unless it runs as root (see [`have_root`]).
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::common::have_root() {
+            return;
+        }
+    };
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name no other test or run uses: `nsmon-t-<pid>-<tag>-<n>`.
+pub fn unique(tag: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("nsmon-t-{}-{tag}-{n}", std::process::id())
+}
+
+/// Runs a command and panics with its stderr if it fails.
+pub fn run(program: &str, args: &[&str]) {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `ip -batch -` with the given command lines.
+pub fn ip_batch(lines: &[String]) {
+    let mut child = Command::new("ip")
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run ip");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for line in lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "ip -batch failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A named namespace (`ip netns add`), deleted on drop, also when the test panics.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn add(tag: &str) -> Netns {
+        let name = unique(tag);
+        run("ip", &["netns", "add", &name]);
+        Netns { name }
+    }
+
+    /// Adopts namespaces created some other way (e.g. `ip -batch`), to delete them on drop.
+    pub fn adopt(name: String) -> Netns {
+        Netns { name }
+    }
+
+    /// Deletes the namespace now.
+    pub fn delete(self) {
+        run("ip", &["netns", "del", &self.name]);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let path = Path::new("/var/run/netns").join(&self.name);
+        if path.exists() {
+            // Not `run`: a panic while unwinding would abort and hide the test's own failure.
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.name])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Deletes many namespaces at once on drop.
+pub struct NetnsSet {
+    pub names: Vec<String>,
+}
+
+impl Drop for NetnsSet {
+    fn drop(&mut self) {
+        let lines: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| Path::new("/var/run/netns").join(n).exists())
+            .map(|n| format!("netns del {n}"))
+            .collect();
+        if !lines.is_empty() {
+            let mut child = Command::new("ip")
+                .args(["-force", "-batch", "-"])
+                .stdin(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ip");
+            if let Some(mut stdin) = child.stdin.take() {
+                for line in &lines {
+                    let _ = writeln!(stdin, "{line}");
+                }
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A temporary directory `/tmp/nsmon-t-...`, removed on drop after unmounting what tests
+/// mounted inside it.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        unmount_below(&self.path);
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Unmounts every mount point at or below `dir` (deepest first).
+pub fn unmount_below(dir: &Path) {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.to_string_lossy().to_string();
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let _ = Command::new("umount").arg("-l").arg(point).status();
+    }
+}
+
+/// Bind-mounts this process's network namespace onto `file` (which must exist), making it an
+/// nsfs entry just like `ip netns add` does.
+pub fn bind_netns(file: &Path) {
+    run(
+        "mount",
+        &["--bind", "/proc/self/ns/net", file.to_str().unwrap()],
+    );
+}
+
+pub fn umount(file: &Path) {
+    run("umount", &[file.to_str().unwrap()]);
+}
+
+/// Waits for events until `done` says so (given everything collected) or `timeout` passes.
+pub fn collect_until(
+    watcher: &mut Watcher,
+    timeout: Duration,
+    mut done: impl FnMut(&[WatchEvent]) -> bool,
+) -> Vec<WatchEvent> {
+    let deadline = Instant::now() + timeout;
+    let mut events = Vec::new();
+    loop {
+        while let Some(event) = watcher.next().expect("next") {
+            events.push(event);
+        }
+        if done(&events) {
+            return events;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return events;
+        }
+        watcher.wait(Some(left)).expect("wait");
+    }
+}
+
+/// Collects whatever arrives within `quiet` (for checks that nothing more comes).
+pub fn collect_for(watcher: &mut Watcher, quiet: Duration) -> Vec<WatchEvent> {
+    collect_until(watcher, quiet, |_| false)
+}
+
+/// Events about names starting with `prefix` (and the nameless ones dropped).
+pub fn about(events: &[WatchEvent], prefix: &str) -> Vec<WatchEvent> {
+    events
+        .iter()
+        .filter(|e| match e {
+            WatchEvent::Created { name } | WatchEvent::Deleted { name } => name.starts_with(prefix),
+            _ => false,
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn created(name: &str) -> WatchEvent {
+    WatchEvent::Created { name: name.into() }
+}
+
+pub fn deleted(name: &str) -> WatchEvent {
+    WatchEvent::Deleted { name: name.into() }
+}
+
+/// Checks the watcher's promise for each name: events alternate Created, Deleted, Created, ...
+/// starting with Created unless the name was `listed`. Returns the set present at the end.
+pub fn check_alternation(listed: &[String], events: &[WatchEvent]) -> HashSet<String> {
+    let mut present: HashSet<String> = listed.iter().cloned().collect();
+    for event in events {
+        match event {
+            WatchEvent::Created { name } => {
+                assert!(
+                    present.insert(name.clone()),
+                    "{name} created twice: {events:?}"
+                )
+            }
+            WatchEvent::Deleted { name } => assert!(
+                present.remove(name),
+                "{name} deleted without being created or listed: {events:?}"
+            ),
+            _ => {}
+        }
+    }
+    present
+}
+
+/// Open fds of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Threads of this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Whether `path` is an nsfs mount (a namespace) right now.
+pub fn is_nsfs(path: &Path) -> bool {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: zeroed statfs is valid; `c` is NUL-terminated; `buf` outlives the call.
+    unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut buf) == 0 && buf.f_type == 0x6e73_6673
+    }
+}

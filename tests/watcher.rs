@@ -1,0 +1,421 @@
+//! The namespace watcher on real namespaces, real bind mounts and real directories.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::*;
+use nsmon::{Error, WatchEvent, Watcher, WatcherOptions};
+
+const T: Duration = Duration::from_secs(10);
+const QUIET: Duration = Duration::from_millis(200);
+
+fn plain_files(dir: &Path) -> WatcherOptions {
+    WatcherOptions::new().dir(dir).any_file(true)
+}
+
+#[test]
+fn a_namespace_create_and_delete_are_each_seen_once() {
+    require_root!();
+    let mut watcher = Watcher::new(WatcherOptions::new()).unwrap();
+    let ns = Netns::add("once");
+    let name = ns.name.clone();
+    let events = collect_until(&mut watcher, T, |e| about(e, &name).len() == 1);
+    assert_eq!(about(&events, &name), vec![created(&name)]);
+    // Reported only once mounted, so it can be entered at once.
+    assert!(is_nsfs(&Path::new("/var/run/netns").join(&name)));
+    ns.delete();
+    let events = collect_until(&mut watcher, T, |e| about(e, &name).len() == 1);
+    let mut events = about(&events, &name);
+    events.extend(about(&collect_for(&mut watcher, QUIET), &name));
+    assert_eq!(events, vec![deleted(&name)]);
+}
+
+#[test]
+fn a_burst_of_200_namespaces_gives_exactly_those_names() {
+    require_root!();
+    let mut watcher = Watcher::new(WatcherOptions::new()).unwrap();
+    let prefix = unique("burst");
+    let names: Vec<String> = (0..200).map(|i| format!("{prefix}-{i}")).collect();
+    let _cleanup = NetnsSet {
+        names: names.clone(),
+    };
+    ip_batch(
+        &names
+            .iter()
+            .map(|n| format!("netns add {n}"))
+            .collect::<Vec<_>>(),
+    );
+    let events = collect_until(&mut watcher, T * 3, |e| about(e, &prefix).len() >= 200);
+    ip_batch(
+        &names
+            .iter()
+            .map(|n| format!("netns del {n}"))
+            .collect::<Vec<_>>(),
+    );
+    let mut all = about(&events, &prefix);
+    all.extend(about(
+        &collect_until(&mut watcher, T * 3, |e| about(e, &prefix).len() >= 200),
+        &prefix,
+    ));
+    all.extend(about(&collect_for(&mut watcher, QUIET), &prefix));
+
+    let expected: HashSet<String> = names.iter().cloned().collect();
+    let created: Vec<&String> = all
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Created { name } => Some(name),
+            _ => None,
+        })
+        .collect();
+    let deleted: Vec<&String> = all
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Deleted { name } => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 200, "created: {created:?}");
+    assert_eq!(deleted.len(), 200, "deleted: {deleted:?}");
+    assert_eq!(
+        created.into_iter().cloned().collect::<HashSet<_>>(),
+        expected
+    );
+    assert_eq!(
+        deleted.into_iter().cloned().collect::<HashSet<_>>(),
+        expected
+    );
+    assert!(check_alternation(&[], &all).is_empty());
+}
+
+#[test]
+fn list_and_watch_misses_nothing_while_files_are_being_created() {
+    require_root!();
+    let dir = TempDir::new("law");
+    let total = 3000;
+    let start = Arc::new(Barrier::new(2));
+    let creator = {
+        let (path, start) = (dir.path.clone(), start.clone());
+        std::thread::spawn(move || {
+            start.wait();
+            for i in 0..total {
+                fs::write(path.join(format!("f{i}")), b"").unwrap();
+            }
+        })
+    };
+    start.wait();
+    // Let creation get going, so that the listing races with it.
+    while fs::read_dir(&dir.path).unwrap().count() < 100 {
+        std::thread::yield_now();
+    }
+    let (listed, mut watcher) = Watcher::list_and_watch(plain_files(&dir.path)).unwrap();
+    creator.join().unwrap();
+    assert!(
+        listed.len() >= 100 && listed.len() < total,
+        "listed {}",
+        listed.len()
+    );
+    let events = collect_until(&mut watcher, T, |e| listed.len() + e.len() >= total);
+    let events = [events, collect_for(&mut watcher, QUIET)].concat();
+    let present = check_alternation(&listed, &events);
+    let expected: HashSet<String> = (0..total).map(|i| format!("f{i}")).collect();
+    assert_eq!(present, expected);
+    assert_eq!(
+        listed.len() + events.len(),
+        total,
+        "a name was reported twice"
+    );
+}
+
+#[test]
+fn list_and_watch_misses_no_namespace_while_namespaces_are_being_added() {
+    require_root!();
+    let prefix = unique("lawns");
+    let names: Vec<String> = (0..60).map(|i| format!("{prefix}-{i}")).collect();
+    let _cleanup = NetnsSet {
+        names: names.clone(),
+    };
+    let adder = {
+        let names = names.clone();
+        std::thread::spawn(move || {
+            for chunk in names.chunks(10) {
+                ip_batch(
+                    &chunk
+                        .iter()
+                        .map(|n| format!("netns add {n}"))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        })
+    };
+    while !Path::new("/var/run/netns").join(&names[5]).exists() {
+        std::thread::yield_now();
+    }
+    let (listed, mut watcher) = Watcher::list_and_watch(WatcherOptions::new()).unwrap();
+    adder.join().unwrap();
+    let listed: Vec<String> = listed
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    let events = collect_until(&mut watcher, T, |e| {
+        listed.len() + about(e, &prefix).len() >= names.len()
+    });
+    let events = about(
+        &[events, collect_for(&mut watcher, QUIET)].concat(),
+        &prefix,
+    );
+    let present = check_alternation(&listed, &events);
+    assert_eq!(present, names.iter().cloned().collect::<HashSet<_>>());
+    assert_eq!(listed.len() + events.len(), names.len());
+}
+
+#[test]
+fn list_existing_reports_present_namespaces_as_created() {
+    require_root!();
+    let ns = Netns::add("listed");
+    let mut watcher = Watcher::new(WatcherOptions::new().list_existing(true)).unwrap();
+    assert!(watcher.namespaces().contains(&ns.name));
+    let events = collect_until(&mut watcher, T, |e| !about(e, &ns.name).is_empty());
+    assert_eq!(about(&events, &ns.name), vec![created(&ns.name)]);
+}
+
+#[test]
+fn a_directory_created_deleted_and_created_again_with_plain_files() {
+    require_root!();
+    let parent = TempDir::new("dirlife");
+    let dir = parent.join("a/b/netns");
+    let mut watcher = Watcher::new(plain_files(&dir).directory_events(true)).unwrap();
+    assert!(!watcher.dir_exists());
+    assert!(collect_for(&mut watcher, QUIET).is_empty());
+
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("x"), b"").unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("x")]);
+    assert!(watcher.dir_exists());
+
+    fs::remove_file(dir.join("x")).unwrap();
+    fs::remove_dir(&dir).unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![deleted("x"), WatchEvent::DirectoryDeleted]);
+
+    // Again, and this time the directory arrives with an entry already in it (moved in whole),
+    // which only the scan after the new watch can find.
+    let staging = parent.join("staging");
+    fs::create_dir(&staging).unwrap();
+    fs::write(staging.join("y"), b"").unwrap();
+    fs::rename(&staging, &dir).unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("y")]);
+
+    // Moved away with its entry: the entry is gone from the watched path too.
+    fs::rename(&dir, &staging).unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![deleted("y"), WatchEvent::DirectoryDeleted]);
+
+    // The whole parent chain disappears and comes back.
+    fs::remove_dir_all(parent.join("a")).unwrap();
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("z"), b"").unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("z")]);
+    assert!(collect_for(&mut watcher, QUIET).is_empty());
+}
+
+#[test]
+fn a_directory_created_deleted_and_created_again_with_nsfs_bind_mounts() {
+    require_root!();
+    let parent = TempDir::new("dirns");
+    let dir = parent.join("netns");
+    let mut watcher = Watcher::new(WatcherOptions::new().dir(&dir).directory_events(true)).unwrap();
+    for round in 0..2 {
+        fs::create_dir(&dir).unwrap();
+        let entry = dir.join(format!("n{round}"));
+        fs::write(&entry, b"").unwrap();
+        bind_netns(&entry);
+        let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+        assert_eq!(
+            events,
+            vec![WatchEvent::DirectoryCreated, created(&format!("n{round}"))]
+        );
+        umount(&entry);
+        fs::remove_file(&entry).unwrap();
+        fs::remove_dir(&dir).unwrap();
+        let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+        assert_eq!(
+            events,
+            vec![deleted(&format!("n{round}")), WatchEvent::DirectoryDeleted]
+        );
+    }
+}
+
+#[test]
+fn an_entry_is_created_only_after_its_namespace_is_mounted() {
+    require_root!();
+    let dir = TempDir::new("ready");
+    let mut watcher = Watcher::new(WatcherOptions::new().dir(&dir.path)).unwrap();
+    let entry = dir.join("later");
+    fs::write(&entry, b"").unwrap();
+    // A plain file is not a namespace: nothing, however long we wait.
+    assert!(collect_for(&mut watcher, Duration::from_millis(300)).is_empty());
+    // Unrelated mount activity re-checks the entry but does not report it.
+    let other = dir.join("other");
+    fs::create_dir(&other).unwrap();
+    run("mount", &["-t", "tmpfs", "none", other.to_str().unwrap()]);
+    assert!(collect_for(&mut watcher, QUIET).is_empty());
+    bind_netns(&entry);
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    assert_eq!(events, vec![created("later")]);
+    umount(&entry);
+    fs::remove_file(&entry).unwrap();
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    assert_eq!(events, vec![deleted("later")]);
+    // A pending entry deleted before it was ever mounted is never reported.
+    fs::write(dir.join("never"), b"").unwrap();
+    fs::remove_file(dir.join("never")).unwrap();
+    assert!(collect_for(&mut watcher, QUIET).is_empty());
+}
+
+#[test]
+fn renames_count_as_delete_and_create() {
+    require_root!();
+    let dir = TempDir::new("rename");
+    let outside = TempDir::new("outside");
+    let mut watcher = Watcher::new(plain_files(&dir.path)).unwrap();
+    fs::write(dir.join("a"), b"").unwrap();
+    assert_eq!(
+        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        vec![created("a")]
+    );
+    fs::rename(dir.join("a"), dir.join("b")).unwrap();
+    assert_eq!(
+        collect_until(&mut watcher, T, |e| e.len() >= 2),
+        vec![deleted("a"), created("b")]
+    );
+    fs::rename(dir.join("b"), outside.join("b")).unwrap();
+    assert_eq!(
+        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        vec![deleted("b")]
+    );
+    fs::rename(outside.join("b"), dir.join("c")).unwrap();
+    assert_eq!(
+        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        vec![created("c")]
+    );
+    // Subdirectories are never namespaces.
+    fs::create_dir(dir.join("subdir")).unwrap();
+    assert!(collect_for(&mut watcher, QUIET).is_empty());
+}
+
+#[test]
+fn the_fd_stays_readable_while_events_are_queued_edge_triggered() {
+    require_root!();
+    let dir = TempDir::new("edge");
+    let mut watcher = Watcher::new(plain_files(&dir.path)).unwrap();
+    let n = 50;
+    for i in 0..n {
+        fs::write(dir.join(&format!("e{i}")), b"").unwrap();
+    }
+    // A caller's edge-triggered epoll that takes ONE event per wake-up must never stall.
+    // SAFETY: plain epoll calls on fds we own; the event buffer outlives each call.
+    let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(epfd >= 0);
+    let mut reg = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+        u64: 7,
+    };
+    assert_eq!(
+        unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, watcher.fd(), &mut reg) },
+        0
+    );
+    let mut got = Vec::new();
+    while got.len() < n {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        let ready = unsafe { libc::epoll_wait(epfd, &mut ev, 1, 5000) };
+        assert_eq!(ready, 1, "stalled after {} events", got.len());
+        if let Some(event) = watcher.next().unwrap() {
+            got.push(event);
+        }
+    }
+    unsafe { libc::close(epfd) };
+    assert_eq!(check_alternation(&[], &got).len(), n);
+    // Drained: `next` says so, and the fd is not readable (no level-triggered spin).
+    assert_eq!(watcher.next().unwrap(), None);
+    let mut pfd = libc::pollfd {
+        fd: watcher.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    assert_eq!(
+        unsafe { libc::poll(&mut pfd, 1, 0) },
+        0,
+        "fd readable with nothing queued"
+    );
+}
+
+#[test]
+fn the_fd_is_close_on_exec_and_dispatch_and_wait_work() {
+    require_root!();
+    let dir = TempDir::new("dispatch");
+    let mut watcher = Watcher::new(plain_files(&dir.path)).unwrap();
+    // SAFETY: F_GETFD on an fd the watcher owns.
+    let flags = unsafe { libc::fcntl(watcher.as_raw_fd(), libc::F_GETFD) };
+    assert!(flags & libc::FD_CLOEXEC != 0);
+    assert!(!watcher.wait(Some(Duration::from_millis(50))).unwrap());
+    for name in ["a", "b", "c"] {
+        fs::write(dir.join(name), b"").unwrap();
+    }
+    assert!(watcher.wait(Some(T)).unwrap());
+    // A callback that stops after the first event leaves the others queued.
+    let mut seen = Vec::new();
+    let n = watcher.dispatch(|e| {
+        seen.push(e);
+        false
+    });
+    assert_eq!(n.unwrap(), 1);
+    let n = watcher
+        .dispatch(|e| {
+            seen.push(e);
+            true
+        })
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(seen, vec![created("a"), created("b"), created("c")]);
+    assert_eq!(watcher.dispatch(|_| true).unwrap(), 0);
+}
+
+#[test]
+fn a_watcher_registers_in_a_callers_mio_poll() {
+    require_root!();
+    let dir = TempDir::new("mio");
+    let mut watcher = Watcher::new(plain_files(&dir.path)).unwrap();
+    let mut poll = mio::Poll::new().unwrap();
+    poll.registry()
+        .register(&mut watcher, mio::Token(3), mio::Interest::READABLE)
+        .unwrap();
+    fs::write(dir.join("m"), b"").unwrap();
+    let mut events = mio::Events::with_capacity(4);
+    poll.poll(&mut events, Some(T)).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.token()).collect::<Vec<_>>(),
+        vec![mio::Token(3)]
+    );
+    assert_eq!(watcher.next().unwrap(), Some(created("m")));
+    poll.registry().deregister(&mut watcher).unwrap();
+}
+
+#[test]
+fn bad_options_are_refused_with_clear_errors() {
+    for (dir, what) in [("", "empty"), ("/", "root"), ("/..", "root")] {
+        let err = Watcher::new(WatcherOptions::new().dir(dir)).expect_err(what);
+        assert!(matches!(err, Error::InvalidArgument(_)), "{what}: {err}");
+        assert_eq!(err.errno(), libc::EINVAL);
+    }
+    fn assert_send<T: Send>() {}
+    assert_send::<Watcher>();
+}
