@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system tools the test suite needs, when they are missing (Debian/Ubuntu, as
+# root): ip/tc, mount, pkg-config, a C and C++ compiler, valgrind, readelf.
+set -euo pipefail
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v mount >/dev/null && command -v umount >/dev/null || need+=(mount)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v g++ >/dev/null || need+=(g++)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v readelf >/dev/null || need+=(binutils)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "deps.sh: missing ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2
+    exit 1
+fi
+echo "deps.sh: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The full test suite, as root: style and lints, Rust unit and integration tests on real
+# namespaces, header freshness, the command, then the C ABI through an installed libnsmon
+# (pkg-config) under valgrind, the header as C++, and the C example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+scripts/deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
+
+step "Rust tests (unit, real namespaces, command, header freshness)"
+cargo test --locked
+
+step "install into a temporary prefix"
+work=$(mktemp -d /tmp/nsmon-t-ctest.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+scripts/install.sh "$work/prefix" >/dev/null
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" LD_LIBRARY_PATH="$work/prefix/lib"
+readelf -d "$work/prefix/lib/libnsmon.so" | grep -q 'SONAME.*libnsmon.so.0' \
+    || { echo "libnsmon.so lacks SONAME libnsmon.so.0" >&2; exit 1; }
+cflags=(-std=c11 -g -Wall -Wextra -Werror -pedantic)
+
+step "C test under valgrind (shared library, through pkg-config)"
+# shellcheck disable=SC2046 # pkg-config output is meant to split
+cc "${cflags[@]}" tests/c/watcher_test.c -o "$work/watcher_test" $(pkg-config --cflags --libs nsmon)
+valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 "$work/watcher_test"
+
+step "C test linked statically against libnsmon.a"
+# shellcheck disable=SC2046
+cc "${cflags[@]}" tests/c/watcher_test.c -o "$work/watcher_test_static" \
+    $(pkg-config --cflags nsmon) -L"$work/prefix/lib" -Wl,-Bstatic -lnsmon -Wl,-Bdynamic \
+    $(pkg-config --static --libs-only-l nsmon | sed 's/-lnsmon//')
+! ldd "$work/watcher_test_static" | grep -q libnsmon || { echo "static link used the .so" >&2; exit 1; }
+"$work/watcher_test_static"
+
+step "header as C++ (g++ -Wall -Wextra -Werror -pedantic)"
+# shellcheck disable=SC2046
+g++ -std=c++17 -Wall -Wextra -Werror -pedantic tests/c/header_cxx.cpp -o "$work/header_cxx" \
+    $(pkg-config --cflags --libs nsmon)
+"$work/header_cxx"
+
+step "C example (examples/watch.c) builds and reports"
+# shellcheck disable=SC2046
+cc "${cflags[@]}" examples/watch.c -o "$work/watch" $(pkg-config --cflags --libs nsmon)
+mkdir "$work/dir" && touch "$work/dir/first"
+mount --bind /proc/self/ns/net "$work/dir/first"   # an nsfs entry, as `ip netns add` makes
+trap 'umount "$work/dir/first" 2>/dev/null; rm -rf "$work"' EXIT
+timeout 2 "$work/watch" "$work/dir" > "$work/watch.out" 2>&1 || true
+grep -qx '+ first' "$work/watch.out" || { echo "examples/watch.c printed:"; cat "$work/watch.out"; exit 1; } >&2
+
+step "all tests passed"
