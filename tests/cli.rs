@@ -151,7 +151,17 @@ fn a_closed_stdout_ends_nsmon_quietly() {
     stdout.read_line(&mut ready).unwrap();
     assert!(ready.contains("ready"));
     drop(stdout);
-    fs::write(dir.join("a"), b"").unwrap();
+    // Keep producing events until a write fails: a child that another test thread is spawning
+    // at this moment may briefly hold a copy of the pipe's read end (until its exec), so one
+    // write can still succeed.
+    for i in 0.. {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(i < 500, "nsmon did not end after its stdout was closed");
+        fs::write(dir.join(&format!("a{i}")), b"").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");

@@ -105,6 +105,10 @@ fn list_and_watch_misses_nothing_while_files_are_being_created() {
             start.wait();
             for i in 0..total {
                 fs::write(path.join(format!("f{i}")), b"").unwrap();
+                // Paced, so that creation is still going on while the directory is listed.
+                if i % 100 == 99 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
             }
         })
     };

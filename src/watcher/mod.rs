@@ -138,7 +138,15 @@ impl WatchState {
         queue: &mut VecDeque<WatchEvent>,
     ) -> Result<Self> {
         let path = normalize(&options.dir)?;
-        let mut inotify = Inotify::init().map_err(|e| Error::os("inotify_init1", e))?;
+        let mut inotify = Inotify::init().map_err(|e| {
+            let context = if e.raw_os_error() == Some(libc::EMFILE) {
+                // inotify_init1 reports both limits with the same errno; name both.
+                "inotify_init1 (limit: open files, or fs.inotify.max_user_instances)"
+            } else {
+                "inotify_init1"
+            };
+            Error::os(context, e)
+        })?;
         registry
             .register(
                 &mut SourceFd(&inotify.as_raw_fd()),

@@ -1,0 +1,211 @@
+//! Watcher latency and memory, side by side with `ip netns monitor` in the same run.
+//!
+//! `cargo bench --bench watch_latency [-- N]` as root (N namespaces, default 100). For each,
+//! `ip netns add` is run and the time it returns is taken; the latency is from then to the
+//! moment the event reaches the consumer: nsmon's `Created` (which waits for the namespace to be
+//! mounted) and `ip netns monitor`'s "add" line (which reports the bare file, before the mount;
+//! run under `stdbuf -oL`, as it block-buffers into a pipe). Negative figures mean the event
+//! arrived before `ip` returned. Also prints the RSS of an idle `nsmon watch` and the memory one
+//! more watcher costs inside a process.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nsmon::{WatchEvent, Watcher, WatcherOptions};
+
+fn main() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("watch_latency: needs root (ip netns add)");
+        std::process::exit(1);
+    }
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100);
+    let prefix = format!("nsmon-b-{}-", std::process::id());
+
+    let (tx, rx) = channel::<(&'static str, Instant, String)>();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let mut peer = Command::new("stdbuf")
+        .args(["-oL", "ip", "netns", "monitor"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run stdbuf ip netns monitor");
+    let peer_out = peer.stdout.take().unwrap();
+    {
+        let (tx, prefix) = (tx.clone(), prefix.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(peer_out).lines().map_while(Result::ok) {
+                let at = Instant::now();
+                if let Some(name) = line.strip_prefix("add ") {
+                    if name.starts_with(&prefix) {
+                        let _ = tx.send(("ip netns monitor", at, name.to_string()));
+                    }
+                }
+            }
+        });
+    }
+    let (ready_tx, ready_rx) = channel();
+    let nsmon_thread = {
+        let (tx, prefix, stop) = (tx.clone(), prefix.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut watcher = Watcher::new(WatcherOptions::new()).expect("watcher");
+            ready_tx.send(()).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                watcher.wait(Some(Duration::from_millis(50))).expect("wait");
+                while let Some(event) = watcher.next().expect("next") {
+                    let at = Instant::now();
+                    if let WatchEvent::Created { name } = event {
+                        if name.starts_with(&prefix) {
+                            let _ = tx.send(("nsmon", at, name));
+                        }
+                    }
+                }
+            }
+        })
+    };
+    ready_rx.recv().unwrap();
+    // `ip netns monitor` prints nothing when ready; give it time to set up its watch.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut returned = HashMap::new();
+    for i in 0..n {
+        let name = format!("{prefix}{i}");
+        let started = Instant::now();
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        returned.insert(name, (started, Instant::now()));
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Per consumer: (from `ip` returning, from `ip` starting), in microseconds.
+    let mut latencies: HashMap<&'static str, (Vec<f64>, Vec<f64>)> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut received = 0;
+    while received < 2 * n {
+        let Ok((who, at, name)) =
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            break;
+        };
+        let (started, back) = returned[&name];
+        let signed_micros = |from: Instant| {
+            if at >= from {
+                (at - from).as_secs_f64() * 1e6
+            } else {
+                -((from - at).as_secs_f64() * 1e6)
+            }
+        };
+        let entry = latencies.entry(who).or_default();
+        entry.0.push(signed_micros(back));
+        entry.1.push(signed_micros(started));
+        received += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    nsmon_thread.join().unwrap();
+    let _ = peer.kill();
+    let _ = peer.wait();
+    delete_all(returned.keys());
+
+    for (column, title) in [
+        (0, "`ip netns add` returning"),
+        (1, "`ip netns add` starting"),
+    ] {
+        println!(
+            "\nwatcher latency over {n} namespaces, from {title} to the event in the consumer (us)"
+        );
+        println!(
+            "{:<18} {:>9} {:>10} {:>10} {:>10}",
+            "consumer", "received", "median", "p99", "max"
+        );
+        for who in ["nsmon", "ip netns monitor"] {
+            let mut v = latencies
+                .get(who)
+                .map(|l| {
+                    if column == 0 {
+                        l.0.clone()
+                    } else {
+                        l.1.clone()
+                    }
+                })
+                .unwrap_or_default();
+            v.sort_by(f64::total_cmp);
+            let pick = |q: f64| {
+                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                    .copied()
+            };
+            let fmt = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.0}"));
+            println!(
+                "{:<18} {:>9} {:>10} {:>10} {:>10}",
+                who,
+                format!("{}/{n}", v.len()),
+                fmt(pick(0.5)),
+                fmt(pick(0.99)),
+                fmt(pick(1.0))
+            );
+        }
+    }
+    memory();
+}
+
+fn delete_all<'a>(names: impl Iterator<Item = &'a String>) {
+    let mut child = Command::new("ip")
+        .args(["-force", "-batch", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for name in names {
+        writeln!(stdin, "netns del {name}").unwrap();
+    }
+    drop(stdin);
+    child.wait().unwrap();
+}
+
+fn rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn memory() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsmon"))
+        .arg("watch")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let whole = rss_kib(&child.id().to_string());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Stays under the default fs.inotify.max_user_instances (128), one inotify each.
+    let count = 50;
+    let before = rss_kib("self");
+    let watchers: Vec<Watcher> = (0..count)
+        .map(|_| Watcher::new(WatcherOptions::new()).unwrap())
+        .collect();
+    let after = rss_kib("self");
+    drop(watchers);
+    println!("idle `nsmon watch` process RSS: {whole} KiB");
+    println!(
+        "user memory per additional watcher: {:.1} KiB (RSS growth over {count} watchers)",
+        (after.saturating_sub(before)) as f64 / count as f64
+    );
+}
