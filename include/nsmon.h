@@ -149,6 +149,18 @@ const char *nsmon_strerror(int code);
 const char *nsmon_version(void);
 
 /**
+ * Checks that `name` can name a namespace: UTF-8, not empty, not `.` or `..`, without `/`,
+ * at most 255 bytes. Every nsmon function that takes a namespace name applies this rule.
+ *
+ * Returns 0 when valid; `NSMON_ERR_NULL`, `NSMON_ERR_UTF8` or `-EINVAL` (with the reason in
+ * `nsmon_last_error()`) otherwise.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+int nsmon_validate_name(const char *name);
+
+/**
  * Creates an options object with the defaults: directory `/var/run/netns`, no listing of
  * existing namespaces, readiness check on, no directory events.
  *

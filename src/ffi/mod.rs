@@ -15,6 +15,7 @@
 
 pub mod error;
 mod handle_cell;
+pub mod name;
 pub mod watcher;
 
 use std::ffi::{c_char, c_int, CStr};

@@ -108,6 +108,23 @@ static void test_bad_input(void)
     CHECK(strstr(nsmon_last_error(), "root") != NULL);
     nsmon_watcher_options_free(o);
 
+    CHECK(nsmon_validate_name("blue") == 0);
+    CHECK(nsmon_validate_name(NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_validate_name("a/b") == -EINVAL);
+    CHECK(strstr(nsmon_last_error(), "'/'") != NULL);
+    CHECK(nsmon_validate_name("..") == -EINVAL);
+    CHECK(nsmon_validate_name(".") == -EINVAL);
+    CHECK(nsmon_validate_name("") == -EINVAL);
+    CHECK(nsmon_validate_name("bad\xff") == NSMON_ERR_UTF8);
+    {
+        char long_name[300];
+        memset(long_name, 'n', sizeof long_name - 1);
+        long_name[sizeof long_name - 1] = '\0';
+        CHECK(nsmon_validate_name(long_name) == -EINVAL);
+        long_name[255] = '\0';
+        CHECK(nsmon_validate_name(long_name) == 0);
+    }
+
     CHECK(strcmp(nsmon_strerror(NSMON_ERR_NULL), "a required pointer argument is NULL") == 0);
     CHECK(nsmon_strerror(NSMON_ERR_PANIC) != NULL);
     CHECK(nsmon_strerror(-ENOENT) != NULL && nsmon_strerror(-99999) != NULL);
