@@ -67,6 +67,16 @@ static nsmon_watcher_event next_event(nsmon_watcher *w)
     return ev;
 }
 
+/* Waits for the next event about `name`, skipping other tests' namespaces. */
+static nsmon_watcher_event next_event_about(nsmon_watcher *w, const char *name)
+{
+    nsmon_watcher_event ev;
+    do
+        ev = next_event(w);
+    while (strcmp(ev.name, name) != 0);
+    return ev;
+}
+
 static void expect(nsmon_watcher *w, nsmon_watcher_event_kind kind, const char *name)
 {
     nsmon_watcher_event ev = next_event(w);
@@ -255,19 +265,11 @@ static void test_real_namespace(void)
     CHECK(nsmon_watcher_new(NULL, &w) == 0); /* defaults: /var/run/netns, nsfs check */
     snprintf(cmd, sizeof cmd, "ip netns add %s", nsname);
     CHECK(system(cmd) == 0);
-    for (;;) {
-        ev = next_event(w);
-        if (strcmp(ev.name, nsname) == 0)
-            break;
-    }
+    ev = next_event_about(w, nsname);
     CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_CREATED);
     snprintf(cmd, sizeof cmd, "ip netns del %s", nsname);
     CHECK(system(cmd) == 0);
-    for (;;) {
-        ev = next_event(w);
-        if (strcmp(ev.name, nsname) == 0)
-            break;
-    }
+    ev = next_event_about(w, nsname);
     CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_DELETED);
     nsname[0] = '\0';
     nsmon_watcher_free(w);
