@@ -21,6 +21,10 @@ pub enum Error {
     /// An argument or option that makes no sense, with the reason.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The kernel sent something nsmon cannot make sense of (a bad length, a truncated
+    /// datagram); says what.
+    #[error("netlink protocol error: {0}")]
+    Protocol(String),
     /// A system call failed; `context` says which and on what.
     #[error("{context}: {source}")]
     Os {
@@ -45,6 +49,7 @@ impl Error {
     pub fn errno(&self) -> i32 {
         match self {
             Error::InvalidName { .. } | Error::InvalidArgument(_) => libc::EINVAL,
+            Error::Protocol(_) => libc::EPROTO,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
         }
     }

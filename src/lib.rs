@@ -5,6 +5,8 @@
 //! non-blocking `next`) or with callbacks (`dispatch`). No runtime, no background thread.
 //!
 //! - [`Watcher`]: named namespaces appearing and disappearing in `/var/run/netns`.
+//! - [`NsidSubscriber`]: namespace ids assigned and released; [`nsid::nsid`] and friends query
+//!   and assign them.
 //!
 //! The same API is exported to C as `libnsmon` (see `include/nsmon.h`).
 #![deny(missing_docs, missing_debug_implementations)]
@@ -14,11 +16,16 @@ mod error;
 mod ffi;
 mod handle;
 mod name;
+mod netlink;
+mod netns;
+pub mod nsid;
 mod sys;
 pub mod watcher;
 
 pub use error::{Error, Result};
 pub use name::{validate_name, NAME_MAX};
+pub use netns::NetnsRef;
+pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};
 
 /// The library's version, `MAJOR.MINOR.PATCH`.

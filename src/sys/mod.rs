@@ -5,7 +5,10 @@
 //! What the module provides:
 //! - `fs_magic`: the filesystem type of a path (`statfs`), used to tell an nsfs bind mount from
 //!   the plain file `ip netns add` creates first;
-//! - `poll_readable`: a blocking wait for one fd, used by the handles' `wait`.
+//! - `poll_readable`: a blocking wait for one fd, used by the handles' `wait`;
+//! - `netlink`: netlink sockets (open, bind, options, send to the kernel, receive with sender);
+//! - `netns`: a namespace fd's type, and running code inside another network namespace on a
+//!   scoped helper thread.
 
 use std::ffi::CString;
 use std::io;
@@ -27,6 +30,9 @@ macro_rules! syscall {
         }
     }};
 }
+
+pub(crate) mod netlink;
+pub(crate) mod netns;
 
 /// `f_type` of an nsfs file, the filesystem behind `/proc/PID/ns/*` and their bind mounts.
 pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;
@@ -70,4 +76,21 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
     // SAFETY: `pfd` is one valid pollfd and the count passed is 1.
     let n = syscall!(poll(&mut pfd, 1, timeout_ms))?;
     Ok(n > 0)
+}
+
+/// Sets `SO_RCVTIMEO`, so that a blocking receive gives up with `EAGAIN` after `timeout`.
+pub(crate) fn set_receive_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: `tv` is a timeval that outlives the call; its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVTIMEO,
+        (&raw const tv).cast(),
+        std::mem::size_of::<libc::timeval>() as libc::socklen_t
+    ))?;
+    Ok(())
 }

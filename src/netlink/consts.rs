@@ -1,0 +1,46 @@
+//! Netlink and rtnetlink numbers nsmon uses, from the kernel's uapi headers
+//! (linux/netlink.h, linux/rtnetlink.h, linux/net_namespace.h). Stable ABI.
+#![allow(dead_code)] // the stream component uses the rest
+
+/// `struct nlmsghdr`: len u32, type u16, flags u16, seq u32, pid u32.
+pub(crate) const NLMSG_HDRLEN: usize = 16;
+/// `struct nlattr`: len u16, type u16.
+pub(crate) const NLA_HDRLEN: usize = 4;
+/// Attribute type bits; the top two are the nested and byte-order flags.
+pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
+
+pub(crate) const NLMSG_NOOP: u16 = 1;
+pub(crate) const NLMSG_ERROR: u16 = 2;
+pub(crate) const NLMSG_DONE: u16 = 3;
+pub(crate) const NLMSG_OVERRUN: u16 = 4;
+
+pub(crate) const NLM_F_REQUEST: u16 = 0x1;
+pub(crate) const NLM_F_MULTI: u16 = 0x2;
+pub(crate) const NLM_F_ACK: u16 = 0x4;
+pub(crate) const NLM_F_DUMP: u16 = 0x300;
+/// In an NLMSG_ERROR: the original request is not echoed (we ask for that: NETLINK_CAP_ACK).
+pub(crate) const NLM_F_CAPPED: u16 = 0x100;
+/// In an NLMSG_ERROR: extended-ack attributes follow.
+pub(crate) const NLM_F_ACK_TLVS: u16 = 0x200;
+/// Extended-ack attribute: the kernel's message text.
+pub(crate) const NLMSGERR_ATTR_MSG: u16 = 1;
+
+pub(crate) const SOL_NETLINK: libc::c_int = 270;
+pub(crate) const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+pub(crate) const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
+pub(crate) const NETLINK_LISTEN_ALL_NSID: libc::c_int = 8;
+pub(crate) const NETLINK_CAP_ACK: libc::c_int = 10;
+pub(crate) const NETLINK_EXT_ACK: libc::c_int = 11;
+
+pub(crate) const RTM_NEWNSID: u16 = 88;
+pub(crate) const RTM_DELNSID: u16 = 89;
+pub(crate) const RTM_GETNSID: u16 = 90;
+pub(crate) const RTNLGRP_NSID: u32 = 28;
+
+pub(crate) const NETNSA_NSID: u16 = 1;
+pub(crate) const NETNSA_PID: u16 = 2;
+pub(crate) const NETNSA_FD: u16 = 3;
+pub(crate) const NETNSA_TARGET_NSID: u16 = 4;
+pub(crate) const NETNSA_CURRENT_NSID: u16 = 5;
+/// NETNSA_NSID's value for "no id assigned"; in a request, "allocate one".
+pub(crate) const NETNSA_NSID_NOT_ASSIGNED: i32 = -1;

@@ -1,0 +1,321 @@
+//! Pure parsing of netlink buffers. No I/O, no allocation on the walk; every length is checked
+//! before a byte is read, and a walk stops at the first malformed message or attribute.
+
+use super::consts::*;
+
+/// A malformed buffer: what was wrong, with the lengths involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed netlink data: {0}")]
+pub(crate) struct Malformed(pub(crate) String);
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// One netlink message: its header fields and its payload (after the 16-byte header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Message<'a> {
+    pub(crate) kind: u16,
+    pub(crate) flags: u16,
+    pub(crate) seq: u32,
+    pub(crate) port: u32,
+    pub(crate) payload: &'a [u8],
+}
+
+/// Walks the messages in one datagram.
+pub(crate) struct Messages<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+/// The messages in `buf` (one datagram). Yields an error and stops at the first bad length.
+pub(crate) fn messages(buf: &[u8]) -> Messages<'_> {
+    Messages {
+        rest: buf,
+        failed: false,
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<Message<'a>, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        let buf = self.rest;
+        let fail = |this: &mut Self, why: String| {
+            this.failed = true;
+            Some(Err(Malformed(why)))
+        };
+        if buf.len() < NLMSG_HDRLEN {
+            return fail(self, format!("{} bytes left, a header needs 16", buf.len()));
+        }
+        let len = u32_at(buf, 0) as usize;
+        if len < NLMSG_HDRLEN {
+            return fail(
+                self,
+                format!("message length {len} is under the header's 16"),
+            );
+        }
+        if len > buf.len() {
+            return fail(
+                self,
+                format!("message length {len} exceeds the {} bytes left", buf.len()),
+            );
+        }
+        let message = Message {
+            kind: u16_at(buf, 4),
+            flags: u16_at(buf, 6),
+            seq: u32_at(buf, 8),
+            port: u32_at(buf, 12),
+            payload: &buf[NLMSG_HDRLEN..len],
+        };
+        self.rest = &buf[align4(len).min(buf.len())..];
+        Some(Ok(message))
+    }
+}
+
+/// Walks attributes (`struct nlattr` + value, 4-byte aligned).
+pub(crate) struct Attrs<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+/// The attributes in `buf`. Yields `(type, value)` with the flag bits masked off, an error and
+/// stop at the first bad length.
+pub(crate) fn attrs(buf: &[u8]) -> Attrs<'_> {
+    Attrs {
+        rest: buf,
+        failed: false,
+    }
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<(u16, &'a [u8]), Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        let buf = self.rest;
+        let mut fail = |why: String| {
+            self.failed = true;
+            Some(Err(Malformed(why)))
+        };
+        if buf.len() < NLA_HDRLEN {
+            return fail(format!(
+                "{} bytes left, an attribute header needs 4",
+                buf.len()
+            ));
+        }
+        let len = u16_at(buf, 0) as usize;
+        if len < NLA_HDRLEN {
+            return fail(format!("attribute length {len} is under its header's 4"));
+        }
+        if len > buf.len() {
+            return fail(format!(
+                "attribute length {len} exceeds the {} bytes left",
+                buf.len()
+            ));
+        }
+        let kind = u16_at(buf, 2) & NLA_TYPE_MASK;
+        self.rest = &buf[align4(len).min(buf.len())..];
+        Some(Ok((kind, &buf[NLA_HDRLEN..len])))
+    }
+}
+
+/// A 32-bit attribute value, or an error naming the attribute.
+pub(crate) fn attr_u32(value: &[u8], name: &str) -> Result<u32, Malformed> {
+    match value.try_into() {
+        Ok(bytes) => Ok(u32::from_ne_bytes(bytes)),
+        Err(_) => Err(Malformed(format!(
+            "{name} has {} bytes, expected 4",
+            value.len()
+        ))),
+    }
+}
+
+/// What an NLMSG_ERROR says: 0 is an ack, otherwise a negative errno and maybe the kernel's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ack {
+    /// 0 for success, else a positive errno.
+    pub(crate) errno: i32,
+    /// The extended-ack message, when the kernel gave one.
+    pub(crate) text: Option<String>,
+}
+
+/// Parses the payload of an NLMSG_ERROR message with header flags `flags`.
+pub(crate) fn parse_ack(payload: &[u8], flags: u16) -> Result<Ack, Malformed> {
+    if payload.len() < 4 + NLMSG_HDRLEN {
+        return Err(Malformed(format!(
+            "error message has {} bytes, needs {}",
+            payload.len(),
+            4 + NLMSG_HDRLEN
+        )));
+    }
+    let code = u32_at(payload, 0) as i32;
+    let errno = code
+        .checked_neg()
+        .filter(|e| *e >= 0)
+        .ok_or_else(|| Malformed(format!("error code {code} is not zero or a negative errno")))?;
+    let mut text = None;
+    if flags & NLM_F_ACK_TLVS != 0 {
+        // Past the echoed request: only its header when capped, else the whole request.
+        let echoed = if flags & NLM_F_CAPPED != 0 {
+            NLMSG_HDRLEN
+        } else {
+            (u32_at(payload, 4) as usize).max(NLMSG_HDRLEN)
+        };
+        let start = 4 + align4(echoed);
+        if start <= payload.len() {
+            for attr in attrs(&payload[start..]) {
+                let (kind, value) = attr?;
+                if kind == NLMSGERR_ATTR_MSG {
+                    let value = value.split(|b| *b == 0).next().unwrap_or_default();
+                    text = Some(String::from_utf8_lossy(value).into_owned());
+                }
+            }
+        }
+    }
+    Ok(Ack { errno, text })
+}
+
+/// Appends a message header and `payload` to `out` (length filled in); returns the message's
+/// start, so that attributes can be appended and [`finish`] called.
+pub(crate) fn begin(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&0u32.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+    start
+}
+
+/// Appends bytes padded to 4.
+pub(crate) fn push_padded(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(bytes);
+    out.resize(align4(out.len()), 0);
+}
+
+/// Appends one attribute.
+pub(crate) fn push_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let len = (NLA_HDRLEN + value.len()) as u16;
+    out.extend_from_slice(&len.to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    push_padded(out, value);
+}
+
+/// Writes the length of the message that starts at `start`.
+pub(crate) fn finish(out: &mut [u8], start: usize) {
+    let len = (out.len() - start) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let start = begin(&mut out, kind, flags, seq);
+        push_padded(&mut out, body);
+        finish(&mut out, start);
+        out
+    }
+
+    #[test]
+    fn walks_several_messages_in_one_buffer() {
+        let mut buf = message(RTM_NEWNSID, 0, 1, &[1, 2, 3]);
+        buf.extend(message(NLMSG_DONE, NLM_F_MULTI, 2, &[0; 4]));
+        let all: Vec<_> = messages(&buf).collect::<Result<_, _>>().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].kind, RTM_NEWNSID);
+        // `finish` counts the body's padding into the length, so the payload includes it.
+        assert_eq!(all[0].payload, &[1, 2, 3, 0]);
+        assert_eq!(all[1].kind, NLMSG_DONE);
+        assert_eq!(all[1].seq, 2);
+    }
+
+    #[test]
+    fn rejects_bad_message_lengths_and_stops() {
+        let good = message(RTM_NEWNSID, 0, 1, &[0; 4]);
+        // Truncated header.
+        assert!(messages(&good[..10]).next().unwrap().is_err());
+        // Declared length under the header.
+        let mut short = good.clone();
+        short[0..4].copy_from_slice(&8u32.to_ne_bytes());
+        let mut walk = messages(&short);
+        assert!(walk.next().unwrap().is_err());
+        assert!(walk.next().is_none(), "the walk must stop after an error");
+        // Declared length over the buffer.
+        let mut long = good.clone();
+        long[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert!(messages(&long).next().unwrap().is_err());
+        // An empty buffer has no messages.
+        assert!(messages(&[]).next().is_none());
+    }
+
+    #[test]
+    fn walks_attributes_and_rejects_bad_lengths() {
+        let mut buf = Vec::new();
+        push_attr(&mut buf, NETNSA_NSID, &7i32.to_ne_bytes());
+        push_attr(&mut buf, NETNSA_PID | 0x8000, &42u32.to_ne_bytes());
+        let all: Vec<_> = attrs(&buf).collect::<Result<_, _>>().unwrap();
+        assert_eq!(all[0], (NETNSA_NSID, &7i32.to_ne_bytes()[..]));
+        assert_eq!(all[1].0, NETNSA_PID, "flag bits are masked off");
+        assert_eq!(attr_u32(all[1].1, "NETNSA_PID").unwrap(), 42);
+        assert!(attr_u32(&[1, 2], "NETNSA_PID").is_err());
+        for bad_len in [0u16, 3, 200] {
+            let mut bad = buf.clone();
+            bad[0..2].copy_from_slice(&bad_len.to_ne_bytes());
+            let mut walk = attrs(&bad);
+            assert!(walk.next().unwrap().is_err(), "length {bad_len}");
+            assert!(walk.next().is_none());
+        }
+        assert!(attrs(&buf[..3]).next().unwrap().is_err());
+    }
+
+    #[test]
+    fn parses_acks_errors_and_extended_ack_text() {
+        let echoed = message(RTM_NEWNSID, NLM_F_REQUEST | NLM_F_ACK, 9, &[]);
+        // A plain ack.
+        let mut ack = 0i32.to_ne_bytes().to_vec();
+        ack.extend(&echoed);
+        assert_eq!(
+            parse_ack(&ack, 0).unwrap(),
+            Ack {
+                errno: 0,
+                text: None
+            }
+        );
+        // An error with the kernel's text (capped: only the request's header is echoed).
+        let mut err = (-libc::EEXIST).to_ne_bytes().to_vec();
+        err.extend(&echoed);
+        push_attr(
+            &mut err,
+            NLMSGERR_ATTR_MSG,
+            b"Peer netns already has a nsid assigned\0",
+        );
+        let parsed = parse_ack(&err, NLM_F_CAPPED | NLM_F_ACK_TLVS).unwrap();
+        assert_eq!(parsed.errno, libc::EEXIST);
+        assert_eq!(
+            parsed.text.as_deref(),
+            Some("Peer netns already has a nsid assigned")
+        );
+        // Too short, or a positive "errno".
+        assert!(parse_ack(&err[..10], 0).is_err());
+        let mut positive = ack.clone();
+        positive[0..4].copy_from_slice(&5i32.to_ne_bytes());
+        assert!(parse_ack(&positive, 0).is_err());
+    }
+}

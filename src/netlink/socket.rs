@@ -1,0 +1,181 @@
+//! A `NETLINK_ROUTE` socket with the rules nsmon keeps on every netlink socket: only the
+//! kernel (sender port id 0) is heard, every datagram is length-checked, an overrun (`ENOBUFS`)
+//! is reported rather than swallowed, and requests are matched to their replies by sequence
+//! number and port id.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use super::consts::*;
+use super::message::{self, messages, parse_ack, Message};
+use crate::error::{Error, Result};
+use crate::sys::netlink as sys;
+
+/// Receive buffer for replies and notifications: the kernel sends rtnetlink datagrams of at most
+/// 32 KiB; twice that leaves room.
+pub(crate) const RECV_BUFFER: usize = 64 * 1024;
+
+/// How long a query waits for the kernel before giving up (it answers in microseconds).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one receive produced.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// A datagram from the kernel of this many bytes is in the buffer.
+    Data(usize),
+    /// Nothing queued (non-blocking socket).
+    Nothing,
+    /// The kernel dropped messages for lack of receive-buffer space.
+    Overrun,
+}
+
+#[derive(Debug)]
+pub(crate) struct Socket {
+    fd: OwnedFd,
+    port: u32,
+    seq: u32,
+}
+
+impl Socket {
+    /// Opens a socket in the caller's namespace. A blocking socket (for queries) gets a receive
+    /// timeout, so that a silent kernel cannot hang the caller.
+    pub(crate) fn open(blocking: bool) -> Result<Socket> {
+        let fd = sys::socket(blocking).map_err(|e| Error::os("socket(AF_NETLINK)", e))?;
+        Socket::adopt(fd, blocking)
+    }
+
+    /// Finishes setting up a socket opened elsewhere (e.g. inside another namespace).
+    pub(crate) fn adopt(fd: OwnedFd, blocking: bool) -> Result<Socket> {
+        let port = sys::bind(fd.as_fd()).map_err(|e| Error::os("bind(AF_NETLINK)", e))?;
+        // Ignored: kernels before 4.12 (EXT_ACK) and 4.3 (CAP_ACK) lack these; errors are then
+        // reported without the kernel's text, and acks echo the request, which parse_ack skips.
+        let _ = sys::set_int_option(fd.as_fd(), SOL_NETLINK, NETLINK_EXT_ACK, 1);
+        let _ = sys::set_int_option(fd.as_fd(), SOL_NETLINK, NETLINK_CAP_ACK, 1);
+        if blocking {
+            set_receive_timeout(fd.as_fd(), REPLY_TIMEOUT)?;
+        }
+        Ok(Socket { fd, port, seq: 0 })
+    }
+
+    /// Joins a multicast group (`RTNLGRP_*`).
+    pub(crate) fn join(&self, group: u32) -> Result<()> {
+        sys::set_int_option(
+            self.fd.as_fd(),
+            SOL_NETLINK,
+            NETLINK_ADD_MEMBERSHIP,
+            group as libc::c_int,
+        )
+        .map_err(|e| Error::os(format!("NETLINK_ADD_MEMBERSHIP {group}"), e))
+    }
+
+    /// Sets the receive buffer: `SO_RCVBUFFORCE` when permitted (CAP_NET_ADMIN), else
+    /// `SO_RCVBUF` (capped by net.core.rmem_max). Returns the size the kernel granted (which it
+    /// doubles for bookkeeping).
+    pub(crate) fn set_receive_buffer(&self, bytes: usize) -> Result<usize> {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX / 2);
+        let fd = self.fd.as_fd();
+        if let Err(e) = sys::set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value) {
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err(Error::os("SO_RCVBUFFORCE", e));
+            }
+            sys::set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, value)
+                .map_err(|e| Error::os("SO_RCVBUF", e))?;
+        }
+        let granted = sys::int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
+            .map_err(|e| Error::os("getsockopt SO_RCVBUF", e))?;
+        Ok(granted.max(0) as usize)
+    }
+
+    /// Receives one datagram from the kernel, dropping any sent by another socket.
+    pub(crate) fn receive(&self, buf: &mut [u8]) -> Result<Received> {
+        loop {
+            let datagram = match sys::recv(self.fd.as_fd(), buf) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Received::Nothing),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Ok(Received::Overrun),
+                Err(e) => return Err(Error::os("recvmsg(AF_NETLINK)", e)),
+            };
+            if datagram.sender != 0 {
+                // Unicast from a userspace socket: not the kernel, so not trusted.
+                continue;
+            }
+            if datagram.truncated {
+                return Err(Error::Protocol(format!(
+                    "a datagram larger than the {}-byte buffer was truncated",
+                    buf.len()
+                )));
+            }
+            return Ok(Received::Data(datagram.len));
+        }
+    }
+
+    /// Sends a request (with `NLM_F_ACK`, plus `extra_flags` such as `NLM_F_DUMP`) whose body is
+    /// built by `body`, then reads until the kernel's ack, error or end of dump, passing each
+    /// reply to `on_reply`. Only for blocking sockets that no multicast group is joined on.
+    pub(crate) fn request(
+        &mut self,
+        op: &str,
+        kind: u16,
+        extra_flags: u16,
+        body: impl FnOnce(&mut Vec<u8>),
+        mut on_reply: impl FnMut(&Message<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let mut out = Vec::with_capacity(64);
+        let start = message::begin(&mut out, kind, NLM_F_REQUEST | NLM_F_ACK | extra_flags, seq);
+        body(&mut out);
+        message::finish(&mut out, start);
+        sys::send_to_kernel(self.fd.as_fd(), &out).map_err(|e| Error::os(op, e))?;
+
+        let mut buf = vec![0u8; RECV_BUFFER];
+        loop {
+            let len = match self.receive(&mut buf)? {
+                Received::Data(len) => len,
+                Received::Nothing => {
+                    return Err(Error::os(
+                        op,
+                        io::Error::new(io::ErrorKind::TimedOut, "no answer from the kernel"),
+                    ))
+                }
+                Received::Overrun => {
+                    return Err(Error::os(op, io::Error::from_raw_os_error(libc::ENOBUFS)))
+                }
+            };
+            for msg in messages(&buf[..len]) {
+                let msg = msg.map_err(|m| Error::Protocol(format!("{op}: {}", m.0)))?;
+                if msg.seq != seq || msg.port != self.port {
+                    continue; // a late reply to an earlier request
+                }
+                match msg.kind {
+                    NLMSG_ERROR => {
+                        let ack = parse_ack(msg.payload, msg.flags)
+                            .map_err(|m| Error::Protocol(format!("{op}: {}", m.0)))?;
+                        if ack.errno == 0 {
+                            return Ok(());
+                        }
+                        let context = match ack.text {
+                            Some(text) => format!("{op} ({text})"),
+                            None => op.to_string(),
+                        };
+                        return Err(Error::os(context, io::Error::from_raw_os_error(ack.errno)));
+                    }
+                    NLMSG_DONE => return Ok(()),
+                    NLMSG_NOOP => {}
+                    _ => on_reply(&msg)?,
+                }
+            }
+        }
+    }
+}
+
+fn set_receive_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> Result<()> {
+    crate::sys::set_receive_timeout(fd, timeout).map_err(|e| Error::os("SO_RCVTIMEO", e))
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

@@ -1,0 +1,176 @@
+//! The NSID subscriber: namespace ids being assigned (`RTM_NEWNSID`) and released
+//! (`RTM_DELNSID`), from the `RTNLGRP_NSID` multicast group, plus namespace-id queries.
+//!
+//! Namespace ids are how one network namespace names another; they are relative to the
+//! namespace that observes them, so a subscriber or query can be opened as seen from another
+//! namespace (entered by a short-lived helper thread, never by the caller's thread).
+//!
+//! When events fire: a named namespace gets no id until one is assigned ([`assign_nsid`], `ip
+//! netns set NAME auto`) or the kernel needs one (a veth or vxlan peer in another namespace,
+//! a `NETLINK_LISTEN_ALL_NSID` listener). `NewNsid` fires on assignment; `DelNsid` when the
+//! namespace with that id is destroyed (after its last reference, socket or mount, goes), which
+//! deleting the name alone does not do while something still holds it.
+
+mod parse;
+mod query;
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, AsRawFd};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::error::{Error, Result};
+use crate::handle::{handle_api, Core, Pump};
+use crate::netlink::consts::*;
+use crate::netlink::message::messages;
+use crate::netlink::socket::{Received, Socket, RECV_BUFFER};
+use crate::netns::NetnsRef;
+use crate::sys;
+use parse::parse_nsid;
+pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, NsidRequest};
+
+/// What an [`NsidSubscriber`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NsidEvent {
+    /// A namespace was given id `nsid` in the observing namespace.
+    NewNsid {
+        /// The id.
+        nsid: u32,
+        /// `NETNSA_PID`, when the kernel includes it.
+        pid: Option<u32>,
+        /// `NETNSA_FD`, when the kernel includes it.
+        fd: Option<u32>,
+    },
+    /// The namespace with id `nsid` was destroyed; the id is free again.
+    DelNsid {
+        /// The id.
+        nsid: u32,
+    },
+    /// The kernel dropped NSID messages because the receive buffer was full. The subscriber goes
+    /// on; use the queries to learn the ids of the namespaces you care about.
+    Overrun,
+}
+
+/// How to open an [`NsidSubscriber`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NsidOptions {
+    receive_buffer: Option<usize>,
+}
+
+impl NsidOptions {
+    /// Default options: the kernel's default receive buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The socket's receive buffer in bytes (`SO_RCVBUFFORCE` when permitted, else `SO_RCVBUF`).
+    pub fn receive_buffer(mut self, bytes: usize) -> Self {
+        self.receive_buffer = Some(bytes);
+        self
+    }
+}
+
+const SOCKET: Token = Token(0);
+
+struct NsidState {
+    socket: Socket,
+    buffer: Box<[u8]>,
+}
+
+impl std::fmt::Debug for NsidState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NsidState")
+            .field("socket", &self.socket.as_raw_fd())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pump for NsidState {
+    type Event = NsidEvent;
+
+    fn pump(&mut self, _ready: &[Token], out: &mut VecDeque<NsidEvent>) -> Result<()> {
+        loop {
+            let len = match self.socket.receive(&mut self.buffer)? {
+                Received::Nothing => return Ok(()),
+                Received::Overrun => {
+                    out.push_back(NsidEvent::Overrun);
+                    continue;
+                }
+                Received::Data(len) => len,
+            };
+            for msg in messages(&self.buffer[..len]) {
+                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
+                let (RTM_NEWNSID | RTM_DELNSID) = msg.kind else {
+                    continue;
+                };
+                let parsed = parse_nsid(msg.payload).map_err(|m| Error::Protocol(m.0))?;
+                let Some(nsid) = parsed.nsid.and_then(|id| u32::try_from(id).ok()) else {
+                    continue; // no id, or "not assigned": nothing to report
+                };
+                out.push_back(if msg.kind == RTM_NEWNSID {
+                    NsidEvent::NewNsid {
+                        nsid,
+                        pid: parsed.pid,
+                        fd: parsed.fd,
+                    }
+                } else {
+                    NsidEvent::DelNsid { nsid }
+                });
+            }
+        }
+    }
+}
+
+/// Reports namespace ids being assigned and released, through one pollable fd.
+///
+/// Same contract as every nsmon handle: [`fd`](Self::fd), a non-blocking [`next`](Self::next),
+/// [`dispatch`](Self::dispatch), [`wait`](Self::wait), `mio::event::Source`; `Send`, not `Sync`.
+#[derive(Debug)]
+pub struct NsidSubscriber {
+    core: Core<NsidState>,
+}
+
+impl NsidSubscriber {
+    /// Subscribes in the caller's namespace.
+    pub fn new(options: NsidOptions) -> Result<NsidSubscriber> {
+        NsidSubscriber::open_in(NetnsRef::Current, options)
+    }
+
+    /// Subscribes as seen from `observer`'s namespace: the ids reported are the ones `observer`
+    /// uses. The socket is created there by a short-lived helper thread.
+    pub fn open_in(observer: NetnsRef<'_>, options: NsidOptions) -> Result<NsidSubscriber> {
+        let socket = match observer {
+            NetnsRef::Current => Socket::open(false)?,
+            _ => {
+                let ns = observer.open()?;
+                let fd = sys::netns::in_namespace(ns.as_fd(), || sys::netlink::socket(false))
+                    .map_err(|e| {
+                        Error::os(format!("socket in namespace {}", observer.describe()), e)
+                    })?;
+                Socket::adopt(fd, false)?
+            }
+        };
+        if let Some(bytes) = options.receive_buffer {
+            socket.set_receive_buffer(bytes)?;
+        }
+        socket.join(RTNLGRP_NSID)?;
+        let core = Core::new(|registry: &Registry, _queue| {
+            registry
+                .register(
+                    &mut SourceFd(&socket.as_raw_fd()),
+                    SOCKET,
+                    Interest::READABLE,
+                )
+                .map_err(|e| Error::os("epoll_ctl netlink", e))?;
+            Ok(NsidState {
+                socket,
+                buffer: vec![0; RECV_BUFFER].into_boxed_slice(),
+            })
+        })?;
+        Ok(NsidSubscriber { core })
+    }
+}
+
+handle_api!(NsidSubscriber, NsidEvent);

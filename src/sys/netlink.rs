@@ -1,0 +1,133 @@
+//! Raw netlink socket calls.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// Opens a `NETLINK_ROUTE` socket, close-on-exec, non-blocking unless `blocking`.
+pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {
+    let mut kind = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
+    if !blocking {
+        kind |= libc::SOCK_NONBLOCK;
+    }
+    let fd = syscall!(socket(libc::AF_NETLINK, kind, libc::NETLINK_ROUTE))?;
+    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Binds to a kernel-chosen port id and returns it.
+pub(crate) fn bind(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: all-zero is a valid sockaddr_nl (AF_UNSPEC until set below).
+    let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    let len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_nl of `len` bytes.
+    syscall!(bind(fd.as_raw_fd(), (&raw const addr).cast(), len))?;
+    let mut out_len = len;
+    // SAFETY: `addr` is writable for `out_len` bytes.
+    syscall!(getsockname(
+        fd.as_raw_fd(),
+        (&raw mut addr).cast(),
+        &mut out_len
+    ))?;
+    Ok(addr.nl_pid)
+}
+
+/// `setsockopt` with an int value.
+pub(crate) fn set_int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` is a c_int that outlives the call; its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&raw const value).cast(),
+        size_of::<libc::c_int>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// `getsockopt` of an int value.
+pub(crate) fn int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes.
+    syscall!(getsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&raw mut value).cast(),
+        &mut len
+    ))?;
+    Ok(value)
+}
+
+/// Sends one datagram to the kernel (port id 0).
+pub(crate) fn send_to_kernel(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+    // SAFETY: all-zero sockaddr_nl with the family set addresses the kernel.
+    let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    loop {
+        // SAFETY: `data` is readable for its length; `addr` is a valid sockaddr_nl.
+        let sent = syscall!(sendto(
+            fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            0,
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_nl>() as libc::socklen_t
+        ));
+        match sent {
+            Ok(n) if n as usize == data.len() => return Ok(()),
+            Ok(_) => return Err(io::Error::other("short netlink send")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One received datagram: its length and the sender's port id.
+pub(crate) struct Datagram {
+    pub(crate) len: usize,
+    pub(crate) sender: u32,
+    pub(crate) truncated: bool,
+}
+
+/// Receives one datagram into `buf`. `WouldBlock` when none is queued, `ENOBUFS` after the
+/// kernel dropped messages for lack of buffer space.
+pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
+    // SAFETY: all-zero is a valid sockaddr_nl to be filled in.
+    let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero is a valid msghdr; the fields that matter are set below.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    loop {
+        // SAFETY: `msg` points at `addr` and `iov`, which point at live, writable memory.
+        match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, 0)) {
+            Ok(n) => {
+                return Ok(Datagram {
+                    len: (n as usize).min(buf.len()),
+                    sender: addr.nl_pid,
+                    truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Namespace file descriptors: their type, and running code inside another network namespace
+//! without touching the calling thread.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// `NS_GET_NSTYPE` (linux/nsfs.h): the `CLONE_NEW*` type of a namespace fd (Linux 4.11+).
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// The namespace type of an nsfs fd (`CLONE_NEWNET` for a network namespace).
+pub(crate) fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd.
+    syscall!(ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _))
+}
+
+/// Runs `f` on a short-lived helper thread that has entered the network namespace `ns`, and
+/// returns its result. The calling thread's namespace never changes (Go and daemon callers
+/// share their threads); the helper ends before this returns, so no thread outlives the call.
+/// Sockets created by `f` stay in `ns` for their whole life.
+pub(crate) fn in_namespace<T: Send>(
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    let raw = ns.as_raw_fd();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: `raw` is a valid fd for the duration of the scope; setns only
+                // changes this helper thread's network namespace.
+                syscall!(setns(raw, libc::CLONE_NEWNET))?;
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("namespace helper thread panicked")))
+    })
+}

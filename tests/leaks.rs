@@ -1,0 +1,57 @@
+//! No fd or thread leaks after thousands of handle lifetimes. One test in this binary, so that
+//! no other test's threads or fds come and go while it counts.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+use nsmon::nsid::{assign_nsid, nsid_in};
+use nsmon::{NetnsRef, NsidOptions, NsidRequest, NsidSubscriber, Watcher, WatcherOptions};
+
+#[test]
+fn handles_created_and_freed_leak_no_fd_and_no_thread() {
+    require_root!();
+    a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread();
+    nsid_subscribers_and_queries_leak_no_fd_and_no_thread();
+}
+
+fn a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread() {
+    let dir = TempDir::new("leak");
+    fs::write(dir.join("present"), b"").unwrap();
+    let (fds, threads) = (fd_count(), thread_count());
+    for i in 0..1000 {
+        // Alternate the readiness check (an extra mountinfo fd) and a missing directory.
+        let options = if i % 2 == 0 {
+            WatcherOptions::new().dir(&dir.path).list_existing(true)
+        } else {
+            WatcherOptions::new()
+                .dir(dir.join("missing/netns"))
+                .any_file(true)
+        };
+        let mut watcher = Watcher::new(options).unwrap();
+        let _ = watcher.next().unwrap();
+    }
+    assert_eq!(fd_count(), fds, "fds leaked");
+    assert_eq!(thread_count(), threads, "threads leaked");
+}
+
+fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
+    let observer = Netns::add("leakobs");
+    let target = Netns::add("leaktarget");
+    let (fds, threads) = (fd_count(), thread_count());
+    for i in 0..1000 {
+        let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
+        let _ = sub.next().unwrap();
+        if i % 10 == 0 {
+            // The helper-thread path: a socket opened inside another namespace, and a query.
+            let inside =
+                NsidSubscriber::open_in(NetnsRef::Name(&observer.name), NsidOptions::new());
+            drop(inside.unwrap());
+            nsid_in(NetnsRef::Name(&observer.name), NetnsRef::Name(&target.name)).unwrap();
+        }
+    }
+    assign_nsid(NetnsRef::Name(&target.name), NsidRequest::Auto).unwrap();
+    assert_eq!(fd_count(), fds, "fds leaked");
+    assert_eq!(thread_count(), threads, "threads leaked");
+}

@@ -1,0 +1,330 @@
+//! The NSID subscriber and namespace-id queries, on real namespaces.
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nsmon::nsid::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in};
+use nsmon::{Error, NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+
+const T: Duration = Duration::from_secs(10);
+
+/// Events until `done` or timeout.
+fn collect(sub: &mut NsidSubscriber, done: impl FnMut(&[NsidEvent]) -> bool) -> Vec<NsidEvent> {
+    collect_within(sub, T, done)
+}
+
+fn collect_within(
+    sub: &mut NsidSubscriber,
+    timeout: Duration,
+    mut done: impl FnMut(&[NsidEvent]) -> bool,
+) -> Vec<NsidEvent> {
+    let deadline = Instant::now() + timeout;
+    let mut events = Vec::new();
+    loop {
+        while let Some(e) = sub.next().unwrap() {
+            events.push(e);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if done(&events) || left.is_zero() {
+            return events;
+        }
+        sub.wait(Some(left)).unwrap();
+    }
+}
+
+fn has_new(events: &[NsidEvent], id: u32) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, NsidEvent::NewNsid { nsid, .. } if *nsid == id))
+}
+
+fn has_del(events: &[NsidEvent], id: u32) -> bool {
+    events.contains(&NsidEvent::DelNsid { nsid: id })
+}
+
+/// The id `ip netns list-id` shows for `name`.
+fn ip_list_id(name: &str) -> Option<u32> {
+    let out = Command::new("ip")
+        .args(["netns", "list-id"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nsid") && line.ends_with(&format!("name: {name})")))
+                .then(|| words.next()?.parse().ok())
+                .flatten()
+        })
+}
+
+fn thread_netns_inode() -> u64 {
+    std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
+}
+
+#[test]
+fn an_id_assigned_by_the_library_is_reported_and_matches_ip() {
+    require_root!();
+    let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
+    let ns = Netns::add("nsid");
+    assert_eq!(
+        nsid(NetnsRef::Name(&ns.name)).unwrap(),
+        None,
+        "fresh: no id"
+    );
+    let id = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap();
+    let events = collect(&mut sub, |e| has_new(e, id));
+    assert!(has_new(&events, id), "{events:?}");
+    assert_eq!(ip_list_id(&ns.name), Some(id));
+
+    // The same answer by name, path, fd and pid.
+    let path = Path::new("/var/run/netns").join(&ns.name);
+    assert_eq!(nsid(NetnsRef::Path(&path)).unwrap(), Some(id));
+    let file = File::open(&path).unwrap();
+    assert_eq!(nsid(NetnsRef::Fd(file.as_fd())).unwrap(), Some(id));
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + T;
+    let pid_answer = loop {
+        // `ip netns exec` enters the namespace, then execs sleep: wait for the switch.
+        let answer = nsid(NetnsRef::Pid(child.id())).unwrap();
+        if answer.is_some() || Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(pid_answer, Some(id));
+    assert_eq!(
+        names_of_nsid(NetnsRef::Current, id, None).unwrap(),
+        vec![ns.name.clone()]
+    );
+    drop(file);
+
+    ns.delete();
+    let events = collect(&mut sub, |e| has_del(e, id));
+    assert!(has_del(&events, id), "{events:?}");
+}
+
+#[test]
+fn an_id_assigned_by_ip_netns_set_is_reported() {
+    require_root!();
+    let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
+    let ns = Netns::add("ipset");
+    run("ip", &["netns", "set", &ns.name, "auto"]);
+    let id = ip_list_id(&ns.name).expect("ip assigned an id");
+    let events = collect(&mut sub, |e| has_new(e, id));
+    assert!(has_new(&events, id), "{events:?}");
+    assert_eq!(nsid(NetnsRef::Name(&ns.name)).unwrap(), Some(id));
+}
+
+#[test]
+fn a_chosen_id_is_assigned_and_conflicts_are_refused() {
+    require_root!();
+    let ns = Netns::add("fixed");
+    let other = Netns::add("fixed2");
+    let want = 40_000 + (std::process::id() % 10_000);
+    assert_eq!(
+        assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Fixed(want)).unwrap(),
+        want
+    );
+    // Asking again for what it has is fine; Auto keeps it.
+    assert_eq!(
+        assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Fixed(want)).unwrap(),
+        want
+    );
+    assert_eq!(
+        assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap(),
+        want
+    );
+    // Another id for it, or its id for another namespace: EEXIST, with the kernel's reason.
+    let err = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Fixed(want + 1)).unwrap_err();
+    assert_eq!(err.errno(), libc::EEXIST, "{err}");
+    let err = assign_nsid(NetnsRef::Name(&other.name), NsidRequest::Fixed(want)).unwrap_err();
+    assert_eq!(err.errno(), libc::EEXIST, "{err}");
+    assert_eq!(
+        nsid(NetnsRef::Name(&other.name)).unwrap(),
+        None,
+        "nothing changed"
+    );
+    let err = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Fixed(u32::MAX)).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+}
+
+#[test]
+fn bad_targets_get_clear_errors() {
+    require_root!();
+    for (target, errno, words) in [
+        (NetnsRef::Name("a/b"), libc::EINVAL, "'/'"),
+        (NetnsRef::Name(".."), libc::EINVAL, "invalid namespace name"),
+        (
+            NetnsRef::Name("nsmon-t-no-such-name"),
+            libc::ENOENT,
+            "no such named namespace",
+        ),
+        (
+            NetnsRef::Path(Path::new("/etc/hostname")),
+            libc::EINVAL,
+            "not a network namespace",
+        ),
+        (
+            NetnsRef::Path(Path::new("/proc/self/ns/uts")),
+            libc::EINVAL,
+            "not a network namespace",
+        ),
+        (
+            NetnsRef::Path(Path::new("/nonexistent")),
+            libc::ENOENT,
+            "/nonexistent",
+        ),
+        (NetnsRef::Pid(u32::MAX - 1), libc::ESRCH, "pid"),
+    ] {
+        let err = nsid(target).unwrap_err();
+        assert_eq!(err.errno(), errno, "{target:?}: {err}");
+        assert!(err.to_string().contains(words), "{target:?}: {err}");
+        let err = assign_nsid(target, NsidRequest::Auto).unwrap_err();
+        assert_eq!(err.errno(), errno, "{target:?}: {err}");
+        let err = NsidSubscriber::open_in(target, NsidOptions::new()).unwrap_err();
+        assert_eq!(err.errno(), errno, "{target:?}: {err}");
+    }
+}
+
+#[test]
+fn ids_are_seen_from_the_observers_namespace_without_changing_the_callers() {
+    require_root!();
+    let before = thread_netns_inode();
+    let observer = Netns::add("observer");
+    let target = Netns::add("target");
+    let mut inside =
+        NsidSubscriber::open_in(NetnsRef::Name(&observer.name), NsidOptions::new()).unwrap();
+    let id = assign_nsid_in(
+        NetnsRef::Name(&observer.name),
+        NetnsRef::Name(&target.name),
+        NsidRequest::Auto,
+    )
+    .unwrap();
+    assert_eq!(
+        thread_netns_inode(),
+        before,
+        "the calling thread changed namespace"
+    );
+    let events = collect(&mut inside, |e| has_new(e, id));
+    assert!(has_new(&events, id), "{events:?}");
+    assert_eq!(
+        nsid_in(NetnsRef::Name(&observer.name), NetnsRef::Name(&target.name)).unwrap(),
+        Some(id)
+    );
+    // Seen from the caller's namespace, the target has no id: ids are per observer.
+    assert_eq!(nsid(NetnsRef::Name(&target.name)).unwrap(), None);
+    assert_eq!(thread_netns_inode(), before);
+}
+
+#[test]
+fn a_forged_message_from_userspace_is_ignored() {
+    require_root!();
+    let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
+    // A root socket may send to rtnetlink multicast groups: forge an RTM_NEWNSID for nsid 4242.
+    // SAFETY: plain socket calls on a socket this test owns.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+        addr.nl_family = libc::AF_NETLINK as u16;
+        assert_eq!(
+            libc::bind(
+                fd,
+                (&raw const addr).cast(),
+                std::mem::size_of_val(&addr) as u32
+            ),
+            0
+        );
+        let mut msg = Vec::new();
+        msg.extend_from_slice(&28u32.to_ne_bytes()); // len: 16 + 4 + 8
+        msg.extend_from_slice(&88u16.to_ne_bytes()); // RTM_NEWNSID
+        msg.extend_from_slice(&0u16.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&[0, 0, 0, 0]); // rtgenmsg
+        msg.extend_from_slice(&8u16.to_ne_bytes());
+        msg.extend_from_slice(&1u16.to_ne_bytes()); // NETNSA_NSID
+        msg.extend_from_slice(&4242i32.to_ne_bytes());
+        let mut to: libc::sockaddr_nl = std::mem::zeroed();
+        to.nl_family = libc::AF_NETLINK as u16;
+        to.nl_groups = 1 << (28 - 1); // RTNLGRP_NSID
+        let sent = libc::sendto(
+            fd,
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            (&raw const to).cast(),
+            std::mem::size_of_val(&to) as u32,
+        );
+        assert_eq!(
+            sent,
+            msg.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        libc::close(fd);
+    }
+    // The forged datagram reached the socket (so the fd woke up) but is not an event.
+    let mut pfd = libc::pollfd {
+        fd: sub.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut pfd, 1, 5000) },
+        1,
+        "the forged message never arrived"
+    );
+    let events = collect_within(&mut sub, Duration::from_millis(200), |_| false);
+    assert!(
+        !has_new(&events, 4242),
+        "forged message accepted: {events:?}"
+    );
+    // The subscriber still hears the kernel.
+    let ns = Netns::add("afterforge");
+    let id = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap();
+    assert!(has_new(&collect(&mut sub, |e| has_new(e, id)), id));
+}
+
+#[test]
+fn an_overrun_is_reported_and_the_subscriber_goes_on() {
+    require_root!();
+    // The smallest buffer the kernel allows, and many assignments left unread.
+    let mut sub = NsidSubscriber::new(NsidOptions::new().receive_buffer(1)).unwrap();
+    let prefix = unique("overrun");
+    let names: Vec<String> = (0..60).map(|i| format!("{prefix}-{i}")).collect();
+    let _cleanup = NetnsSet {
+        names: names.clone(),
+    };
+    ip_batch(
+        &names
+            .iter()
+            .map(|n| format!("netns add {n}"))
+            .collect::<Vec<_>>(),
+    );
+    ip_batch(
+        &names
+            .iter()
+            .map(|n| format!("netns set {n} auto"))
+            .collect::<Vec<_>>(),
+    );
+    let events = collect(&mut sub, |e| e.contains(&NsidEvent::Overrun));
+    assert!(events.contains(&NsidEvent::Overrun), "{events:?}");
+    let ns = Netns::add("afteroverrun");
+    let id = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap();
+    assert!(has_new(&collect(&mut sub, |e| has_new(e, id)), id));
+}
