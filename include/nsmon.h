@@ -35,9 +35,70 @@
 #define NSMON_ERR_PANIC -10003
 
 /**
+ * `nsmon_netns_ref.kind`: the calling thread's own namespace (also what a zeroed struct means).
+ */
+#define NSMON_NETNS_CURRENT 0
+
+/**
+ * `nsmon_netns_ref.kind`: a named namespace, `/var/run/netns/<str>`.
+ */
+#define NSMON_NETNS_NAME 1
+
+/**
+ * `nsmon_netns_ref.kind`: any nsfs file of a network namespace, at path `str`.
+ */
+#define NSMON_NETNS_PATH 2
+
+/**
+ * `nsmon_netns_ref.kind`: the namespace of process `num`.
+ */
+#define NSMON_NETNS_PID 3
+
+/**
+ * `nsmon_netns_ref.kind`: an open namespace fd `num` (borrowed: nsmon does not close it).
+ */
+#define NSMON_NETNS_FD 4
+
+/**
+ * What `nsmon_nsid_get` returns when the namespace has no id in the observer's namespace. Not
+ * an error: an answer. (Distinct from every id, which is >= 0, and from every error code.)
+ */
+#define NSMON_NSID_NOT_ASSIGNED -10100
+
+/**
+ * The `nsid` to pass to `nsmon_nsid_set` to let the kernel choose.
+ */
+#define NSMON_NSID_AUTO -1
+
+/**
  * Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
  */
 #define NSMON_NAME_SIZE 256
+
+/**
+ * What an NSID event reports.
+ */
+enum nsmon_nsid_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * A namespace was given id `nsid`.
+   */
+  NSMON_NSID_EVENT_KIND_NEW_NSID = 1,
+  /**
+   * The namespace with id `nsid` was destroyed; the id is free again.
+   */
+  NSMON_NSID_EVENT_KIND_DEL_NSID = 2,
+  /**
+   * The kernel dropped NSID messages (receive buffer full); the subscriber goes on.
+   */
+  NSMON_NSID_EVENT_KIND_OVERRUN = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t nsmon_nsid_event_kind;
+#endif // __cplusplus
 
 /**
  * What a watcher event reports.
@@ -75,6 +136,17 @@ typedef uint32_t nsmon_watcher_event_kind;
 #endif // __cplusplus
 
 /**
+ * An NSID subscriber. Not thread-safe: use it from one thread at a time.
+ */
+typedef struct nsmon_nsid nsmon_nsid;
+
+/**
+ * Options for `nsmon_nsid_new`. Create with `nsmon_nsid_options_new`, free with
+ * `nsmon_nsid_options_free`.
+ */
+typedef struct nsmon_nsid_options nsmon_nsid_options;
+
+/**
  * A namespace watcher. Not thread-safe: use it from one thread at a time (it may move between
  * threads). Create with `nsmon_watcher_new`, free with `nsmon_watcher_free`.
  */
@@ -85,6 +157,59 @@ typedef struct nsmon_watcher nsmon_watcher;
  * Create with `nsmon_watcher_options_new`, free with `nsmon_watcher_options_free`.
  */
 typedef struct nsmon_watcher_options nsmon_watcher_options;
+
+/**
+ * A network namespace, as C names it. Zero-initialise it for the caller's own namespace.
+ *
+ * # Memory and lifetimes
+ * nsmon reads it only during the call it is passed to (strings are copied where kept).
+ */
+typedef struct nsmon_netns_ref {
+  /**
+   * One of the `NSMON_NETNS_*` kinds.
+   */
+  uint32_t kind;
+  /**
+   * The name (`NSMON_NETNS_NAME`) or path (`NSMON_NETNS_PATH`), UTF-8, NUL-terminated;
+   * ignored otherwise.
+   */
+  const char *str;
+  /**
+   * The pid (`NSMON_NETNS_PID`) or fd (`NSMON_NETNS_FD`); ignored otherwise.
+   */
+  int num;
+} nsmon_netns_ref;
+
+/**
+ * One NSID event, filled in by nsmon into memory the caller owns.
+ *
+ * # Memory and lifetimes
+ * Plain data: copy it, keep it, no freeing needed.
+ */
+typedef struct nsmon_nsid_event {
+  /**
+   * What happened.
+   */
+  nsmon_nsid_event_kind kind;
+  /**
+   * The id (-1 for OVERRUN).
+   */
+  int32_t nsid;
+  /**
+   * NETNSA_PID when the kernel sent it, else -1.
+   */
+  int32_t pid;
+  /**
+   * NETNSA_FD when the kernel sent it, else -1.
+   */
+  int32_t fd;
+} nsmon_nsid_event;
+
+/**
+ * Called by `nsmon_nsid_dispatch` for each event. Return 0 to go on, non-zero to stop. The
+ * same rules as `nsmon_watcher_callback` (no re-entry except `_fd` and `_free`, no unwinding).
+ */
+typedef int (*nsmon_nsid_callback)(void *userdata, const struct nsmon_nsid_event *event);
 
 /**
  * One watcher event, filled in by nsmon into memory the caller owns.
@@ -159,6 +284,127 @@ const char *nsmon_version(void);
  * `name` is NULL or a NUL-terminated string.
  */
 int nsmon_validate_name(const char *name);
+
+/**
+ * Creates subscriber options: the caller's namespace as observer, the kernel's default receive
+ * buffer. Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `out` is NULL or writable for one pointer.
+ */
+int nsmon_nsid_options_new(struct nsmon_nsid_options **out);
+
+/**
+ * Frees subscriber options. NULL is accepted.
+ *
+ * # Safety
+ * `options` is NULL or came from `nsmon_nsid_options_new` and was not freed yet.
+ */
+void nsmon_nsid_options_free(struct nsmon_nsid_options *options);
+
+/**
+ * Sets the namespace the ids are seen from (NULL: the caller's). Names and paths are copied;
+ * an fd must stay open until `nsmon_nsid_new` returns. Checked now for form (NULL strings,
+ * UTF-8, kind); the namespace itself is opened by `nsmon_nsid_new`. Returns 0 or a negative
+ * code; on failure the options are unchanged.
+ *
+ * # Safety
+ * `options` is NULL or live; `observer` is NULL or a readable `nsmon_netns_ref`.
+ */
+int nsmon_nsid_options_set_observer(struct nsmon_nsid_options *options,
+                                    const struct nsmon_netns_ref *observer);
+
+/**
+ * Sets the socket's receive buffer in bytes (0: the kernel's default). Returns 0 or
+ * `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+int nsmon_nsid_options_set_receive_buffer(struct nsmon_nsid_options *options, size_t bytes);
+
+/**
+ * Subscribes to namespace-id events (RTNLGRP_NSID). `options` may be NULL for the defaults.
+ * Returns 0 and sets `*out`, or a negative code (`-ENOENT`/`-ESRCH`/`-EINVAL` for a bad
+ * observer, OS errors). `*out` is written only on success.
+ *
+ * # Safety
+ * `options` is NULL or live; `out` is NULL or writable for one pointer.
+ */
+int nsmon_nsid_new(const struct nsmon_nsid_options *options, struct nsmon_nsid **out);
+
+/**
+ * The subscriber's pollable fd (readable whenever `nsmon_nsid_next` has an event), or
+ * `NSMON_ERR_NULL`. Borrowed: closed by `nsmon_nsid_free`.
+ *
+ * # Safety
+ * `nsid` is NULL or a live subscriber.
+ */
+int nsmon_nsid_fd(const struct nsmon_nsid *nsid);
+
+/**
+ * Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+ *
+ * # Safety
+ * `nsid` is NULL or a live subscriber; `event` is NULL or writable for one event.
+ */
+int nsmon_nsid_next(struct nsmon_nsid *nsid, struct nsmon_nsid_event *event);
+
+/**
+ * Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
+ * non-zero. Returns the number delivered or a negative code. Same rules as
+ * `nsmon_watcher_dispatch`.
+ *
+ * # Safety
+ * `nsid` is NULL or a live subscriber; `callback` is NULL or safe to call with `userdata`.
+ */
+int nsmon_nsid_dispatch(struct nsmon_nsid *nsid, nsmon_nsid_callback callback, void *userdata);
+
+/**
+ * Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal
+ * arrives (`-EINTR`).
+ *
+ * # Safety
+ * `nsid` is NULL or a live subscriber.
+ */
+int nsmon_nsid_wait(struct nsmon_nsid *nsid, int timeout_ms);
+
+/**
+ * Frees the subscriber and closes its socket. NULL is accepted; from inside its own callback,
+ * the free happens when the dispatch returns.
+ *
+ * # Safety
+ * `nsid` is NULL or a live subscriber, not used afterwards.
+ */
+void nsmon_nsid_free(struct nsmon_nsid *nsid);
+
+/**
+ * The id of `target` as seen from `observer` (NULL: the caller's namespace).
+ *
+ * Returns the id (>= 0), `NSMON_NSID_NOT_ASSIGNED` when it has none (an answer, not an error),
+ * or another negative code: `NSMON_ERR_NULL` (target NULL), `-EINVAL` (a bad name, or a path
+ * that is not a network namespace), `-ENOENT` (no such name or path), `-ESRCH` (no such pid).
+ * Each call opens one netlink socket (and a short-lived helper thread for an observer other than
+ * the caller's namespace); the calling thread's namespace never changes.
+ *
+ * # Safety
+ * `observer` is NULL or readable; `target` is NULL or readable (see `nsmon_netns_ref`).
+ */
+int nsmon_nsid_get(const struct nsmon_netns_ref *observer, const struct nsmon_netns_ref *target);
+
+/**
+ * Assigns an id to `target` as seen from `observer` (NULL: the caller's namespace), as
+ * `ip netns set NAME auto|N` does: `nsid` is the id wanted, or `NSMON_NSID_AUTO`. A namespace
+ * that already has the id (or any id, with AUTO) keeps it. Returns the id it has afterwards, or
+ * a negative code (`-EEXIST` when it has another id or the id is taken; as for `nsmon_nsid_get`
+ * otherwise). Assignment fires a NEW_NSID event in the observer's namespace.
+ *
+ * # Safety
+ * As for `nsmon_nsid_get`.
+ */
+int nsmon_nsid_set(const struct nsmon_netns_ref *observer,
+                   const struct nsmon_netns_ref *target,
+                   int nsid);
 
 /**
  * Creates an options object with the defaults: directory `/var/run/netns`, no listing of

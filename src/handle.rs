@@ -223,6 +223,14 @@ impl<P: Pump> Core<P> {
     }
 }
 
+/// The contract as a trait, for code generic over handles (the C ABI).
+pub(crate) trait HandleOps {
+    type Event;
+    fn next_event(&mut self) -> Result<Option<Self::Event>>;
+    fn dispatch_events(&mut self, callback: &mut dyn FnMut(Self::Event) -> bool) -> Result<usize>;
+    fn wait_event(&mut self, timeout: Option<Duration>) -> Result<bool>;
+}
+
 /// Implements the common contract's public surface on a handle type whose `core` field is a
 /// [`Core`]: `fd`, `next`, `dispatch`, `wait`, `AsFd`, `AsRawFd` and `mio::event::Source`.
 macro_rules! handle_api {
@@ -260,6 +268,22 @@ macro_rules! handle_api {
             /// returned as an error for which [`Error::is_interrupted`](crate::Error::is_interrupted)
             /// is true.
             pub fn wait(&mut self, timeout: Option<std::time::Duration>) -> $crate::Result<bool> {
+                self.core.wait(timeout)
+            }
+        }
+
+        impl $crate::handle::HandleOps for $handle {
+            type Event = $event;
+            fn next_event(&mut self) -> $crate::Result<Option<$event>> {
+                self.core.next()
+            }
+            fn dispatch_events(
+                &mut self,
+                callback: &mut dyn FnMut($event) -> bool,
+            ) -> $crate::Result<usize> {
+                self.core.dispatch(callback)
+            }
+            fn wait_event(&mut self, timeout: Option<std::time::Duration>) -> $crate::Result<bool> {
                 self.core.wait(timeout)
             }
         }

@@ -43,6 +43,7 @@ pub extern "C" fn nsmon_strerror(code: c_int) -> *const c_char {
         NSMON_ERR_NULL => c"a required pointer argument is NULL",
         NSMON_ERR_UTF8 => c"a string argument is not valid UTF-8",
         NSMON_ERR_PANIC => c"internal error in nsmon (caught panic); the handle is unusable",
+        super::nsid::NSMON_NSID_NOT_ASSIGNED => c"no nsid assigned (an answer, not an error)",
         c => match -c {
             libc::EPERM => c"operation not permitted",
             libc::ENOENT => c"no such file or directory",

@@ -6,8 +6,11 @@
 //! outer call returns.
 
 use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
 
-use super::Failure;
+use super::{guard, guard_void, Failure};
+use crate::handle::HandleOps;
 
 pub(crate) struct HandleCell<T> {
     value: UnsafeCell<T>,
@@ -62,10 +65,107 @@ impl<T> HandleCell<T> {
     }
 }
 
-/// An opaque C handle type that wraps a [`HandleCell`].
+/// An opaque C handle type that wraps a [`HandleCell`] around a Rust handle.
 pub(crate) trait CHandle: Sized {
-    type Inner;
+    type Inner: HandleOps;
+    /// The C event struct, filled from the Rust event.
+    type CEvent;
+    /// The parameter name used in NULL errors.
+    const NAME: &'static str;
     fn cell(&self) -> &HandleCell<Self::Inner>;
+    fn raw_fd(&self) -> c_int;
+    fn to_c(event: &<Self::Inner as HandleOps>::Event) -> Self::CEvent;
+}
+
+/// A C callback for events of type `E`.
+pub(crate) type Callback<E> = Option<unsafe extern "C" fn(*mut c_void, *const E) -> c_int>;
+
+/// `_fd`: the handle's fd, readable even from inside its own callbacks.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle.
+pub(crate) unsafe fn handle_fd<H: CHandle>(ptr: *const H) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        Ok(handle.raw_fd())
+    })
+}
+
+/// `_next`: 1 and `*out` filled, 0 when nothing is ready, or a negative code.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle; `out` is NULL or writable for one event.
+pub(crate) unsafe fn handle_next<H: CHandle>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        if out.is_null() {
+            return Err(Failure::Null("event"));
+        }
+        handle.cell().enter(|inner| match inner.next_event()? {
+            Some(event) => {
+                // SAFETY: checked non-NULL; writable per the contract.
+                unsafe { out.write(H::to_c(&event)) };
+                Ok(1)
+            }
+            None => Ok(0),
+        })
+    })
+}
+
+/// `_dispatch`: the number of events delivered, or a negative code; completes a free requested
+/// from inside the callback.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle; `callback` is NULL or safe to call with `userdata`.
+pub(crate) unsafe fn handle_dispatch<H: CHandle>(
+    ptr: *mut H,
+    callback: Callback<H::CEvent>,
+    userdata: *mut c_void,
+) -> c_int {
+    let rc = guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        let callback = callback.ok_or(Failure::Null("callback"))?;
+        handle.cell().enter(|inner| {
+            let delivered = inner.dispatch_events(&mut |event| {
+                let event = H::to_c(&event);
+                // SAFETY: the caller vouches for the callback; `event` outlives the call.
+                let stop = unsafe { callback(userdata, &event) } != 0;
+                !stop && !handle.cell().free_requested()
+            })?;
+            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
+        })
+    });
+    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
+    unsafe { finish_call(ptr) };
+    rc
+}
+
+/// `_wait`: 1 when an event is ready, 0 on timeout (negative `timeout_ms`: no limit), or a
+/// negative code (`-EINTR` on a signal).
+///
+/// # Safety
+/// `ptr` is NULL or a live handle.
+pub(crate) unsafe fn handle_wait<H: CHandle>(ptr: *mut H, timeout_ms: c_int) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        handle
+            .cell()
+            .enter(|inner| Ok(c_int::from(inner.wait_event(timeout)?)))
+    })
+}
+
+/// `_free`: NULL-safe; deferred when called from inside the handle's own callback.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle, not used after this call.
+pub(crate) unsafe fn handle_free<H: CHandle>(ptr: *mut H) {
+    // SAFETY: forwarded contract.
+    guard_void(|| unsafe { free_handle(ptr) })
 }
 
 /// Frees a boxed handle, or defers it if a call on it is in progress (a callback freeing its own
@@ -73,7 +173,7 @@ pub(crate) trait CHandle: Sized {
 ///
 /// # Safety
 /// `ptr` is NULL or came from `Box::into_raw` and was not freed yet.
-pub(crate) unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
+unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
     // SAFETY: per the contract, a non-NULL `ptr` points to a live handle.
     let Some(handle) = (unsafe { ptr.as_ref() }) else {
         return;
@@ -91,7 +191,7 @@ pub(crate) unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
 ///
 /// # Safety
 /// As for [`free_handle`]; call it after the call's `enter` has returned.
-pub(crate) unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
+unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
     // SAFETY: per the contract.
     let Some(handle) = (unsafe { ptr.as_ref() }) else {
         return;

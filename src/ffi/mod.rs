@@ -16,6 +16,8 @@
 pub mod error;
 mod handle_cell;
 pub mod name;
+pub mod netns;
+pub mod nsid;
 pub mod watcher;
 
 use std::ffi::{c_char, c_int, CStr};

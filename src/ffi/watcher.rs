@@ -1,9 +1,10 @@
 //! `nsmon_watcher_*`: the namespace watcher for C.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::time::Duration;
 
-use super::handle_cell::{finish_call, free_handle, CHandle, HandleCell};
+use super::handle_cell::{
+    handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
+};
 use super::{boxed, c_str, guard, guard_void, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
 
@@ -25,8 +26,16 @@ pub struct nsmon_watcher {
 
 impl CHandle for nsmon_watcher {
     type Inner = Watcher;
+    type CEvent = nsmon_watcher_event;
+    const NAME: &'static str = "watcher";
     fn cell(&self) -> &HandleCell<Watcher> {
         &self.cell
+    }
+    fn raw_fd(&self) -> c_int {
+        self.fd
+    }
+    fn to_c(event: &WatchEvent) -> nsmon_watcher_event {
+        nsmon_watcher_event::from_event(event)
     }
 }
 
@@ -267,11 +276,8 @@ pub unsafe extern "C" fn nsmon_watcher_new(
 /// `watcher` is NULL or a live watcher.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_fd(watcher: *const nsmon_watcher) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract; `fd` is plain data, readable even during a callback.
-        let watcher = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
-        Ok(watcher.fd)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { handle_fd(watcher) }
 }
 
 /// Takes the next event without blocking.
@@ -287,21 +293,8 @@ pub unsafe extern "C" fn nsmon_watcher_next(
     watcher: *mut nsmon_watcher,
     event: *mut nsmon_watcher_event,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
-        if event.is_null() {
-            return Err(Failure::Null("event"));
-        }
-        handle.cell.enter(|w| match w.next()? {
-            Some(e) => {
-                // SAFETY: checked non-NULL; writable per the contract.
-                unsafe { event.write(nsmon_watcher_event::from_event(&e)) };
-                Ok(1)
-            }
-            None => Ok(0),
-        })
-    })
+    // SAFETY: forwarded contract.
+    unsafe { handle_next(watcher, event) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, without blocking, until none is
@@ -321,23 +314,8 @@ pub unsafe extern "C" fn nsmon_watcher_dispatch(
     callback: nsmon_watcher_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    let rc = guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
-        let callback = callback.ok_or(Failure::Null("callback"))?;
-        handle.cell.enter(|w| {
-            let delivered = w.dispatch(|e| {
-                let event = nsmon_watcher_event::from_event(&e);
-                // SAFETY: the caller vouches for the callback; `event` outlives the call.
-                let stop = unsafe { callback(userdata, &event) } != 0;
-                !stop && !handle.cell.free_requested()
-            })?;
-            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
-        })
-    });
-    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
-    unsafe { finish_call(watcher) };
-    rc
+    // SAFETY: forwarded contract.
+    unsafe { handle_dispatch(watcher, callback, userdata) }
 }
 
 /// Blocks until `nsmon_watcher_next` has an event or `timeout_ms` milliseconds pass (a negative
@@ -353,12 +331,8 @@ pub unsafe extern "C" fn nsmon_watcher_wait(
     watcher: *mut nsmon_watcher,
     timeout_ms: c_int,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { watcher.as_ref() }.ok_or(Failure::Null("watcher"))?;
-        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        handle.cell.enter(|w| Ok(c_int::from(w.wait(timeout)?)))
-    })
+    // SAFETY: forwarded contract.
+    unsafe { handle_wait(watcher, timeout_ms) }
 }
 
 /// Stops watching and frees the watcher, closing its fd. NULL is accepted and ignored. Called
@@ -369,5 +343,5 @@ pub unsafe extern "C" fn nsmon_watcher_wait(
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_free(watcher: *mut nsmon_watcher) {
     // SAFETY: forwarded contract.
-    guard_void(|| unsafe { free_handle(watcher) })
+    unsafe { handle_free(watcher) }
 }

@@ -1,0 +1,109 @@
+//! `nsmon_netns_ref`: how C names a network namespace.
+
+use std::ffi::{c_char, c_int};
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+use super::{c_str, Failure};
+use crate::NetnsRef;
+
+/// `nsmon_netns_ref.kind`: the calling thread's own namespace (also what a zeroed struct means).
+pub const NSMON_NETNS_CURRENT: u32 = 0;
+/// `nsmon_netns_ref.kind`: a named namespace, `/var/run/netns/<str>`.
+pub const NSMON_NETNS_NAME: u32 = 1;
+/// `nsmon_netns_ref.kind`: any nsfs file of a network namespace, at path `str`.
+pub const NSMON_NETNS_PATH: u32 = 2;
+/// `nsmon_netns_ref.kind`: the namespace of process `num`.
+pub const NSMON_NETNS_PID: u32 = 3;
+/// `nsmon_netns_ref.kind`: an open namespace fd `num` (borrowed: nsmon does not close it).
+pub const NSMON_NETNS_FD: u32 = 4;
+
+/// A network namespace, as C names it. Zero-initialise it for the caller's own namespace.
+///
+/// # Memory and lifetimes
+/// nsmon reads it only during the call it is passed to (strings are copied where kept).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nsmon_netns_ref {
+    /// One of the `NSMON_NETNS_*` kinds.
+    pub kind: u32,
+    /// The name (`NSMON_NETNS_NAME`) or path (`NSMON_NETNS_PATH`), UTF-8, NUL-terminated;
+    /// ignored otherwise.
+    pub str: *const c_char,
+    /// The pid (`NSMON_NETNS_PID`) or fd (`NSMON_NETNS_FD`); ignored otherwise.
+    pub num: c_int,
+}
+
+/// Reads a C reference; NULL means the current namespace.
+///
+/// # Safety
+/// `ptr` is NULL or a readable `nsmon_netns_ref` whose `str` is NULL or NUL-terminated; the
+/// borrow must not outlive them (nor the fd it names).
+pub(crate) unsafe fn netns_ref<'a>(
+    ptr: *const nsmon_netns_ref,
+    param: &'static str,
+) -> Result<NetnsRef<'a>, Failure> {
+    // SAFETY: per the contract.
+    let Some(r) = (unsafe { ptr.as_ref() }) else {
+        return Ok(NetnsRef::Current);
+    };
+    let invalid =
+        |why: String| Failure::Lib(crate::Error::InvalidArgument(format!("{param}: {why}")));
+    Ok(match r.kind {
+        NSMON_NETNS_CURRENT => NetnsRef::Current,
+        // SAFETY: per the contract.
+        NSMON_NETNS_NAME => NetnsRef::Name(unsafe { c_str(r.str, param) }?),
+        // SAFETY: per the contract.
+        NSMON_NETNS_PATH => NetnsRef::Path(Path::new(unsafe { c_str(r.str, param) }?)),
+        NSMON_NETNS_PID => match u32::try_from(r.num) {
+            Ok(pid) if pid > 0 => NetnsRef::Pid(pid),
+            _ => return Err(invalid(format!("pid {} is not a process id", r.num))),
+        },
+        NSMON_NETNS_FD => {
+            if r.num < 0 {
+                return Err(invalid(format!("fd {} is not a file descriptor", r.num)));
+            }
+            // SAFETY: the caller vouches that the fd is open for the duration of the call.
+            NetnsRef::Fd(unsafe { BorrowedFd::borrow_raw(r.num) })
+        }
+        other => return Err(invalid(format!("unknown kind {other}"))),
+    })
+}
+
+/// An owned copy of a C reference, for options that outlive the call that set them.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum OwnedNetnsRef {
+    #[default]
+    Current,
+    Name(String),
+    Path(std::path::PathBuf),
+    Pid(u32),
+    Fd(c_int),
+}
+
+impl OwnedNetnsRef {
+    pub(crate) fn from_ref(r: NetnsRef<'_>) -> Self {
+        match r {
+            NetnsRef::Name(n) => OwnedNetnsRef::Name(n.to_string()),
+            NetnsRef::Path(p) => OwnedNetnsRef::Path(p.to_path_buf()),
+            NetnsRef::Pid(p) => OwnedNetnsRef::Pid(p),
+            NetnsRef::Fd(fd) => OwnedNetnsRef::Fd(std::os::fd::AsRawFd::as_raw_fd(&fd)),
+            _ => OwnedNetnsRef::Current,
+        }
+    }
+
+    /// Borrows it back.
+    ///
+    /// # Safety
+    /// For `Fd`, the fd must still be open (the options' documentation says so).
+    pub(crate) unsafe fn as_ref(&self) -> NetnsRef<'_> {
+        match self {
+            OwnedNetnsRef::Current => NetnsRef::Current,
+            OwnedNetnsRef::Name(n) => NetnsRef::Name(n),
+            OwnedNetnsRef::Path(p) => NetnsRef::Path(p),
+            OwnedNetnsRef::Pid(p) => NetnsRef::Pid(*p),
+            // SAFETY: per the contract.
+            OwnedNetnsRef::Fd(fd) => NetnsRef::Fd(unsafe { BorrowedFd::borrow_raw(*fd) }),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `nsmon_nsid_*`: the NSID subscriber and namespace-id queries for C.
+
+use std::ffi::{c_int, c_void};
+
+use super::handle_cell::{
+    handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
+};
+use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
+use super::{boxed, guard, guard_void, Failure};
+use crate::nsid::{assign_nsid_in, nsid_in};
+use crate::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+
+/// What `nsmon_nsid_get` returns when the namespace has no id in the observer's namespace. Not
+/// an error: an answer. (Distinct from every id, which is >= 0, and from every error code.)
+pub const NSMON_NSID_NOT_ASSIGNED: c_int = -10100;
+/// The `nsid` to pass to `nsmon_nsid_set` to let the kernel choose.
+pub const NSMON_NSID_AUTO: c_int = -1;
+
+/// What an NSID event reports.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nsmon_nsid_event_kind {
+    /// A namespace was given id `nsid`.
+    NewNsid = 1,
+    /// The namespace with id `nsid` was destroyed; the id is free again.
+    DelNsid = 2,
+    /// The kernel dropped NSID messages (receive buffer full); the subscriber goes on.
+    Overrun = 3,
+}
+
+/// One NSID event, filled in by nsmon into memory the caller owns.
+///
+/// # Memory and lifetimes
+/// Plain data: copy it, keep it, no freeing needed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nsmon_nsid_event {
+    /// What happened.
+    pub kind: nsmon_nsid_event_kind,
+    /// The id (-1 for OVERRUN).
+    pub nsid: i32,
+    /// NETNSA_PID when the kernel sent it, else -1.
+    pub pid: i32,
+    /// NETNSA_FD when the kernel sent it, else -1.
+    pub fd: i32,
+}
+
+fn or_minus_one(v: Option<u32>) -> i32 {
+    v.and_then(|v| i32::try_from(v).ok()).unwrap_or(-1)
+}
+
+/// Called by `nsmon_nsid_dispatch` for each event. Return 0 to go on, non-zero to stop. The
+/// same rules as `nsmon_watcher_callback` (no re-entry except `_fd` and `_free`, no unwinding).
+pub type nsmon_nsid_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const nsmon_nsid_event) -> c_int>;
+
+/// Options for `nsmon_nsid_new`. Create with `nsmon_nsid_options_new`, free with
+/// `nsmon_nsid_options_free`.
+pub struct nsmon_nsid_options {
+    observer: OwnedNetnsRef,
+    receive_buffer: Option<usize>,
+}
+
+/// An NSID subscriber. Not thread-safe: use it from one thread at a time.
+pub struct nsmon_nsid {
+    cell: HandleCell<NsidSubscriber>,
+    fd: c_int,
+}
+
+impl CHandle for nsmon_nsid {
+    type Inner = NsidSubscriber;
+    type CEvent = nsmon_nsid_event;
+    const NAME: &'static str = "nsid";
+    fn cell(&self) -> &HandleCell<NsidSubscriber> {
+        &self.cell
+    }
+    fn raw_fd(&self) -> c_int {
+        self.fd
+    }
+    fn to_c(event: &NsidEvent) -> nsmon_nsid_event {
+        let (kind, nsid, pid, fd) = match *event {
+            NsidEvent::NewNsid { nsid, pid, fd } => (
+                nsmon_nsid_event_kind::NewNsid,
+                nsid,
+                or_minus_one(pid),
+                or_minus_one(fd),
+            ),
+            NsidEvent::DelNsid { nsid } => (nsmon_nsid_event_kind::DelNsid, nsid, -1, -1),
+            NsidEvent::Overrun => (nsmon_nsid_event_kind::Overrun, u32::MAX, -1, -1),
+        };
+        nsmon_nsid_event {
+            kind,
+            nsid: i32::try_from(nsid).unwrap_or(-1),
+            pid,
+            fd,
+        }
+    }
+}
+
+/// Creates subscriber options: the caller's namespace as observer, the kernel's default receive
+/// buffer. Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `out` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_options_new(out: *mut *mut nsmon_nsid_options) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let options = boxed(nsmon_nsid_options {
+            observer: OwnedNetnsRef::Current,
+            receive_buffer: None,
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(options) };
+        Ok(0)
+    })
+}
+
+/// Frees subscriber options. NULL is accepted.
+///
+/// # Safety
+/// `options` is NULL or came from `nsmon_nsid_options_new` and was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_options_free(options: *mut nsmon_nsid_options) {
+    guard_void(|| {
+        if !options.is_null() {
+            // SAFETY: per the contract.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Sets the namespace the ids are seen from (NULL: the caller's). Names and paths are copied;
+/// an fd must stay open until `nsmon_nsid_new` returns. Checked now for form (NULL strings,
+/// UTF-8, kind); the namespace itself is opened by `nsmon_nsid_new`. Returns 0 or a negative
+/// code; on failure the options are unchanged.
+///
+/// # Safety
+/// `options` is NULL or live; `observer` is NULL or a readable `nsmon_netns_ref`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_options_set_observer(
+    options: *mut nsmon_nsid_options,
+    observer: *const nsmon_netns_ref,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
+        // SAFETY: per the contract.
+        let observer = unsafe { netns_ref(observer, "observer") }?;
+        options.observer = OwnedNetnsRef::from_ref(observer);
+        Ok(0)
+    })
+}
+
+/// Sets the socket's receive buffer in bytes (0: the kernel's default). Returns 0 or
+/// `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_options_set_receive_buffer(
+    options: *mut nsmon_nsid_options,
+    bytes: usize,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
+        options.receive_buffer = (bytes > 0).then_some(bytes);
+        Ok(0)
+    })
+}
+
+/// Subscribes to namespace-id events (RTNLGRP_NSID). `options` may be NULL for the defaults.
+/// Returns 0 and sets `*out`, or a negative code (`-ENOENT`/`-ESRCH`/`-EINVAL` for a bad
+/// observer, OS errors). `*out` is written only on success.
+///
+/// # Safety
+/// `options` is NULL or live; `out` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_new(
+    options: *const nsmon_nsid_options,
+    out: *mut *mut nsmon_nsid,
+) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let mut rust_options = NsidOptions::new();
+        // SAFETY: per the contract.
+        let subscriber = match unsafe { options.as_ref() } {
+            Some(o) => {
+                if let Some(bytes) = o.receive_buffer {
+                    rust_options = rust_options.receive_buffer(bytes);
+                }
+                // SAFETY: the options' docs require a given fd to be open now.
+                NsidSubscriber::open_in(unsafe { o.observer.as_ref() }, rust_options)?
+            }
+            None => NsidSubscriber::new(rust_options)?,
+        };
+        let fd = subscriber.fd();
+        let handle = boxed(nsmon_nsid {
+            cell: HandleCell::new(subscriber),
+            fd,
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(handle) };
+        Ok(0)
+    })
+}
+
+/// The subscriber's pollable fd (readable whenever `nsmon_nsid_next` has an event), or
+/// `NSMON_ERR_NULL`. Borrowed: closed by `nsmon_nsid_free`.
+///
+/// # Safety
+/// `nsid` is NULL or a live subscriber.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_fd(nsid: *const nsmon_nsid) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_fd(nsid) }
+}
+
+/// Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+///
+/// # Safety
+/// `nsid` is NULL or a live subscriber; `event` is NULL or writable for one event.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_next(
+    nsid: *mut nsmon_nsid,
+    event: *mut nsmon_nsid_event,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_next(nsid, event) }
+}
+
+/// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
+/// non-zero. Returns the number delivered or a negative code. Same rules as
+/// `nsmon_watcher_dispatch`.
+///
+/// # Safety
+/// `nsid` is NULL or a live subscriber; `callback` is NULL or safe to call with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_dispatch(
+    nsid: *mut nsmon_nsid,
+    callback: nsmon_nsid_callback,
+    userdata: *mut c_void,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_dispatch(nsid, callback, userdata) }
+}
+
+/// Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal
+/// arrives (`-EINTR`).
+///
+/// # Safety
+/// `nsid` is NULL or a live subscriber.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_wait(nsid: *mut nsmon_nsid, timeout_ms: c_int) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_wait(nsid, timeout_ms) }
+}
+
+/// Frees the subscriber and closes its socket. NULL is accepted; from inside its own callback,
+/// the free happens when the dispatch returns.
+///
+/// # Safety
+/// `nsid` is NULL or a live subscriber, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_free(nsid: *mut nsmon_nsid) {
+    // SAFETY: forwarded contract.
+    unsafe { handle_free(nsid) }
+}
+
+/// The id of `target` as seen from `observer` (NULL: the caller's namespace).
+///
+/// Returns the id (>= 0), `NSMON_NSID_NOT_ASSIGNED` when it has none (an answer, not an error),
+/// or another negative code: `NSMON_ERR_NULL` (target NULL), `-EINVAL` (a bad name, or a path
+/// that is not a network namespace), `-ENOENT` (no such name or path), `-ESRCH` (no such pid).
+/// Each call opens one netlink socket (and a short-lived helper thread for an observer other than
+/// the caller's namespace); the calling thread's namespace never changes.
+///
+/// # Safety
+/// `observer` is NULL or readable; `target` is NULL or readable (see `nsmon_netns_ref`).
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_get(
+    observer: *const nsmon_netns_ref,
+    target: *const nsmon_netns_ref,
+) -> c_int {
+    guard(|| {
+        if target.is_null() {
+            return Err(Failure::Null("target"));
+        }
+        // SAFETY: per the contract.
+        let (observer, target) = unsafe {
+            (
+                netns_ref(observer, "observer")?,
+                netns_ref(target, "target")?,
+            )
+        };
+        match nsid_in(observer, target)? {
+            Some(id) => Ok(c_int::try_from(id).unwrap_or(c_int::MAX)),
+            None => Ok(NSMON_NSID_NOT_ASSIGNED),
+        }
+    })
+}
+
+/// Assigns an id to `target` as seen from `observer` (NULL: the caller's namespace), as
+/// `ip netns set NAME auto|N` does: `nsid` is the id wanted, or `NSMON_NSID_AUTO`. A namespace
+/// that already has the id (or any id, with AUTO) keeps it. Returns the id it has afterwards, or
+/// a negative code (`-EEXIST` when it has another id or the id is taken; as for `nsmon_nsid_get`
+/// otherwise). Assignment fires a NEW_NSID event in the observer's namespace.
+///
+/// # Safety
+/// As for `nsmon_nsid_get`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_nsid_set(
+    observer: *const nsmon_netns_ref,
+    target: *const nsmon_netns_ref,
+    nsid: c_int,
+) -> c_int {
+    guard(|| {
+        if target.is_null() {
+            return Err(Failure::Null("target"));
+        }
+        let request = match nsid {
+            NSMON_NSID_AUTO => NsidRequest::Auto,
+            n => NsidRequest::Fixed(u32::try_from(n).map_err(|_| {
+                crate::Error::InvalidArgument(format!(
+                    "nsid {n}: expected an id >= 0 or NSMON_NSID_AUTO"
+                ))
+            })?),
+        };
+        // SAFETY: per the contract.
+        let (observer, target) = unsafe {
+            (
+                netns_ref(observer, "observer")?,
+                netns_ref(target, "target")?,
+            )
+        };
+        let id = assign_nsid_in(observer, target, request)?;
+        Ok(c_int::try_from(id).unwrap_or(c_int::MAX))
+    })
+}
