@@ -29,8 +29,12 @@ cflags=(-std=c11 -g -Wall -Wextra -Werror -pedantic)
 step "C test under valgrind (shared library, through pkg-config)"
 # shellcheck disable=SC2046 # pkg-config output is meant to split
 cc "${cflags[@]}" tests/c/watcher_test.c -o "$work/watcher_test" $(pkg-config --cflags --libs nsmon)
-valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
-    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 "$work/watcher_test"
+# shellcheck disable=SC2046
+cc "${cflags[@]}" tests/c/nsid_test.c -o "$work/nsid_test" $(pkg-config --cflags --libs nsmon)
+for test in watcher_test nsid_test; do
+    valgrind -q --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible \
+        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 "$work/$test"
+done
 
 step "C test linked statically against libnsmon.a"
 # shellcheck disable=SC2046
