@@ -200,3 +200,91 @@ fn help_documents_the_watch_command() {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }
+
+/// Runs `nsmon` to completion: (exit code, stdout, stderr).
+fn nsmon(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(NSMON).args(args).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn nsid_follows_assignment_and_release_and_answers_queries() {
+    require_root!();
+    let mut follow = Running::start(&["nsid"]);
+    let ns = Netns::add("clinsid");
+    let name = ns.name.clone();
+    assert_eq!(
+        nsmon(&["nsid", "get", &name]),
+        (
+            Some(0),
+            format!("{{\"name\":\"{name}\",\"nsid\":null}}\n"),
+            String::new()
+        )
+    );
+    let (code, out, err) = nsmon(&["nsid", "set", &name, "auto"]);
+    assert_eq!(code, Some(0), "{err}");
+    let id: u32 = out
+        .trim()
+        .strip_prefix(&format!("{{\"name\":\"{name}\",\"nsid\":"))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected answer {out:?}"));
+    assert_eq!(
+        follow.line_with(&format!("\"nsid\":{id},")),
+        format!(r#"{{"source":"nsid","event":"new_nsid","nsid":{id},"pid":null}}"#)
+    );
+    let path = format!("/var/run/netns/{name}");
+    assert_eq!(
+        nsmon(&["nsid", "get", "--path", &path]).1,
+        format!("{{\"path\":\"{path}\",\"nsid\":{id}}}\n")
+    );
+    // Bad input: a clear message, a non-zero exit, and nothing changed.
+    for args in [
+        &["nsid", "set", &name, &(id + 1).to_string()][..],
+        &["nsid", "set", "a/b", "auto"],
+        &["nsid", "get", ".."],
+        &["nsid", "get", "nsmon-t-no-such-name"],
+        &["nsid", "get", "--path", "/etc/hostname"],
+        &["nsid", "get", "--pid", "2147483000"],
+        &["nsid", "--ns", "nsmon-t-no-such-name"],
+    ] {
+        let (code, out, err) = nsmon(args);
+        assert_ne!(code, Some(0), "{args:?}");
+        assert!(
+            out.is_empty() && err.starts_with("nsmon: "),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        nsmon(&["nsid", "get", &name]).1,
+        format!("{{\"name\":\"{name}\",\"nsid\":{id}}}\n")
+    );
+    ns.delete();
+    assert_eq!(
+        follow.line_with(&format!("\"nsid\":{id}}}")),
+        format!(r#"{{"source":"nsid","event":"del_nsid","nsid":{id}}}"#)
+    );
+    assert_eq!(follow.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn nsid_bad_arguments_exit_2() {
+    for args in [
+        &["nsid", "get"][..],
+        &["nsid", "set", "x"],
+        &["nsid", "set", "x", "-3"],
+        &["nsid", "frob"],
+        &["nsid", "--bogus"],
+    ] {
+        let (code, out, err) = nsmon(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(
+            out.is_empty() && err.starts_with("nsmon: "),
+            "{args:?}: {err}"
+        );
+    }
+}

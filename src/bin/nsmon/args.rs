@@ -9,6 +9,9 @@ nsmon: watch Linux network namespaces; prints one JSON object per line.
 
 Usage:
   nsmon watch [--dir DIR] [--list] [--any-file] [--dir-events]
+  nsmon nsid [--ns NAME]
+  nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
+  nsmon nsid set NAME (auto | ID) [--ns NAME]
   nsmon --help | --version
 
 nsmon watch
@@ -27,6 +30,22 @@ nsmon watch
   --any-file     report any file, without waiting for a namespace to be mounted
   --dir-events   report the directory itself appearing and disappearing
 
+nsmon nsid
+  Reports namespace ids being assigned and released (as seen from the
+  caller's namespace, or from namespace NAME with --ns):
+    {\"source\":\"nsid\",\"event\":\"new_nsid\",\"nsid\":3,\"pid\":null}
+    {\"source\":\"nsid\",\"event\":\"del_nsid\",\"nsid\":3}
+  overrun: the kernel dropped messages; nsmon goes on.
+  A named namespace gets an id only when one is assigned (nsmon nsid set,
+  ip netns set) or the kernel needs one (e.g. a veth peer in another namespace).
+
+nsmon nsid get NAME | --pid PID | --path PATH
+  Prints the namespace's id: {\"name\":\"blue\",\"nsid\":3}, or \"nsid\":null when
+  none is assigned (exit code 0 either way).
+
+nsmon nsid set NAME auto | ID
+  Assigns an id (auto: the kernel picks) and prints it as `get` does.
+
 Output is flushed after every line. nsmon exits 0 on SIGINT or SIGTERM, and
 quietly when its output is closed. Bad arguments: exit code 2.
 ";
@@ -37,6 +56,32 @@ pub enum Command {
     Help,
     Version,
     Watch(WatchArgs),
+    Nsid(NsidArgs),
+}
+
+/// A namespace named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Name(String),
+    Pid(u32),
+    Path(PathBuf),
+}
+
+/// `nsmon nsid ...`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NsidArgs {
+    Follow {
+        observer: Option<String>,
+    },
+    Get {
+        target: Target,
+        observer: Option<String>,
+    },
+    Set {
+        name: String,
+        id: Option<u32>,
+        observer: Option<String>,
+    },
 }
 
 /// `nsmon watch` options.
@@ -58,6 +103,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("watch") => parse_watch(args).map(Command::Watch),
+        Some("nsid") => parse_nsid(args).map(Command::Nsid),
         _ => Err(format!("unknown command {first:?}")),
     }
 }
@@ -100,6 +146,86 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
     Ok(watch)
 }
 
+fn utf8(arg: OsString, what: &str) -> Result<String, String> {
+    arg.into_string()
+        .map_err(|a| format!("{what} {a:?} is not valid UTF-8"))
+}
+
+fn parse_nsid(args: impl Iterator<Item = OsString>) -> Result<NsidArgs, String> {
+    let mut observer = None;
+    let mut words = Vec::new();
+    let mut pid = None;
+    let mut path = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let text = utf8(arg, "argument")?;
+        let mut value = |flag: &str| -> Result<String, String> {
+            let v = utf8(args.next().ok_or(format!("{flag} needs a value"))?, flag)?;
+            if v.is_empty() {
+                return Err(format!("{flag} needs a non-empty value"));
+            }
+            Ok(v)
+        };
+        match text.as_str() {
+            "--ns" => observer = Some(value("--ns")?),
+            "--pid" => {
+                let v = value("--pid")?;
+                pid = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or(format!("--pid {v:?} is not a process id"))?,
+                );
+            }
+            "--path" => path = Some(PathBuf::from(value("--path")?)),
+            flag if flag.starts_with('-') => {
+                return Err(format!("unknown option {flag:?} for 'nsmon nsid'"))
+            }
+            _ => words.push(text),
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match (words.as_slice(), pid, path) {
+        ([], None, None) => Ok(NsidArgs::Follow { observer }),
+        (["get", name], None, None) => Ok(NsidArgs::Get {
+            target: Target::Name(name.to_string()),
+            observer,
+        }),
+        (["get"], Some(pid), None) => Ok(NsidArgs::Get {
+            target: Target::Pid(pid),
+            observer,
+        }),
+        (["get"], None, Some(path)) => Ok(NsidArgs::Get {
+            target: Target::Path(path),
+            observer,
+        }),
+        (["get", ..], _, _) => {
+            Err("'nsmon nsid get' takes exactly one of NAME, --pid PID, --path PATH".into())
+        }
+        (["set", name, id], None, None) => {
+            let id = match *id {
+                "auto" => None,
+                n => Some(
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= i32::MAX as u32)
+                        .ok_or(format!(
+                            "nsid {n:?} is neither 'auto' nor a number from 0 to 2147483647"
+                        ))?,
+                ),
+            };
+            Ok(NsidArgs::Set {
+                name: name.to_string(),
+                id,
+                observer,
+            })
+        }
+        (["set", ..], _, _) => Err("usage: nsmon nsid set NAME (auto | ID)".into()),
+        ([word, ..], _, _) => Err(format!("unknown 'nsmon nsid' command {word:?}")),
+        ([], _, _) => Err("--pid and --path go with 'nsmon nsid get'".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +253,51 @@ mod tests {
             panic!("not watch")
         };
         assert_eq!(w.dir.as_deref(), Some(std::path::Path::new("/tmp/y")));
+    }
+
+    #[test]
+    fn parses_nsid_commands() {
+        let nsid = |args: &[&str]| match parse_strs(args) {
+            Ok(Command::Nsid(n)) => Ok(n),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(
+            nsid(&["nsid", "--ns", "o"]).unwrap(),
+            NsidArgs::Follow {
+                observer: Some("o".into())
+            }
+        );
+        assert_eq!(
+            nsid(&["nsid", "get", "--pid", "12"]).unwrap(),
+            NsidArgs::Get {
+                target: Target::Pid(12),
+                observer: None
+            }
+        );
+        assert_eq!(
+            nsid(&["nsid", "set", "blue", "auto"]).unwrap(),
+            NsidArgs::Set {
+                name: "blue".into(),
+                id: None,
+                observer: None
+            }
+        );
+        for bad in [
+            &["nsid", "get"][..],
+            &["nsid", "get", "a", "--pid", "1"],
+            &["nsid", "get", "--pid", "0"],
+            &["nsid", "get", "--pid", "x"],
+            &["nsid", "set", "blue"],
+            &["nsid", "set", "blue", "-1"],
+            &["nsid", "set", "blue", "4294967295"],
+            &["nsid", "frob"],
+            &["nsid", "--pid", "1"],
+            &["nsid", "--bogus"],
+            &["nsid", "--ns"],
+        ] {
+            assert!(nsid(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

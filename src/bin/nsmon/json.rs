@@ -13,14 +13,42 @@ impl Object {
         object.field("source", source).field("event", event)
     }
 
-    pub fn field(mut self, key: &str, value: &str) -> Self {
+    fn key(&mut self, key: &str) {
         if self.0.len() > 1 {
             self.0.push(',');
         }
         push_string(&mut self.0, key);
         self.0.push(':');
+    }
+
+    pub fn field(mut self, key: &str, value: &str) -> Self {
+        self.key(key);
         push_string(&mut self.0, value);
         self
+    }
+
+    pub fn number(mut self, key: &str, value: i64) -> Self {
+        self.key(key);
+        // Infallible: writing to a String.
+        let _ = write!(self.0, "{value}");
+        self
+    }
+
+    /// A number, or `null` when absent.
+    pub fn maybe_number(mut self, key: &str, value: Option<i64>) -> Self {
+        match value {
+            Some(v) => self.number(key, v),
+            None => {
+                self.key(key);
+                self.0.push_str("null");
+                self
+            }
+        }
+    }
+
+    /// An object without the source/event pair (for query answers).
+    pub fn plain() -> Self {
+        Object(String::from("{"))
     }
 
     /// The object as one line, newline included.
@@ -58,6 +86,11 @@ mod tests {
         let line = Object::new("watcher", "created")
             .field("name", "a\"b\\c\n\u{1}é")
             .line();
+        let numbers = Object::plain()
+            .number("nsid", 3)
+            .maybe_number("pid", None)
+            .line();
+        assert_eq!(numbers, "{\"nsid\":3,\"pid\":null}\n");
         assert_eq!(
             line,
             "{\"source\":\"watcher\",\"event\":\"created\",\"name\":\"a\\\"b\\\\c\\n\\u0001é\"}\n"

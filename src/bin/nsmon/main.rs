@@ -1,7 +1,9 @@
 //! `nsmon`: prints network-namespace events as JSON lines. See `nsmon --help`.
 
 mod args;
+mod follow;
 mod json;
+mod nsid;
 mod os;
 mod watch;
 
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Watch(options) => watch::run(options),
+        Command::Nsid(options) => nsid::run(options),
     };
     match result {
         Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,

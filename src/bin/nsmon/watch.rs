@@ -1,12 +1,11 @@
 //! `nsmon watch`.
 
-use std::io::Write;
-
 use nsmon::{WatchEvent, Watcher, WatcherOptions};
 
 use crate::args::WatchArgs;
+use crate::follow::follow;
 use crate::json::Object;
-use crate::os::{wait_readable, TermSignals};
+use crate::os::TermSignals;
 use crate::Failure;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
@@ -20,19 +19,10 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
     }
     let mut watcher = Watcher::new(options)?;
     let dir = watcher.dir().display().to_string();
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(Object::new("nsmon", "ready").line().as_bytes())?;
-    stdout.flush()?;
-    loop {
-        while let Some(event) = watcher.next()? {
-            stdout.write_all(to_json(&event, &dir).as_bytes())?;
-            stdout.flush()?;
-        }
-        let [_, signalled] = wait_readable([watcher.fd(), signals.fd()])?;
-        if signalled {
-            return Ok(());
-        }
-    }
+    let fd = watcher.fd();
+    follow(&signals, fd, || {
+        Ok(watcher.next()?.map(|event| to_json(&event, &dir)))
+    })
 }
 
 fn to_json(event: &WatchEvent, dir: &str) -> String {

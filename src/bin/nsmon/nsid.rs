@@ -1,0 +1,76 @@
+//! `nsmon nsid`: follow namespace-id events, or get and set one id.
+
+use std::io::Write;
+
+use nsmon::nsid::{assign_nsid_in, nsid_in};
+use nsmon::{NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+
+use crate::args::{NsidArgs, Target};
+use crate::follow::follow;
+use crate::json::Object;
+use crate::os::TermSignals;
+use crate::Failure;
+
+pub fn run(args: NsidArgs) -> Result<(), Failure> {
+    match args {
+        NsidArgs::Follow { observer } => {
+            let signals =
+                TermSignals::block().map_err(|e| Failure::Message(format!("signalfd: {e}")))?;
+            let mut subscriber =
+                NsidSubscriber::open_in(observer_ref(&observer), NsidOptions::new())?;
+            let fd = subscriber.fd();
+            follow(&signals, fd, || Ok(subscriber.next()?.map(|e| to_json(&e))))
+        }
+        NsidArgs::Get { target, observer } => {
+            let id = nsid_in(observer_ref(&observer), target_ref(&target))?;
+            print_answer(&target, id)
+        }
+        NsidArgs::Set { name, id, observer } => {
+            let request = id.map_or(NsidRequest::Auto, NsidRequest::Fixed);
+            let id = assign_nsid_in(observer_ref(&observer), NetnsRef::Name(&name), request)?;
+            print_answer(&Target::Name(name), Some(id))
+        }
+    }
+}
+
+fn observer_ref(observer: &Option<String>) -> NetnsRef<'_> {
+    observer
+        .as_deref()
+        .map_or(NetnsRef::Current, NetnsRef::Name)
+}
+
+fn target_ref(target: &Target) -> NetnsRef<'_> {
+    match target {
+        Target::Name(name) => NetnsRef::Name(name),
+        Target::Pid(pid) => NetnsRef::Pid(*pid),
+        Target::Path(path) => NetnsRef::Path(path),
+    }
+}
+
+fn print_answer(target: &Target, id: Option<u32>) -> Result<(), Failure> {
+    let object = match target {
+        Target::Name(name) => Object::plain().field("name", name),
+        Target::Pid(pid) => Object::plain().number("pid", i64::from(*pid)),
+        Target::Path(path) => Object::plain().field("path", &path.display().to_string()),
+    };
+    let line = object.maybe_number("nsid", id.map(i64::from)).line();
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(line.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn to_json(event: &NsidEvent) -> String {
+    let object = match *event {
+        NsidEvent::NewNsid { nsid, pid, .. } => Object::new("nsid", "new_nsid")
+            .number("nsid", i64::from(nsid))
+            .maybe_number("pid", pid.map(i64::from)),
+        NsidEvent::DelNsid { nsid } => {
+            Object::new("nsid", "del_nsid").number("nsid", i64::from(nsid))
+        }
+        NsidEvent::Overrun => Object::new("nsid", "overrun"),
+        // NsidEvent is non-exhaustive: a newer library's event gets a generic line.
+        ref other => Object::new("nsid", "unknown").field("debug", &format!("{other:?}")),
+    };
+    object.line()
+}
