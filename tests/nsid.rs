@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nsmon::nsid::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in};
+use nsmon::nsid::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in};
 use nsmon::{Error, NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
 const T: Duration = Duration::from_secs(10);
@@ -372,4 +372,35 @@ fn an_overrun_is_reported_and_the_subscriber_goes_on() {
     let ns = Netns::add("afteroverrun");
     let id = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap();
     assert!(has_new(&collect(&mut sub, |e| has_new(e, id)), id));
+}
+
+#[test]
+fn a_dump_lists_every_id_that_ip_lists() {
+    require_root!();
+    let observer = Netns::add("dumpobs");
+    let targets: Vec<Netns> = (0..30).map(|_| Netns::add("dumped")).collect();
+    let mut assigned: Vec<u32> = targets
+        .iter()
+        .map(|t| {
+            assign_nsid_in(
+                NetnsRef::Name(&observer.name),
+                NetnsRef::Name(&t.name),
+                NsidRequest::Auto,
+            )
+            .unwrap()
+        })
+        .collect();
+    assigned.sort_unstable();
+    // Inside the observer only these ids exist (its namespace is new), so the lists are equal.
+    assert_eq!(nsids_in(NetnsRef::Name(&observer.name)).unwrap(), assigned);
+    let out = Command::new("ip")
+        .args(["-n", &observer.name, "netns", "list-id"])
+        .output()
+        .unwrap();
+    let mut from_ip: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    from_ip.sort_unstable();
+    assert_eq!(from_ip, assigned);
 }

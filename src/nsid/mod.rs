@@ -28,7 +28,7 @@ use crate::netlink::socket::{Received, Socket, RECV_BUFFER};
 use crate::netns::NetnsRef;
 use crate::sys;
 use parse::parse_nsid;
-pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, NsidRequest};
+pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
 
 /// What an [`NsidSubscriber`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,6 +130,30 @@ pub fn assign_nsid_in(
     }
 }
 
+/// Every id assigned as seen from `observer`, sorted (what `ip netns list-id` lists), from one
+/// `RTM_GETNSID` dump.
+pub fn nsids_in(observer: NetnsRef<'_>) -> Result<Vec<u32>> {
+    let mut socket = query_socket(observer)?;
+    let mut ids = Vec::new();
+    socket.request(
+        "RTM_GETNSID dump",
+        RTM_GETNSID,
+        NLM_F_DUMP,
+        rtgenmsg,
+        |reply| {
+            if reply.kind == RTM_NEWNSID {
+                let parsed = parse_nsid(reply.payload).map_err(|m| Error::Protocol(m.0))?;
+                if let Some(id) = parsed.nsid.and_then(|id| u32::try_from(id).ok()) {
+                    ids.push(id);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// The names under `dir` (by default `/var/run/netns`) of the namespaces that have `nsid` as
 /// seen from `observer`. Usually one; several if one namespace is mounted under several names.
 ///
