@@ -350,21 +350,12 @@ fn an_overrun_is_reported_and_the_subscriber_goes_on() {
     require_root!();
     // The smallest buffer the kernel allows, and many assignments left unread.
     let mut sub = NsidSubscriber::new(NsidOptions::new().receive_buffer(1)).unwrap();
-    let prefix = unique("overrun");
-    let names: Vec<String> = (0..60).map(|i| format!("{prefix}-{i}")).collect();
-    let _cleanup = NetnsSet {
-        names: names.clone(),
-    };
-    ip_batch(
-        &names
+    let set = NetnsSet::add("overrun", 60);
+    ip_batch_each(
+        "netns set",
+        &set.names
             .iter()
-            .map(|n| format!("netns add {n}"))
-            .collect::<Vec<_>>(),
-    );
-    ip_batch(
-        &names
-            .iter()
-            .map(|n| format!("netns set {n} auto"))
+            .map(|n| format!("{n} auto"))
             .collect::<Vec<_>>(),
     );
     let events = collect(&mut sub, |e| e.contains(&NsidEvent::Overrun));

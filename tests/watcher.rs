@@ -40,24 +40,10 @@ fn a_namespace_create_and_delete_are_each_seen_once() {
 fn a_burst_of_200_namespaces_gives_exactly_those_names() {
     require_root!();
     let mut watcher = Watcher::new(WatcherOptions::new()).unwrap();
-    let prefix = unique("burst");
-    let names: Vec<String> = (0..200).map(|i| format!("{prefix}-{i}")).collect();
-    let _cleanup = NetnsSet {
-        names: names.clone(),
-    };
-    ip_batch(
-        &names
-            .iter()
-            .map(|n| format!("netns add {n}"))
-            .collect::<Vec<_>>(),
-    );
+    let set = NetnsSet::add("burst", 200);
+    let (prefix, names) = (set.prefix.clone(), set.names.clone());
     let events = collect_until(&mut watcher, T * 3, |e| about(e, &prefix).len() >= 200);
-    ip_batch(
-        &names
-            .iter()
-            .map(|n| format!("netns del {n}"))
-            .collect::<Vec<_>>(),
-    );
+    ip_batch_each("netns del", &names);
     let mut all = about(&events, &prefix);
     all.extend(about(
         &collect_until(&mut watcher, T * 3, |e| about(e, &prefix).len() >= 200),
@@ -139,21 +125,13 @@ fn list_and_watch_misses_nothing_while_files_are_being_created() {
 #[test]
 fn list_and_watch_misses_no_namespace_while_namespaces_are_being_added() {
     require_root!();
-    let prefix = unique("lawns");
-    let names: Vec<String> = (0..60).map(|i| format!("{prefix}-{i}")).collect();
-    let _cleanup = NetnsSet {
-        names: names.clone(),
-    };
+    let set = NetnsSet::named("lawns", 60);
+    let (prefix, names) = (set.prefix.clone(), set.names.clone());
     let adder = {
         let names = names.clone();
         std::thread::spawn(move || {
             for chunk in names.chunks(10) {
-                ip_batch(
-                    &chunk
-                        .iter()
-                        .map(|n| format!("netns add {n}"))
-                        .collect::<Vec<_>>(),
-                );
+                ip_batch_each("netns add", chunk);
             }
         })
     };

@@ -122,9 +122,36 @@ impl Drop for Netns {
     }
 }
 
-/// Deletes many namespaces at once on drop.
+/// Runs `ip -batch` with one `"{verb} NAME"` line per name (e.g. verb `netns add`).
+pub fn ip_batch_each(verb: &str, names: &[String]) {
+    ip_batch(
+        &names
+            .iter()
+            .map(|n| format!("{verb} {n}"))
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// Many namespaces `<prefix>-<i>`, deleted at once on drop (also on panic).
 pub struct NetnsSet {
+    pub prefix: String,
     pub names: Vec<String>,
+}
+
+impl NetnsSet {
+    /// Names for `count` namespaces, created later by the test (or not at all).
+    pub fn named(tag: &str, count: usize) -> NetnsSet {
+        let prefix = unique(tag);
+        let names = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+        NetnsSet { prefix, names }
+    }
+
+    /// `count` namespaces, added with one `ip -batch`.
+    pub fn add(tag: &str, count: usize) -> NetnsSet {
+        let set = NetnsSet::named(tag, count);
+        ip_batch_each("netns add", &set.names);
+        set
+    }
 }
 
 impl Drop for NetnsSet {
