@@ -19,6 +19,7 @@ mod name;
 mod netlink;
 mod netns;
 pub mod nsid;
+pub mod rtnl;
 mod sys;
 pub mod watcher;
 

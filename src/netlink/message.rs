@@ -28,6 +28,8 @@ pub(crate) struct Message<'a> {
     pub(crate) seq: u32,
     pub(crate) port: u32,
     pub(crate) payload: &'a [u8],
+    /// The whole message, header included, without trailing padding.
+    pub(crate) bytes: &'a [u8],
 }
 
 /// Walks the messages in one datagram.
@@ -78,6 +80,7 @@ impl<'a> Iterator for Messages<'a> {
             seq: u32_at(buf, 8),
             port: u32_at(buf, 12),
             payload: &buf[NLMSG_HDRLEN..len],
+            bytes: &buf[..len],
         };
         self.rest = &buf[align4(len).min(buf.len())..];
         Some(Ok(message))

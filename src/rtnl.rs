@@ -1,0 +1,547 @@
+//! Typed rtnetlink messages: links, addresses, routes, neighbours and traffic-control objects.
+//!
+//! [`parse`] turns one netlink message (header included), as the kernel sends it, into a typed
+//! [`Rtnl`] value; [`messages`] splits a datagram into messages. Lengths are checked before
+//! every read; a malformed message is an error, never a panic. Fields the kernel did not send
+//! are `None`. The multi-namespace stream reports these types; callers that receive raw bytes
+//! elsewhere can use the parser directly.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::{Error, Result};
+use crate::netlink::consts::*;
+use crate::netlink::message::{self, attr_u32, attrs, Malformed};
+
+/// Whether an object appeared (or changed) or went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// `RTM_NEW*`: created or changed.
+    New,
+    /// `RTM_DEL*`: removed.
+    Deleted,
+}
+
+/// A network interface (`RTM_NEWLINK` / `RTM_DELLINK`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Link {
+    /// Interface index.
+    pub index: u32,
+    /// `IFF_*` flags (`IFF_UP` = 1, ...).
+    pub flags: u32,
+    /// Interface name (`IFLA_IFNAME`).
+    pub name: Option<String>,
+    /// MTU (`IFLA_MTU`).
+    pub mtu: Option<u32>,
+    /// RFC 2863 operational state (`IFLA_OPERSTATE`: 0 unknown ... 6 up).
+    pub operstate: Option<u8>,
+    /// Link-layer address (`IFLA_ADDRESS`).
+    pub mac: Option<Vec<u8>>,
+    /// Index of the master device, e.g. a bridge (`IFLA_MASTER`).
+    pub master: Option<u32>,
+    /// Link kind, e.g. `"bridge"`, `"veth"` (`IFLA_LINKINFO`/`IFLA_INFO_KIND`).
+    pub kind: Option<String>,
+}
+
+/// An interface address (`RTM_NEWADDR` / `RTM_DELADDR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Address {
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u8,
+    /// Interface index.
+    pub index: u32,
+    /// The address: `IFA_LOCAL` when present (the local end), else `IFA_ADDRESS`.
+    pub address: Option<IpAddr>,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// Scope (`RT_SCOPE_*`: 0 universe, 253 link, 254 host).
+    pub scope: u8,
+    /// Label (`IFA_LABEL`, IPv4 only).
+    pub label: Option<String>,
+}
+
+/// A route (`RTM_NEWROUTE` / `RTM_DELROUTE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u8,
+    /// Routing table (`RTA_TABLE` when present, else the header's 8-bit table).
+    pub table: u32,
+    /// Destination (`RTA_DST`); `None` with `dst_len` 0 is the default route.
+    pub dst: Option<IpAddr>,
+    /// Destination prefix length.
+    pub dst_len: u8,
+    /// Gateway (`RTA_GATEWAY`).
+    pub gateway: Option<IpAddr>,
+    /// Output interface index (`RTA_OIF`).
+    pub oif: Option<u32>,
+    /// Who installed it (`RTPROT_*`: 2 kernel, 3 boot, 4 static, ...).
+    pub protocol: u8,
+    /// Scope (`RT_SCOPE_*`).
+    pub scope: u8,
+    /// Route type (`RTN_*`: 1 unicast, 2 local, ...).
+    pub kind: u8,
+}
+
+/// A neighbour (ARP/NDP) entry (`RTM_NEWNEIGH` / `RTM_DELNEIGH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Neighbour {
+    /// `AF_INET`, `AF_INET6` or `AF_BRIDGE`.
+    pub family: u8,
+    /// Interface index.
+    pub index: u32,
+    /// The neighbour's address (`NDA_DST`).
+    pub address: Option<IpAddr>,
+    /// Its link-layer address (`NDA_LLADDR`).
+    pub lladdr: Option<Vec<u8>>,
+    /// `NUD_*` state bits (0x02 reachable, 0x04 stale, 0x80 permanent, ...).
+    pub state: u16,
+}
+
+/// A qdisc, class or filter (`RTM_*QDISC`, `RTM_*TCLASS`, `RTM_*TFILTER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tc {
+    /// Interface index.
+    pub index: u32,
+    /// Handle (`major:minor` as `major << 16 | minor`).
+    pub handle: u32,
+    /// Parent handle (`0xffffffff` is root).
+    pub parent: u32,
+    /// Kind, e.g. `"htb"`, `"fq_codel"`, `"u32"` (`TCA_KIND`).
+    pub kind: Option<String>,
+}
+
+/// One typed rtnetlink message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rtnl {
+    /// A link appeared, changed or went away.
+    Link(Change, Link),
+    /// An address.
+    Address(Change, Address),
+    /// A route.
+    Route(Change, Route),
+    /// A neighbour entry.
+    Neighbour(Change, Neighbour),
+    /// A qdisc.
+    Qdisc(Change, Tc),
+    /// A traffic class.
+    Class(Change, Tc),
+    /// A filter.
+    Filter(Change, Tc),
+}
+
+/// Splits one datagram into its messages (each with its header), stopping with an error at the
+/// first bad length.
+pub fn messages(datagram: &[u8]) -> impl Iterator<Item = Result<&[u8]>> {
+    message::messages(datagram).map(|m| m.map(|m| m.bytes).map_err(protocol))
+}
+
+fn protocol(m: Malformed) -> Error {
+    Error::Protocol(m.0)
+}
+
+/// Parses one netlink message (header included). `Ok(None)` for message types nsmon does not
+/// type (e.g. `NLMSG_DONE`); an error for a malformed one.
+pub fn parse(msg: &[u8]) -> Result<Option<Rtnl>> {
+    let m = match message::messages(msg).next() {
+        Some(m) => m.map_err(protocol)?,
+        None => return Err(Error::Protocol("empty message".into())),
+    };
+    let change = |new: u16| {
+        if m.kind == new {
+            Change::New
+        } else {
+            Change::Deleted
+        }
+    };
+    let p = m.payload;
+    Ok(Some(match m.kind {
+        RTM_NEWLINK | RTM_DELLINK => Rtnl::Link(change(RTM_NEWLINK), link(p)?),
+        RTM_NEWADDR | RTM_DELADDR => Rtnl::Address(change(RTM_NEWADDR), address(p)?),
+        RTM_NEWROUTE | RTM_DELROUTE => Rtnl::Route(change(RTM_NEWROUTE), route(p)?),
+        RTM_NEWNEIGH | RTM_DELNEIGH => Rtnl::Neighbour(change(RTM_NEWNEIGH), neighbour(p)?),
+        RTM_NEWQDISC | RTM_DELQDISC => Rtnl::Qdisc(change(RTM_NEWQDISC), tc(p)?),
+        RTM_NEWTCLASS | RTM_DELTCLASS => Rtnl::Class(change(RTM_NEWTCLASS), tc(p)?),
+        RTM_NEWTFILTER | RTM_DELTFILTER => Rtnl::Filter(change(RTM_NEWTFILTER), tc(p)?),
+        _ => return Ok(None),
+    }))
+}
+
+/// The fixed header of `what`, `len` bytes, or an error saying how short the payload is.
+fn header<'a>(p: &'a [u8], len: usize, what: &str) -> Result<(&'a [u8], &'a [u8])> {
+    if p.len() < len {
+        return Err(Error::Protocol(format!(
+            "{what} message has {} bytes, its header needs {len}",
+            p.len()
+        )));
+    }
+    Ok(p.split_at(len))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn string(value: &[u8], name: &str) -> Result<String> {
+    let bytes = value.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::Protocol(format!("{name} is not UTF-8")))
+}
+
+fn ip(family: u8, value: &[u8], name: &str) -> Result<IpAddr> {
+    match (family as i32, value.len()) {
+        (libc::AF_INET, 4) => Ok(IpAddr::V4(Ipv4Addr::new(
+            value[0], value[1], value[2], value[3],
+        ))),
+        (libc::AF_INET6, 16) => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(value);
+            Ok(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        (f, n) => Err(Error::Protocol(format!(
+            "{name}: {n} bytes is not an address of family {f}"
+        ))),
+    }
+}
+
+fn u32_attr(value: &[u8], name: &str) -> Result<u32> {
+    attr_u32(value, name).map_err(protocol)
+}
+
+fn link(p: &[u8]) -> Result<Link> {
+    let (h, rest) = header(p, 16, "link")?;
+    let mut link = Link {
+        index: u32_at(h, 4),
+        flags: u32_at(h, 8),
+        ..Link::default()
+    };
+    for a in attrs(rest) {
+        let (kind, v) = a.map_err(protocol)?;
+        match kind {
+            IFLA_IFNAME => link.name = Some(string(v, "IFLA_IFNAME")?),
+            IFLA_MTU => link.mtu = Some(u32_attr(v, "IFLA_MTU")?),
+            IFLA_OPERSTATE => {
+                link.operstate = Some(
+                    *v.first()
+                        .ok_or_else(|| Error::Protocol("IFLA_OPERSTATE is empty".into()))?,
+                )
+            }
+            IFLA_ADDRESS => link.mac = Some(v.to_vec()),
+            IFLA_MASTER => link.master = Some(u32_attr(v, "IFLA_MASTER")?),
+            IFLA_LINKINFO => {
+                for inner in attrs(v) {
+                    let (k, iv) = inner.map_err(protocol)?;
+                    if k == IFLA_INFO_KIND {
+                        link.kind = Some(string(iv, "IFLA_INFO_KIND")?);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(link)
+}
+
+fn address(p: &[u8]) -> Result<Address> {
+    let (h, rest) = header(p, 8, "address")?;
+    let family = h[0];
+    let mut out = Address {
+        family,
+        index: u32_at(h, 4),
+        address: None,
+        prefix_len: h[1],
+        scope: h[3],
+        label: None,
+    };
+    let mut peer = None;
+    for a in attrs(rest) {
+        let (kind, v) = a.map_err(protocol)?;
+        match kind {
+            IFA_LOCAL => out.address = Some(ip(family, v, "IFA_LOCAL")?),
+            IFA_ADDRESS => peer = Some(ip(family, v, "IFA_ADDRESS")?),
+            IFA_LABEL => out.label = Some(string(v, "IFA_LABEL")?),
+            _ => {}
+        }
+    }
+    out.address = out.address.or(peer);
+    Ok(out)
+}
+
+fn route(p: &[u8]) -> Result<Route> {
+    let (h, rest) = header(p, 12, "route")?;
+    let family = h[0];
+    let mut out = Route {
+        family,
+        table: u32::from(h[4]),
+        dst: None,
+        dst_len: h[1],
+        gateway: None,
+        oif: None,
+        protocol: h[5],
+        scope: h[6],
+        kind: h[7],
+    };
+    for a in attrs(rest) {
+        let (kind, v) = a.map_err(protocol)?;
+        match kind {
+            RTA_DST => out.dst = Some(ip(family, v, "RTA_DST")?),
+            RTA_GATEWAY => out.gateway = Some(ip(family, v, "RTA_GATEWAY")?),
+            RTA_OIF => out.oif = Some(u32_attr(v, "RTA_OIF")?),
+            RTA_TABLE => out.table = u32_attr(v, "RTA_TABLE")?,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn neighbour(p: &[u8]) -> Result<Neighbour> {
+    let (h, rest) = header(p, 12, "neighbour")?;
+    let family = h[0];
+    let mut out = Neighbour {
+        family,
+        index: u32_at(h, 4),
+        address: None,
+        lladdr: None,
+        state: u16::from_ne_bytes([h[8], h[9]]),
+    };
+    for a in attrs(rest) {
+        let (kind, v) = a.map_err(protocol)?;
+        match kind {
+            // Bridge FDB entries carry no IP destination; other families must be addresses.
+            NDA_DST if family as i32 != libc::AF_BRIDGE => {
+                out.address = Some(ip(family, v, "NDA_DST")?)
+            }
+            NDA_LLADDR => out.lladdr = Some(v.to_vec()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn tc(p: &[u8]) -> Result<Tc> {
+    let (h, rest) = header(p, 20, "tc")?;
+    let mut out = Tc {
+        index: u32_at(h, 4),
+        handle: u32_at(h, 8),
+        parent: u32_at(h, 12),
+        kind: None,
+    };
+    for a in attrs(rest) {
+        let (kind, v) = a.map_err(protocol)?;
+        if kind == TCA_KIND {
+            out.kind = Some(string(v, "TCA_KIND")?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::message::{begin, finish, push_attr, push_padded};
+
+    fn msg(kind: u16, header: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let start = begin(&mut out, kind, 0, 0);
+        push_padded(&mut out, header);
+        for (k, v) in attrs {
+            push_attr(&mut out, *k, v);
+        }
+        finish(&mut out, start);
+        out
+    }
+
+    fn ifinfo(index: u32, flags: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 16];
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        h[8..12].copy_from_slice(&flags.to_ne_bytes());
+        h
+    }
+
+    #[test]
+    fn parses_a_link_with_every_field() {
+        let mut linkinfo = Vec::new();
+        push_attr(&mut linkinfo, IFLA_INFO_KIND, b"bridge\0");
+        let m = msg(
+            RTM_NEWLINK,
+            &ifinfo(7, 1),
+            &[
+                (IFLA_IFNAME, b"br0\0"),
+                (IFLA_MTU, &1400u32.to_ne_bytes()),
+                (IFLA_OPERSTATE, &[6]),
+                (IFLA_ADDRESS, &[2, 0, 0, 0, 0, 7]),
+                (IFLA_MASTER, &3u32.to_ne_bytes()),
+                (IFLA_LINKINFO, &linkinfo),
+                (999, b"ignored"),
+            ],
+        );
+        let Some(Rtnl::Link(Change::New, link)) = parse(&m).unwrap() else {
+            panic!("not a new link")
+        };
+        assert_eq!(link.index, 7);
+        assert_eq!(link.flags, 1);
+        assert_eq!(link.name.as_deref(), Some("br0"));
+        assert_eq!(link.mtu, Some(1400));
+        assert_eq!(link.operstate, Some(6));
+        assert_eq!(link.mac, Some(vec![2, 0, 0, 0, 0, 7]));
+        assert_eq!(link.master, Some(3));
+        assert_eq!(link.kind.as_deref(), Some("bridge"));
+        let deleted = msg(RTM_DELLINK, &ifinfo(7, 0), &[]);
+        assert!(matches!(
+            parse(&deleted).unwrap(),
+            Some(Rtnl::Link(Change::Deleted, _))
+        ));
+    }
+
+    #[test]
+    fn parses_addresses_routes_neighbours_and_tc() {
+        let inet = libc::AF_INET as u8;
+        let mut ifa = vec![inet, 24, 0, 0];
+        ifa.extend(4u32.to_ne_bytes());
+        let m = msg(
+            RTM_NEWADDR,
+            &ifa,
+            &[
+                (IFA_ADDRESS, &[198, 51, 100, 9]),
+                (IFA_LOCAL, &[198, 51, 100, 1]),
+                (IFA_LABEL, b"br0\0"),
+            ],
+        );
+        let Some(Rtnl::Address(Change::New, a)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a.address,
+            Some("198.51.100.1".parse().unwrap()),
+            "IFA_LOCAL wins"
+        );
+        assert_eq!(
+            (a.index, a.prefix_len, a.label.as_deref()),
+            (4, 24, Some("br0"))
+        );
+
+        let rt = [libc::AF_INET6 as u8, 32, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
+        let dst: [u8; 16] = "2001:db8::".parse::<Ipv6Addr>().unwrap().octets();
+        let m = msg(
+            RTM_DELROUTE,
+            &rt,
+            &[
+                (RTA_DST, &dst),
+                (RTA_OIF, &4u32.to_ne_bytes()),
+                (RTA_TABLE, &1000u32.to_ne_bytes()),
+            ],
+        );
+        let Some(Rtnl::Route(Change::Deleted, r)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.dst, Some("2001:db8::".parse().unwrap()));
+        assert_eq!(
+            (r.dst_len, r.table, r.oif, r.protocol, r.kind),
+            (32, 1000, Some(4), 4, 1)
+        );
+        // A default route: no RTA_DST, the 8-bit table from the header.
+        let m = msg(
+            RTM_NEWROUTE,
+            &[inet, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0],
+            &[(RTA_GATEWAY, &[203, 0, 113, 1])],
+        );
+        let Some(Rtnl::Route(_, r)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.dst, r.dst_len, r.table), (None, 0, 254));
+        assert_eq!(r.gateway, Some("203.0.113.1".parse().unwrap()));
+
+        let mut nd = vec![inet, 0, 0, 0];
+        nd.extend(4u32.to_ne_bytes());
+        nd.extend(0x80u16.to_ne_bytes());
+        nd.extend([0, 1]);
+        let m = msg(
+            RTM_NEWNEIGH,
+            &nd,
+            &[
+                (NDA_DST, &[198, 51, 100, 7]),
+                (NDA_LLADDR, &[2, 0, 0, 0, 0, 7]),
+            ],
+        );
+        let Some(Rtnl::Neighbour(_, n)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!((n.index, n.state), (4, 0x80));
+        assert_eq!(n.address, Some("198.51.100.7".parse().unwrap()));
+
+        let mut tcm = vec![0u8, 0, 0, 0];
+        for v in [4u32, 0x0001_0000, 0xffff_ffff, 0] {
+            tcm.extend(v.to_ne_bytes());
+        }
+        for (kind, want) in [
+            (RTM_NEWQDISC, "qdisc"),
+            (RTM_DELTCLASS, "class"),
+            (RTM_NEWTFILTER, "filter"),
+        ] {
+            let m = msg(kind, &tcm, &[(TCA_KIND, b"htb\0")]);
+            let (got, tc) = match parse(&m).unwrap() {
+                Some(Rtnl::Qdisc(_, t)) => ("qdisc", t),
+                Some(Rtnl::Class(_, t)) => ("class", t),
+                Some(Rtnl::Filter(_, t)) => ("filter", t),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, want);
+            assert_eq!(
+                (tc.index, tc.handle, tc.parent, tc.kind.as_deref()),
+                (4, 0x10000, u32::MAX, Some("htb"))
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_and_unknown_types_are_none() {
+        // Short fixed headers.
+        assert!(parse(&msg(RTM_NEWLINK, &[0; 8], &[])).is_err());
+        assert!(parse(&msg(RTM_NEWADDR, &[0; 4], &[])).is_err());
+        assert!(parse(&msg(RTM_NEWROUTE, &[0; 8], &[])).is_err());
+        assert!(parse(&msg(RTM_NEWTFILTER, &[0; 16], &[])).is_err());
+        // Bad attribute values.
+        assert!(parse(&msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_MTU, &[1, 2])])).is_err());
+        assert!(parse(&msg(
+            RTM_NEWLINK,
+            &ifinfo(1, 0),
+            &[(IFLA_IFNAME, &[0xff, 0xfe])]
+        ))
+        .is_err());
+        assert!(parse(&msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_OPERSTATE, &[])])).is_err());
+        let v4_route = [libc::AF_INET as u8, 24, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
+        assert!(parse(&msg(RTM_NEWROUTE, &v4_route, &[(RTA_DST, &[1, 2, 3])])).is_err());
+        // A truncated message, and an attribute whose length runs past the message.
+        let good = msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_IFNAME, b"x\0")]);
+        assert!(parse(&good[..10]).is_err());
+        let mut bad = good.clone();
+        bad[32..34].copy_from_slice(&200u16.to_ne_bytes());
+        assert!(parse(&bad).is_err());
+        // Types nsmon does not type.
+        assert_eq!(parse(&msg(NLMSG_DONE, &[0; 4], &[])).unwrap(), None);
+        assert!(parse(&[]).is_err());
+        // Every truncation of a valid message is an error or a value, never a panic.
+        for cut in 0..good.len() {
+            let mut m = good[..cut].to_vec();
+            if cut >= 4 {
+                m[0..4].copy_from_slice(&(cut as u32).to_ne_bytes());
+            }
+            let _ = parse(&m);
+        }
+    }
+
+    #[test]
+    fn splits_a_datagram_into_messages() {
+        let mut datagram = msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_IFNAME, b"a\0")]);
+        let second = msg(RTM_DELLINK, &ifinfo(2, 0), &[]);
+        datagram.extend(&second);
+        let all: Vec<&[u8]> = messages(&datagram).collect::<Result<_>>().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1], &second[..]);
+        assert!(matches!(parse(all[0]).unwrap(), Some(Rtnl::Link(Change::New, l)) if l.index == 1));
+    }
+}
