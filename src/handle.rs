@@ -94,12 +94,6 @@ impl<P: Pump> Core<P> {
         Ok(core)
     }
 
-    /// The registry, for components that add sources after creation.
-    #[allow(dead_code)] // used by the components that add sources at run time
-    pub(crate) fn registry(&self) -> &Registry {
-        self.poll.registry()
-    }
-
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.poll.as_raw_fd()
     }
@@ -163,6 +157,13 @@ impl<P: Pump> Core<P> {
             self.refill()?;
         }
         Ok(self.queue.pop_front())
+    }
+
+    /// Queues an event produced outside a pump (e.g. by an `add` between polls) and keeps the
+    /// fd readable for it.
+    pub(crate) fn push(&mut self, event: P::Event) -> Result<()> {
+        self.queue.push_back(event);
+        self.settle()
     }
 
     /// See the module docs: never blocks, keeps the fd readable while events remain.

@@ -20,6 +20,7 @@ mod netlink;
 mod netns;
 pub mod nsid;
 pub mod rtnl;
+pub mod stream;
 mod sys;
 pub mod watcher;
 
@@ -27,6 +28,7 @@ pub use error::{Error, Result};
 pub use name::{validate_name, NAME_MAX};
 pub use netns::NetnsRef;
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+pub use stream::{Groups, Stream, StreamEvent, StreamOptions};
 pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};
 
 /// The library's version, `MAJOR.MINOR.PATCH`.

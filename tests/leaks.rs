@@ -7,13 +7,17 @@ use std::fs;
 
 use common::*;
 use nsmon::nsid::{assign_nsid, nsid_in};
-use nsmon::{NetnsRef, NsidOptions, NsidRequest, NsidSubscriber, Watcher, WatcherOptions};
+use nsmon::{
+    NetnsRef, NsidOptions, NsidRequest, NsidSubscriber, Stream, StreamOptions, Watcher,
+    WatcherOptions,
+};
 
 #[test]
 fn handles_created_and_freed_leak_no_fd_and_no_thread() {
     require_root!();
     a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread();
     nsid_subscribers_and_queries_leak_no_fd_and_no_thread();
+    stream_add_remove_cycles_leak_no_fd_and_no_thread();
 }
 
 fn a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread() {
@@ -52,6 +56,31 @@ fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
         }
     }
     assign_nsid(NetnsRef::Name(&target.name), NsidRequest::Auto).unwrap();
+    assert_eq!(fd_count(), fds, "fds leaked");
+    assert_eq!(thread_count(), threads, "threads leaked");
+}
+
+fn stream_add_remove_cycles_leak_no_fd_and_no_thread() {
+    let ns = Netns::add("leakstream");
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add("stays", NetnsRef::Current, StreamOptions::new())
+        .unwrap();
+    let (fds, threads) = (fd_count(), thread_count());
+    let start = std::time::Instant::now();
+    for i in 0..10_000 {
+        // Every cycle opens a socket inside the named namespace (a helper thread each time);
+        // every tenth also runs a dump.
+        let options = StreamOptions::new().dump(i % 10 == 0);
+        stream
+            .add("cycle", NetnsRef::Name(&ns.name), options)
+            .unwrap();
+        let _ = stream.next().unwrap();
+        assert!(stream.remove("cycle"));
+    }
+    eprintln!("10,000 stream add/remove cycles: {:?}", start.elapsed());
+    while stream.next().unwrap().is_some() {}
+    assert_eq!(stream.len(), 1);
     assert_eq!(fd_count(), fds, "fds leaked");
     assert_eq!(thread_count(), threads, "threads leaked");
 }

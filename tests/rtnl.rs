@@ -90,7 +90,10 @@ fn real_kernel_messages_parse_with_the_right_fields() {
     ip_n(n, "link add nsmon-port0 type veth peer name nsmon-port1");
     ip_n(n, "link set nsmon-port0 master nsmon-br0");
     // After the port: a bridge takes its ports' MTU when one joins.
-    ip_n(n, "link set nsmon-br0 address 02:00:00:00:00:01 mtu 1400 up");
+    ip_n(
+        n,
+        "link set nsmon-br0 address 02:00:00:00:00:01 mtu 1400 up",
+    );
     ip_n(
         n,
         "addr add 198.51.100.1/24 dev nsmon-br0 label nsmon-br0:a",

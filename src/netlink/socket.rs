@@ -58,6 +58,17 @@ impl Socket {
         Ok(Socket { fd, port, seq: 0 })
     }
 
+    /// This socket's port id (the `nlmsg_pid` of the kernel's replies to it).
+    pub(crate) fn port(&self) -> u32 {
+        self.port
+    }
+
+    /// Sends one request datagram to the kernel without waiting for the reply (which arrives
+    /// through [`receive`](Self::receive)).
+    pub(crate) fn send(&self, request: &[u8]) -> io::Result<()> {
+        sys::send_to_kernel(self.fd.as_fd(), request)
+    }
+
     /// Joins a multicast group (`RTNLGRP_*`).
     pub(crate) fn join(&self, group: u32) -> Result<()> {
         sys::set_int_option(

@@ -34,3 +34,14 @@ pub(crate) fn in_namespace<T: Send>(
             .unwrap_or_else(|_| Err(io::Error::other("namespace helper thread panicked")))
     })
 }
+
+/// The identity of a namespace fd: device and inode of its nsfs file. Two fds name the same
+/// namespace exactly when these are equal.
+pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is writable; `fd` is open for the duration of the borrow.
+    syscall!(fstat(fd.as_raw_fd(), &mut st))?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between libc targets
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}

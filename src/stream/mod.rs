@@ -1,0 +1,408 @@
+//! The multi-namespace event stream: typed rtnetlink events (links, addresses, routes,
+//! neighbours, tc) from any number of network namespaces behind one pollable fd, each event
+//! tagged with the caller's key for its namespace.
+//!
+//! - One `NETLINK_ROUTE` socket per namespace, created inside it by a short-lived helper thread
+//!   (the caller's thread never changes namespace). The socket keeps the namespace alive until
+//!   the key is removed.
+//! - [`Stream::add`] and [`Stream::remove`] work between polls and never block on the kernel.
+//! - With [`StreamOptions::dump`], the namespace's current objects are dumped after subscribing
+//!   (subscribe first, so nothing falls between the two), then `Synced` is reported. Dumps run
+//!   one kind at a time on the socket, so they never collide (the kernel would answer `EBUSY`).
+//! - Only the kernel is heard (sender port id 0); every length is checked. `ENOBUFS` becomes
+//!   `Overrun { key }`, optionally followed by a fresh dump and `Synced`. A namespace whose
+//!   socket fails gives `Error { key, .. }` and is dropped; the others carry on.
+
+mod groups;
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::error::{Error, Result};
+use crate::handle::{handle_api, Core, Pump};
+use crate::netlink::consts::*;
+use crate::netlink::message::{self, messages, parse_ack, push_padded};
+use crate::netlink::socket::{Received, Socket, RECV_BUFFER};
+use crate::netns::NetnsRef;
+use crate::rtnl::{self, Rtnl};
+use crate::sys;
+pub use groups::Groups;
+
+/// What a [`Stream`] reports. Every variant carries the key of its namespace.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// An rtnetlink object changed (or, during a dump, exists).
+    Message {
+        /// The namespace's key.
+        key: Arc<str>,
+        /// The typed message.
+        message: Rtnl,
+        /// The message's bytes as the kernel sent them, header included, for parsing more.
+        raw: Box<[u8]>,
+    },
+    /// The initial dump (or a resync) of this namespace is complete.
+    Synced {
+        /// The namespace's key.
+        key: Arc<str>,
+    },
+    /// The kernel dropped messages for this namespace (receive buffer full). With
+    /// [`StreamOptions::resync_on_overrun`], a dump follows, then `Synced`.
+    Overrun {
+        /// The namespace's key.
+        key: Arc<str>,
+    },
+    /// This namespace's socket failed; the namespace has been removed from the stream.
+    Error {
+        /// The namespace's key.
+        key: Arc<str>,
+        /// What failed.
+        error: Arc<Error>,
+    },
+}
+
+/// How to subscribe in one namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    groups: Groups,
+    dump: bool,
+    resync_on_overrun: bool,
+    receive_buffer: Option<usize>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            groups: Groups::ALL,
+            dump: false,
+            resync_on_overrun: false,
+            receive_buffer: None,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// All groups, no dump, no resync, the kernel's default receive buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Which kinds of objects to follow (default [`Groups::ALL`]).
+    pub fn groups(mut self, groups: Groups) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Dump the namespace's current objects after subscribing, then report `Synced`.
+    pub fn dump(mut self, on: bool) -> Self {
+        self.dump = on;
+        self
+    }
+
+    /// After an `Overrun`, dump again and report `Synced`, so the caller can rebuild its state.
+    pub fn resync_on_overrun(mut self, on: bool) -> Self {
+        self.resync_on_overrun = on;
+        self
+    }
+
+    /// The socket's receive buffer in bytes (`SO_RCVBUFFORCE` when permitted, else `SO_RCVBUF`).
+    pub fn receive_buffer(mut self, bytes: usize) -> Self {
+        self.receive_buffer = Some(bytes);
+        self
+    }
+}
+
+/// One monitored namespace.
+struct Target {
+    key: Arc<str>,
+    socket: Socket,
+    port: u32,
+    identity: (u64, u64),
+    options: StreamOptions,
+    /// Dumps still to run (request type, family); the front one is in progress when
+    /// `dump_seq` is set.
+    dumps: VecDeque<(u16, u8)>,
+    dump_seq: Option<u32>,
+    next_seq: u32,
+}
+
+impl Target {
+    /// Starts the next pending dump, or reports `Synced` when the last one finished.
+    fn next_dump(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        let Some(&(kind, family)) = self.dumps.front() else {
+            self.dump_seq = None;
+            out.push_back(StreamEvent::Synced {
+                key: self.key.clone(),
+            });
+            return Ok(());
+        };
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let seq = self.next_seq;
+        let mut request = Vec::with_capacity(40);
+        let start = message::begin(&mut request, kind, NLM_F_REQUEST | NLM_F_DUMP, seq);
+        push_padded(&mut request, &groups::dump_header(kind, family));
+        message::finish(&mut request, start);
+        self.socket
+            .send(&request)
+            .map_err(|e| Error::os(format!("dump request in {}", self.key), e))?;
+        self.dump_seq = Some(seq);
+        Ok(())
+    }
+
+    fn start_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        if self.dump_seq.is_some() {
+            return Ok(()); // one is running; it ends with Synced anyway
+        }
+        self.dumps = self.options.groups.dumps().into();
+        self.next_dump(out)
+    }
+}
+
+struct StreamState {
+    registry: Registry,
+    targets: HashMap<Token, Target>,
+    tokens: HashMap<Arc<str>, Token>,
+    next_token: usize,
+    buffer: Box<[u8]>,
+}
+
+impl std::fmt::Debug for StreamState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamState")
+            .field("keys", &self.tokens.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamState {
+    fn drop_target(&mut self, token: Token) -> Option<Target> {
+        let target = self.targets.remove(&token)?;
+        self.tokens.remove(&target.key);
+        // Ignored: closing the socket removes it from the epoll set anyway.
+        let _ = self
+            .registry
+            .deregister(&mut SourceFd(&target.socket.as_raw_fd()));
+        Some(target)
+    }
+
+    /// Reads one target's socket until it is drained.
+    fn pump_target(&mut self, token: Token, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        let Some(target) = self.targets.get_mut(&token) else {
+            return Ok(()); // removed since the readiness was reported
+        };
+        loop {
+            let len = match target.socket.receive(&mut self.buffer)? {
+                Received::Nothing => return Ok(()),
+                Received::Overrun => {
+                    out.push_back(StreamEvent::Overrun {
+                        key: target.key.clone(),
+                    });
+                    if target.options.resync_on_overrun {
+                        target.start_dumps(out)?;
+                    }
+                    continue;
+                }
+                Received::Data(len) => len,
+            };
+            for msg in messages(&self.buffer[..len]) {
+                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
+                let is_dump_reply = msg.port == target.port && Some(msg.seq) == target.dump_seq;
+                if is_dump_reply {
+                    match msg.kind {
+                        NLMSG_DONE => {
+                            target.dumps.pop_front();
+                            target.next_dump(out)?;
+                            continue;
+                        }
+                        NLMSG_ERROR => {
+                            let ack = parse_ack(msg.payload, msg.flags)
+                                .map_err(|m| Error::Protocol(m.0))?;
+                            if ack.errno != 0 {
+                                return Err(Error::os(
+                                    format!("dump in {}", target.key),
+                                    std::io::Error::from_raw_os_error(ack.errno),
+                                ));
+                            }
+                            continue;
+                        }
+                        _ => {}
+                    }
+                } else if msg.port == target.port {
+                    // A late reply to an earlier dump. (Notifications carry the port id of
+                    // whoever made the change, e.g. an `ip` process: that they come from the
+                    // kernel is the sender address, checked by the socket.)
+                    continue;
+                }
+                let Some(message) = rtnl::parse(msg.bytes)? else {
+                    continue;
+                };
+                if target.options.groups.wants(&message) {
+                    out.push_back(StreamEvent::Message {
+                        key: target.key.clone(),
+                        message,
+                        raw: msg.bytes.into(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Pump for StreamState {
+    type Event = StreamEvent;
+
+    fn pump(&mut self, ready: &[Token], out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        for &token in ready {
+            if let Err(error) = self.pump_target(token, out) {
+                // One namespace's failure is its own: report it, drop it, go on with the rest.
+                if let Some(target) = self.drop_target(token) {
+                    out.push_back(StreamEvent::Error {
+                        key: target.key,
+                        error: Arc::new(error),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Events from many network namespaces through one pollable fd.
+///
+/// Same contract as every nsmon handle: [`fd`](Self::fd), a non-blocking [`next`](Self::next),
+/// [`dispatch`](Self::dispatch), [`wait`](Self::wait), `mio::event::Source`; `Send`, not `Sync`.
+/// See the [module docs](self).
+#[derive(Debug)]
+pub struct Stream {
+    core: Core<StreamState>,
+}
+
+impl Stream {
+    /// An empty stream: no namespace yet, an fd that is not readable until one is added.
+    pub fn new() -> Result<Stream> {
+        let core = Core::new(|registry, _queue| {
+            Ok(StreamState {
+                registry: registry
+                    .try_clone()
+                    .map_err(|e| Error::os("dup epoll fd", e))?,
+                targets: HashMap::new(),
+                tokens: HashMap::new(),
+                next_token: 0,
+                buffer: vec![0; RECV_BUFFER].into_boxed_slice(),
+            })
+        })?;
+        Ok(Stream { core })
+    }
+
+    /// Starts monitoring `target` under `key`. The socket is subscribed when this returns;
+    /// a dump, if asked for, runs as events are read. Fails (changing nothing) if `key` is
+    /// already in use or the namespace cannot be opened.
+    pub fn add(&mut self, key: &str, target: NetnsRef<'_>, options: StreamOptions) -> Result<()> {
+        if self.contains(key) {
+            return Err(Error::InvalidArgument(format!(
+                "key {key:?} is already in the stream"
+            )));
+        }
+        let ns = target.open()?;
+        let identity = sys::netns::identity(ns.as_fd())
+            .map_err(|e| Error::os(format!("fstat namespace {}", target.describe()), e))?;
+        let socket = match target {
+            NetnsRef::Current => Socket::open(false)?,
+            _ => {
+                let fd = sys::netns::in_namespace(ns.as_fd(), || sys::netlink::socket(false))
+                    .map_err(|e| {
+                        Error::os(format!("socket in namespace {}", target.describe()), e)
+                    })?;
+                Socket::adopt(fd, false)?
+            }
+        };
+        if let Some(bytes) = options.receive_buffer {
+            socket.set_receive_buffer(bytes)?;
+        }
+        for group in options.groups.multicast_groups() {
+            socket.join(group)?;
+        }
+        let state = &mut self.core.pump;
+        let token = Token(state.next_token);
+        state.next_token += 1;
+        state
+            .registry
+            .register(
+                &mut SourceFd(&socket.as_raw_fd()),
+                token,
+                Interest::READABLE,
+            )
+            .map_err(|e| Error::os("epoll_ctl netlink", e))?;
+        let key: Arc<str> = key.into();
+        let mut entry = Target {
+            key: key.clone(),
+            port: socket.port(),
+            socket,
+            identity,
+            options,
+            dumps: VecDeque::new(),
+            dump_seq: None,
+            next_seq: 0,
+        };
+        if options.dump {
+            let mut synced_now = VecDeque::new();
+            entry.start_dumps(&mut synced_now)?;
+            // With no kinds to dump, Synced is immediate; it goes through the queue like any
+            // event, so the fd becomes readable.
+            for event in synced_now {
+                self.core.push(event)?;
+            }
+        }
+        let state = &mut self.core.pump;
+        state.tokens.insert(key, token);
+        state.targets.insert(token, entry);
+        Ok(())
+    }
+
+    /// Stops monitoring `key`: closes its socket (releasing the namespace). Events of this key
+    /// already queued are still delivered. Returns whether the key was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let state = &mut self.core.pump;
+        match state.tokens.get(key).copied() {
+            Some(token) => state.drop_target(token).is_some(),
+            None => false,
+        }
+    }
+
+    /// Whether `key` is monitored.
+    pub fn contains(&self, key: &str) -> bool {
+        self.core.pump.tokens.contains_key(key)
+    }
+
+    /// The keys monitored, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.core.pump.tokens.keys().map(|k| &**k)
+    }
+
+    /// How many namespaces are monitored.
+    pub fn len(&self) -> usize {
+        self.core.pump.tokens.len()
+    }
+
+    /// Whether no namespace is monitored.
+    pub fn is_empty(&self) -> bool {
+        self.core.pump.tokens.is_empty()
+    }
+
+    /// The identity (device, inode of its nsfs file) of the namespace behind `key`: a name
+    /// deleted and created again is a different namespace with a different identity.
+    pub fn identity(&self, key: &str) -> Option<(u64, u64)> {
+        let state = &self.core.pump;
+        state
+            .tokens
+            .get(key)
+            .and_then(|t| state.targets.get(t))
+            .map(|t| t.identity)
+    }
+}
+
+handle_api!(Stream, StreamEvent);

@@ -1,0 +1,576 @@
+//! The multi-namespace stream on real namespaces, links, addresses, routes, neighbours and tc.
+
+mod common;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nsmon::nsid::assign_nsid;
+use nsmon::rtnl::{Change, Rtnl};
+use nsmon::{
+    Error, Groups, NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber, Stream,
+    StreamEvent, StreamOptions,
+};
+
+const T: Duration = Duration::from_secs(10);
+
+/// Events until `done` or timeout.
+fn collect(s: &mut Stream, mut done: impl FnMut(&[StreamEvent]) -> bool) -> Vec<StreamEvent> {
+    let deadline = Instant::now() + T;
+    let mut events = Vec::new();
+    loop {
+        while let Some(e) = s.next().unwrap() {
+            events.push(e);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if done(&events) || left.is_zero() {
+            return events;
+        }
+        s.wait(Some(left)).unwrap();
+    }
+}
+
+/// The typed messages of `key`.
+fn messages_of<'a>(events: &'a [StreamEvent], key: &str) -> Vec<&'a Rtnl> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Message {
+                key: k, message, ..
+            } if &**k == key => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+fn has(events: &[StreamEvent], key: &str, pred: impl Fn(&Rtnl) -> bool) -> bool {
+    messages_of(events, key).into_iter().any(pred)
+}
+
+fn ip_n(ns: &str, args: &str) {
+    let mut all = vec!["-n", ns];
+    all.extend(args.split_whitespace());
+    run("ip", &all);
+}
+
+fn tc_n(ns: &str, args: &str) {
+    let mut all = vec!["-n", ns];
+    all.extend(args.split_whitespace());
+    run("tc", &all);
+}
+
+/// Port ids of this process's rtnetlink sockets that joined the groups in `mask`.
+fn our_netlink_ports(mask: u32) -> Vec<u32> {
+    let ours: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    std::fs::read_to_string("/proc/net/netlink")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let groups = u32::from_str_radix(f[3], 16).ok()?;
+            (f[1] == "0" && groups & mask == mask && ours.iter().any(|i| i == f[9]))
+                .then(|| f[2].parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Sends `message` to netlink port `port` from a fresh userspace socket.
+fn send_from_userspace(message: &[u8], port: u32) {
+    // SAFETY: plain socket calls on a socket this function owns; buffers outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let mut to: libc::sockaddr_nl = std::mem::zeroed();
+        to.nl_family = libc::AF_NETLINK as u16;
+        to.nl_pid = port;
+        let len = std::mem::size_of_val(&to) as u32;
+        let sent = libc::sendto(
+            fd,
+            message.as_ptr().cast(),
+            message.len(),
+            0,
+            (&raw const to).cast(),
+            len,
+        );
+        assert_eq!(
+            sent,
+            message.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        libc::close(fd);
+    }
+}
+
+fn addr(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+#[test]
+fn every_group_gives_typed_events_with_the_right_key() {
+    require_root!();
+    let ns = Netns::add("groups");
+    let n = ns.name.as_str();
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add("k1", NetnsRef::Name(n), StreamOptions::new())
+        .unwrap();
+
+    ip_n(n, "link add nsmon-br0 type bridge");
+    ip_n(
+        n,
+        "link set nsmon-br0 address 02:00:00:00:00:01 mtu 1400 up",
+    );
+    let ev = collect(&mut stream, |e| {
+        has(
+            e,
+            "k1",
+            |m| matches!(m, Rtnl::Link(Change::New, l) if l.mtu == Some(1400)),
+        )
+    });
+    let Some(Rtnl::Link(_, br)) = messages_of(&ev, "k1")
+        .into_iter()
+        .find(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0")))
+    else {
+        panic!("no link event: {ev:?}")
+    };
+    assert_eq!(br.kind.as_deref(), Some("bridge"));
+    let index = br.index;
+
+    ip_n(n, "addr add 198.51.100.1/24 dev nsmon-br0");
+    ip_n(n, "addr add 2001:db8::1/64 dev nsmon-br0 nodad");
+    ip_n(n, "route add 203.0.113.0/24 via 198.51.100.254");
+    ip_n(
+        n,
+        "neigh add 198.51.100.7 lladdr 02:00:00:00:00:07 dev nsmon-br0 nud permanent",
+    );
+    tc_n(n, "qdisc add dev nsmon-br0 root handle 1: htb");
+    tc_n(
+        n,
+        "class add dev nsmon-br0 parent 1: classid 1:10 htb rate 1mbit",
+    );
+    tc_n(n, "filter add dev nsmon-br0 parent 1: protocol ip prio 1 u32 match ip dst 203.0.113.0/24 flowid 1:10");
+    type Check = Box<dyn Fn(&Rtnl) -> bool>;
+    let wanted: [(&str, Check); 7] = [
+        (
+            "ipv4 address",
+            Box::new(move |m| {
+                matches!(m, Rtnl::Address(Change::New, a)
+            if a.index == index && a.address == addr("198.51.100.1") && a.prefix_len == 24)
+            }),
+        ),
+        (
+            "ipv6 address",
+            Box::new(|m| {
+                matches!(m, Rtnl::Address(Change::New, a)
+            if a.address == addr("2001:db8::1") && a.prefix_len == 64)
+            }),
+        ),
+        (
+            "route",
+            Box::new(move |m| {
+                matches!(m, Rtnl::Route(Change::New, r)
+            if r.dst == addr("203.0.113.0") && r.dst_len == 24
+                && r.gateway == addr("198.51.100.254") && r.oif == Some(index))
+            }),
+        ),
+        (
+            "neighbour",
+            Box::new(move |m| {
+                matches!(m, Rtnl::Neighbour(Change::New, x)
+            if x.address == addr("198.51.100.7") && x.state == 0x80 && x.index == index)
+            }),
+        ),
+        (
+            "qdisc",
+            Box::new(move |m| {
+                matches!(m, Rtnl::Qdisc(Change::New, q)
+            if q.index == index && q.handle == 0x10000 && q.kind.as_deref() == Some("htb"))
+            }),
+        ),
+        (
+            "class",
+            Box::new(|m| matches!(m, Rtnl::Class(Change::New, c) if c.handle == 0x10010)),
+        ),
+        (
+            "filter",
+            Box::new(|m| {
+                matches!(m, Rtnl::Filter(Change::New, f)
+            if f.kind.as_deref() == Some("u32"))
+            }),
+        ),
+    ];
+    let ev = collect(&mut stream, |e| wanted.iter().all(|(_, w)| has(e, "k1", w)));
+    for (what, w) in &wanted {
+        assert!(has(&ev, "k1", w), "no {what} event: {ev:?}");
+    }
+    // The raw bytes are the message the typed event came from.
+    for e in &ev {
+        if let StreamEvent::Message { message, raw, .. } = e {
+            assert_eq!(&nsmon::rtnl::parse(raw).unwrap().unwrap(), message);
+        }
+    }
+
+    ip_n(n, "route del 203.0.113.0/24");
+    ip_n(n, "link del nsmon-br0");
+    let ev = collect(&mut stream, |e| {
+        has(
+            e,
+            "k1",
+            |m| matches!(m, Rtnl::Link(Change::Deleted, l) if l.index == index),
+        )
+    });
+    assert!(
+        has(&ev, "k1", |m| matches!(m, Rtnl::Route(Change::Deleted, r)
+        if r.dst == addr("203.0.113.0"))),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn twenty_namespaces_each_tag_their_own_events() {
+    require_root!();
+    let set = NetnsSet::add("twenty", 20);
+    let mut stream = Stream::new().unwrap();
+    let options = StreamOptions::new().groups(Groups::IPV4_ROUTE);
+    for (i, name) in set.names.iter().enumerate() {
+        stream
+            .add(&format!("ns{i}"), NetnsRef::Name(name), options)
+            .unwrap();
+        ip_n(name, "link set lo up");
+    }
+    assert_eq!(stream.len(), 20);
+    for (i, name) in set.names.iter().enumerate() {
+        ip_n(name, &format!("route add 203.0.113.{i}/32 dev lo"));
+    }
+    let is_ours = |e: &StreamEvent| {
+        matches!(e, StreamEvent::Message { message: Rtnl::Route(Change::New, r), .. }
+            if r.dst_len == 32 && matches!(r.dst, Some(IpAddr::V4(a)) if a.octets()[..3] == [203, 0, 113]))
+    };
+    let ev = collect(&mut stream, |e| {
+        e.iter().filter(|e| is_ours(e)).count() >= 20
+    });
+    let mut seen = 0;
+    for e in ev.iter().filter(|e| is_ours(e)) {
+        let StreamEvent::Message {
+            key,
+            message: Rtnl::Route(_, r),
+            ..
+        } = e
+        else {
+            unreachable!()
+        };
+        let Some(IpAddr::V4(a)) = r.dst else {
+            unreachable!()
+        };
+        assert_eq!(
+            &**key,
+            format!("ns{}", a.octets()[3]),
+            "event tagged with another namespace"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 20);
+}
+
+#[test]
+fn add_remove_and_lookups_between_polls() {
+    require_root!();
+    let a = Netns::add("ara");
+    let mut stream = Stream::new().unwrap();
+    assert!(stream.is_empty());
+    assert!(!stream.wait(Some(Duration::from_millis(20))).unwrap());
+    stream
+        .add("a", NetnsRef::Name(&a.name), StreamOptions::new())
+        .unwrap();
+    stream
+        .add(
+            "here",
+            NetnsRef::Current,
+            StreamOptions::new().groups(Groups::LINK),
+        )
+        .unwrap();
+    assert!(stream.contains("a") && stream.contains("here"));
+    let mut keys: Vec<&str> = stream.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["a", "here"]);
+    // Bad input changes nothing.
+    let err = stream
+        .add("a", NetnsRef::Current, StreamOptions::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert_eq!(
+        stream
+            .add("x", NetnsRef::Name("a/b"), StreamOptions::new())
+            .unwrap_err()
+            .errno(),
+        libc::EINVAL
+    );
+    let err = stream
+        .add(
+            "x",
+            NetnsRef::Path(Path::new("/etc/hostname")),
+            StreamOptions::new(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not a network namespace"), "{err}");
+    assert_eq!(stream.len(), 2);
+    // Identity: the namespace itself, not its name.
+    let first = stream.identity("a").unwrap();
+    assert!(stream.remove("a"));
+    assert!(!stream.remove("a"));
+    assert!(!stream.contains("a"));
+    let name = a.name.clone();
+    a.delete();
+    let again = Netns::adopt(name.clone());
+    run("ip", &["netns", "add", &name]);
+    stream
+        .add("a", NetnsRef::Name(&again.name), StreamOptions::new())
+        .unwrap();
+    assert_ne!(
+        stream.identity("a").unwrap(),
+        first,
+        "a recreated name must be a new namespace"
+    );
+    ip_n(&again.name, "link add nsmon-br9 type bridge");
+    let ev = collect(&mut stream, |e| {
+        has(
+            e,
+            "a",
+            |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br9")),
+        )
+    });
+    assert!(has(&ev, "a", |m| matches!(m, Rtnl::Link(..))));
+}
+
+#[test]
+fn a_removed_namespace_is_released() {
+    require_root!();
+    let ns = Netns::add("release");
+    let id = assign_nsid(NetnsRef::Name(&ns.name), NsidRequest::Auto).unwrap();
+    let mut nsid = NsidSubscriber::new(NsidOptions::new()).unwrap();
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add("r", NetnsRef::Name(&ns.name), StreamOptions::new())
+        .unwrap();
+    ns.delete();
+    // The stream's socket keeps the namespace alive: no DelNsid while it is monitored.
+    let gone = |events: &[NsidEvent]| events.contains(&NsidEvent::DelNsid { nsid: id });
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        nsid.wait(Some(left)).unwrap();
+        while let Some(e) = nsid.next().unwrap() {
+            events.push(e);
+        }
+    }
+    assert!(!gone(&events), "destroyed while still monitored");
+    assert!(stream.remove("r"));
+    let deadline = Instant::now() + T;
+    while !gone(&events) && Instant::now() < deadline {
+        nsid.wait(Some(Duration::from_millis(100))).unwrap();
+        while let Some(e) = nsid.next().unwrap() {
+            events.push(e);
+        }
+    }
+    assert!(gone(&events), "not destroyed after remove: {events:?}");
+}
+
+#[test]
+fn a_dump_lists_existing_objects_then_synced() {
+    require_root!();
+    let ns = Netns::add("dump");
+    let n = ns.name.as_str();
+    ip_n(n, "link add nsmon-br0 type bridge");
+    ip_n(n, "link set nsmon-br0 up");
+    ip_n(n, "addr add 198.51.100.1/24 dev nsmon-br0");
+    ip_n(n, "route add 203.0.113.0/24 via 198.51.100.254");
+    tc_n(n, "qdisc add dev nsmon-br0 root handle 1: htb");
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add("d", NetnsRef::Name(n), StreamOptions::new().dump(true))
+        .unwrap();
+    let ev = collect(&mut stream, |e| {
+        e.iter().any(|e| matches!(e, StreamEvent::Synced { .. }))
+    });
+    let synced_at = ev
+        .iter()
+        .position(|e| matches!(e, StreamEvent::Synced { key } if &**key == "d"))
+        .expect("no Synced");
+    let before = &ev[..synced_at];
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("lo"))
+    ));
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0"))
+    ));
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Address(_, a) if a.address == addr("198.51.100.1"))
+    ));
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Route(_, r) if r.dst == addr("203.0.113.0"))
+    ));
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_deref() == Some("htb"))
+    ));
+    // Only the groups asked for.
+    let mut links_only = Stream::new().unwrap();
+    links_only
+        .add(
+            "l",
+            NetnsRef::Name(n),
+            StreamOptions::new().dump(true).groups(Groups::LINK),
+        )
+        .unwrap();
+    let ev = collect(&mut links_only, |e| {
+        e.iter().any(|e| matches!(e, StreamEvent::Synced { .. }))
+    });
+    assert!(
+        messages_of(&ev, "l")
+            .iter()
+            .all(|m| matches!(m, Rtnl::Link(..))),
+        "{ev:?}"
+    );
+    assert!(messages_of(&ev, "l").len() >= 2);
+}
+
+#[test]
+fn an_overrun_is_reported_then_a_resync_and_the_stream_goes_on() {
+    require_root!();
+    let ns = Netns::add("overrun");
+    let n = ns.name.as_str();
+    ip_n(n, "link set lo up");
+    let mut stream = Stream::new().unwrap();
+    let options = StreamOptions::new()
+        .groups(Groups::IPV4_ROUTE)
+        .receive_buffer(1)
+        .resync_on_overrun(true);
+    stream.add("o", NetnsRef::Name(n), options).unwrap();
+    let lines: Vec<String> = (0..2000)
+        .map(|i| format!("route add 198.51.{}.{}/32 dev lo", 100 + i / 250, i % 250))
+        .collect();
+    let mut child = std::process::Command::new("ip")
+        .args(["-n", n, "-batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for line in &lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let ev = collect(&mut stream, |e| {
+        let overrun = e
+            .iter()
+            .position(|e| matches!(e, StreamEvent::Overrun { .. }));
+        overrun.is_some_and(|at| {
+            e[at..]
+                .iter()
+                .any(|e| matches!(e, StreamEvent::Synced { .. }))
+        })
+    });
+    let at = ev
+        .iter()
+        .position(|e| matches!(e, StreamEvent::Overrun { key } if &**key == "o"))
+        .expect("no Overrun");
+    assert!(
+        ev[at..]
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Synced { key } if &**key == "o")),
+        "no resync"
+    );
+    ip_n(n, "route add 203.0.113.77/32 dev lo");
+    let ev = collect(&mut stream, |e| {
+        has(
+            e,
+            "o",
+            |m| matches!(m, Rtnl::Route(_, r) if r.dst == addr("203.0.113.77")),
+        )
+    });
+    assert!(has(&ev, "o", |m| matches!(m, Rtnl::Route(..))));
+}
+
+#[test]
+fn a_forged_message_unicast_to_a_stream_socket_is_ignored() {
+    require_root!();
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add(
+            "here",
+            NetnsRef::Current,
+            StreamOptions::new().groups(Groups::LINK),
+        )
+        .unwrap();
+    // This process's rtnetlink sockets in RTNLGRP_LINK (group 1 = bit 0): ours, and maybe
+    // another test's, which must ignore the forgery too. Unicast only: no other program hears.
+    let ports = our_netlink_ports(1);
+    assert!(
+        !ports.is_empty(),
+        "the stream's socket is not in /proc/net/netlink"
+    );
+    let mut forged = Vec::new();
+    forged.extend_from_slice(&48u32.to_ne_bytes()); // 16 header + 16 ifinfomsg + 16 attr
+    forged.extend_from_slice(&16u16.to_ne_bytes()); // RTM_NEWLINK
+    forged.extend_from_slice(&[0; 10]);
+    let mut ifinfo = [0u8; 16];
+    ifinfo[4..8].copy_from_slice(&4242u32.to_ne_bytes());
+    forged.extend_from_slice(&ifinfo);
+    forged.extend_from_slice(&16u16.to_ne_bytes());
+    forged.extend_from_slice(&3u16.to_ne_bytes()); // IFLA_IFNAME
+    forged.extend_from_slice(b"nsmon-forged\0\0\0\0");
+    for port in ports {
+        send_from_userspace(&forged, port);
+    }
+    let mut pfd = libc::pollfd {
+        fd: stream.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    assert_eq!(
+        unsafe { libc::poll(&mut pfd, 1, 5000) },
+        1,
+        "the forged message never arrived"
+    );
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let mut events = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        stream.wait(Some(left)).unwrap();
+        while let Some(e) = stream.next().unwrap() {
+            events.push(e);
+        }
+    }
+    assert!(
+        !has(
+            &events,
+            "here",
+            |m| matches!(m, Rtnl::Link(_, l) if l.index == 4242)
+        ),
+        "forged message accepted: {events:?}"
+    );
+}
