@@ -288,3 +288,135 @@ fn nsid_bad_arguments_exit_2() {
         );
     }
 }
+
+#[test]
+fn events_reports_changes_in_named_namespaces_with_dump_and_synced() {
+    require_root!();
+    let ns = Netns::add("clievents");
+    let n = ns.name.clone();
+    run("ip", &["-n", &n, "link", "set", "lo", "up"]);
+    let mut events = Running::start(&["events", "--ns", &n, "--dump", "--groups", "link,route"]);
+    assert!(events
+        .line_with("\"event\":\"new_link\"")
+        .contains(&format!("\"ns\":\"{n}\",\"index\":1,\"name\":\"lo\"")));
+    assert_eq!(
+        events.line_with("synced"),
+        format!(r#"{{"source":"stream","event":"synced","ns":"{n}"}}"#)
+    );
+    run(
+        "ip",
+        &[
+            "-n",
+            &n,
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "dev",
+            "lo",
+            "table",
+            "100",
+        ],
+    );
+    assert_eq!(
+        events.line_with("203.0.113.0/24"),
+        format!(
+            r#"{{"source":"stream","event":"new_route","ns":"{n}","family":"inet","table":100,"dst":"203.0.113.0/24","oif":1,"protocol":3,"scope":253,"type":1}}"#
+        )
+    );
+    run(
+        "ip",
+        &["-n", &n, "route", "del", "203.0.113.0/24", "table", "100"],
+    );
+    assert!(events
+        .line_with("203.0.113.0/24")
+        .contains("\"event\":\"del_route\""));
+    assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn events_follow_adds_and_removes_named_namespaces() {
+    require_root!();
+    let before = Netns::add("followold");
+    let mut events = Running::start(&["events", "--follow", "--groups", "link"]);
+    let later = Netns::add("follownew");
+    run(
+        "ip",
+        &[
+            "-n",
+            &later.name,
+            "link",
+            "add",
+            "nsmon-fb0",
+            "type",
+            "bridge",
+        ],
+    );
+    assert!(events
+        .line_with("nsmon-fb0")
+        .contains(&format!("\"event\":\"new_link\",\"ns\":\"{}\"", later.name)));
+    run(
+        "ip",
+        &[
+            "-n",
+            &before.name,
+            "link",
+            "add",
+            "nsmon-fb1",
+            "type",
+            "bridge",
+        ],
+    );
+    assert!(events
+        .line_with("nsmon-fb1")
+        .contains(&format!("\"ns\":\"{}\"", before.name)));
+    // Deleting a followed namespace removes it: nsmon closes its socket (one fd fewer), which
+    // releases the namespace.
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", events.child.id()))
+            .unwrap()
+            .count()
+    };
+    let with_both = fds();
+    later.delete();
+    let deadline = std::time::Instant::now() + T;
+    while fds() != with_both - 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "socket not closed after deletion"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(events.signal(libc::SIGINT).code(), Some(0));
+}
+
+#[test]
+fn events_bad_input_gets_a_message_and_a_non_zero_exit() {
+    for (args, code) in [
+        (&["events", "--groups", "link,nope"][..], 2),
+        (&["events", "--pid", "x"], 2),
+        (&["events", "--bogus"], 2),
+    ] {
+        let (got, out, err) = nsmon(args);
+        assert_eq!(got, Some(code), "{args:?}");
+        assert!(
+            out.is_empty() && err.starts_with("nsmon: "),
+            "{args:?}: {err}"
+        );
+    }
+    if !have_root() {
+        return;
+    }
+    for args in [
+        &["events", "--ns", "a/b"][..],
+        &["events", "--ns", "nsmon-t-no-such-name"],
+        &["events", "--path", "/etc/hostname"],
+        &["events", "--pid", "2147483000"],
+    ] {
+        let (got, out, err) = nsmon(args);
+        assert_eq!(got, Some(1), "{args:?}");
+        assert!(
+            out.is_empty() && err.starts_with("nsmon: "),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -12,6 +12,8 @@ Usage:
   nsmon nsid [--ns NAME]
   nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
   nsmon nsid set NAME (auto | ID) [--ns NAME]
+  nsmon events [--default] [--ns NAME]... [--path PATH]... [--pid PID]...
+               [--follow] [--groups link,addr,route,neigh,tc] [--dump]
   nsmon --help | --version
 
 nsmon watch
@@ -46,6 +48,19 @@ nsmon nsid get NAME | --pid PID | --path PATH
 nsmon nsid set NAME auto | ID
   Assigns an id (auto: the kernel picks) and prints it as `get` does.
 
+nsmon events
+  Reports links, addresses, routes, neighbours and tc objects changing in each
+  namespace given (the caller's own with --default, or when nothing is given),
+  tagged with \"ns\": the name, \"default\", the path, or \"pid:N\":
+    {\"source\":\"stream\",\"event\":\"new_route\",\"ns\":\"blue\",\"family\":\"inet\",
+     \"table\":254,\"dst\":\"10.1.2.0/24\",\"gateway\":\"10.0.0.1\",\"oif\":2,...}
+  Events: new_/del_ link, addr, route, neigh, qdisc, class, filter; synced (after
+  --dump), overrun (messages were dropped; a dump follows, then synced), error
+  (that namespace failed and was dropped).
+  --follow       also follow every named namespace, as it appears and goes
+  --groups LIST  only these kinds (default all)
+  --dump         first report what exists, then synced
+
 Output is flushed after every line. nsmon exits 0 on SIGINT or SIGTERM, and
 quietly when its output is closed. Bad arguments: exit code 2.
 ";
@@ -57,7 +72,23 @@ pub enum Command {
     Version,
     Watch(WatchArgs),
     Nsid(NsidArgs),
+    Events(EventsArgs),
 }
+
+/// `nsmon events ...`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EventsArgs {
+    pub targets: Vec<Target>,
+    /// The caller's own namespace.
+    pub default: bool,
+    pub follow: bool,
+    /// Group names, validated.
+    pub groups: Vec<String>,
+    pub dump: bool,
+}
+
+/// The group names `--groups` accepts.
+pub const GROUP_NAMES: [&str; 5] = ["link", "addr", "route", "neigh", "tc"];
 
 /// A namespace named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +135,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some("-V" | "--version") => Ok(Command::Version),
         Some("watch") => parse_watch(args).map(Command::Watch),
         Some("nsid") => parse_nsid(args).map(Command::Nsid),
+        Some("events") => parse_events(args).map(Command::Events),
         _ => Err(format!("unknown command {first:?}")),
     }
 }
@@ -149,6 +181,62 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
 fn utf8(arg: OsString, what: &str) -> Result<String, String> {
     arg.into_string()
         .map_err(|a| format!("{what} {a:?} is not valid UTF-8"))
+}
+
+fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, String> {
+    let mut out = EventsArgs::default();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let text = utf8(arg, "argument")?;
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (text.clone(), None),
+        };
+        let mut value = |flag: &str| -> Result<String, String> {
+            let v = match inline.clone() {
+                Some(v) => v,
+                None => utf8(args.next().ok_or(format!("{flag} needs a value"))?, flag)?,
+            };
+            if v.is_empty() {
+                return Err(format!("{flag} needs a non-empty value"));
+            }
+            Ok(v)
+        };
+        match flag.as_str() {
+            "--ns" => out.targets.push(Target::Name(value("--ns")?)),
+            "--path" => out
+                .targets
+                .push(Target::Path(PathBuf::from(value("--path")?))),
+            "--pid" => {
+                let v = value("--pid")?;
+                let pid = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(format!("--pid {v:?} is not a process id"))?;
+                out.targets.push(Target::Pid(pid));
+            }
+            "--groups" => {
+                for group in value("--groups")?.split(',') {
+                    if !GROUP_NAMES.contains(&group) {
+                        return Err(format!(
+                            "unknown group {group:?} (known: {})",
+                            GROUP_NAMES.join(",")
+                        ));
+                    }
+                    out.groups.push(group.to_string());
+                }
+            }
+            "--default" | "--follow" | "--dump" if inline.is_some() => {
+                return Err(format!("{flag} takes no value"))
+            }
+            "--default" => out.default = true,
+            "--follow" => out.follow = true,
+            "--dump" => out.dump = true,
+            _ => return Err(format!("unknown option {text:?} for 'nsmon events'")),
+        }
+    }
+    Ok(out)
 }
 
 fn parse_nsid(args: impl Iterator<Item = OsString>) -> Result<NsidArgs, String> {
@@ -297,6 +385,45 @@ mod tests {
             &["nsid", "--ns"],
         ] {
             assert!(nsid(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn parses_events_flags() {
+        let Command::Events(e) = parse_strs(&[
+            "events",
+            "--ns",
+            "a",
+            "--pid",
+            "7",
+            "--path=/p",
+            "--default",
+            "--follow",
+            "--groups",
+            "link,route",
+            "--dump",
+        ])
+        .unwrap() else {
+            panic!("not events")
+        };
+        assert_eq!(
+            e.targets,
+            vec![
+                Target::Name("a".into()),
+                Target::Pid(7),
+                Target::Path("/p".into())
+            ]
+        );
+        assert!(e.default && e.follow && e.dump);
+        assert_eq!(e.groups, vec!["link", "route"]);
+        for bad in [
+            &["events", "--groups", "link,bogus"][..],
+            &["events", "--ns"],
+            &["events", "--pid", "0"],
+            &["events", "--dump=yes"],
+            &["events", "stray"],
+        ] {
+            assert!(parse_strs(bad).is_err(), "{bad:?} should be refused");
         }
     }
 

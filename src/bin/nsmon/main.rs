@@ -1,6 +1,7 @@
 //! `nsmon`: prints network-namespace events as JSON lines. See `nsmon --help`.
 
 mod args;
+mod events;
 mod follow;
 mod json;
 mod nsid;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         }
         Command::Watch(options) => watch::run(options),
         Command::Nsid(options) => nsid::run(options),
+        Command::Events(options) => events::run(options),
     };
     match result {
         Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,

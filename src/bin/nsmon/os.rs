@@ -56,3 +56,18 @@ pub fn wait_readable<const N: usize>(fds: [RawFd; N]) -> io::Result<[bool; N]> {
         }
     }
 }
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (following many namespaces takes one fd
+/// each). Failing to raise it only means fewer namespaces fit; the library reports EMFILE.
+pub fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit on a local rlimit struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            // Ignored: see above.
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
