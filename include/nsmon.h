@@ -71,6 +71,46 @@
 #define NSMON_NSID_AUTO -1
 
 /**
+ * `nsmon_stream_options_set_groups` bit: links.
+ */
+#define NSMON_GROUP_LINK 1
+
+/**
+ * Group bit: IPv4 addresses.
+ */
+#define NSMON_GROUP_IPV4_ADDR (1 << 1)
+
+/**
+ * Group bit: IPv6 addresses.
+ */
+#define NSMON_GROUP_IPV6_ADDR (1 << 2)
+
+/**
+ * Group bit: IPv4 routes.
+ */
+#define NSMON_GROUP_IPV4_ROUTE (1 << 3)
+
+/**
+ * Group bit: IPv6 routes.
+ */
+#define NSMON_GROUP_IPV6_ROUTE (1 << 4)
+
+/**
+ * Group bit: neighbours.
+ */
+#define NSMON_GROUP_NEIGH (1 << 5)
+
+/**
+ * Group bit: qdiscs, classes and filters.
+ */
+#define NSMON_GROUP_TC (1 << 6)
+
+/**
+ * All group bits.
+ */
+#define NSMON_GROUP_ALL ((1 << 7) - 1)
+
+/**
  * Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
  */
 #define NSMON_NAME_SIZE 256
@@ -98,6 +138,87 @@ enum nsmon_nsid_event_kind
 };
 #ifndef __cplusplus
 typedef uint32_t nsmon_nsid_event_kind;
+#endif // __cplusplus
+
+/**
+ * What a stream event reports; the matching member of `nsmon_stream_event` is filled.
+ */
+enum nsmon_stream_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * A link appeared or changed (`link`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_LINK = 1,
+  /**
+   * A link went away (`link`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_LINK = 2,
+  /**
+   * An address was added (`addr`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_ADDR = 3,
+  /**
+   * An address was removed (`addr`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_ADDR = 4,
+  /**
+   * A route was added or changed (`route`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_ROUTE = 5,
+  /**
+   * A route was removed (`route`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_ROUTE = 6,
+  /**
+   * A neighbour entry appeared or changed (`neigh`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_NEIGH = 7,
+  /**
+   * A neighbour entry went away (`neigh`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_NEIGH = 8,
+  /**
+   * A qdisc was added or changed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_QDISC = 9,
+  /**
+   * A qdisc was removed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_QDISC = 10,
+  /**
+   * A class was added or changed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_CLASS = 11,
+  /**
+   * A class was removed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_CLASS = 12,
+  /**
+   * A filter was added or changed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_NEW_FILTER = 13,
+  /**
+   * A filter was removed (`tc`).
+   */
+  NSMON_STREAM_EVENT_KIND_DEL_FILTER = 14,
+  /**
+   * The namespace's dump (or resync) is complete.
+   */
+  NSMON_STREAM_EVENT_KIND_SYNCED = 15,
+  /**
+   * The kernel dropped messages for the namespace (a resync follows if asked for).
+   */
+  NSMON_STREAM_EVENT_KIND_OVERRUN = 16,
+  /**
+   * The namespace's socket failed and it was removed; `error` has the reason.
+   */
+  NSMON_STREAM_EVENT_KIND_ERROR = 17,
+};
+#ifndef __cplusplus
+typedef uint32_t nsmon_stream_event_kind;
 #endif // __cplusplus
 
 /**
@@ -145,6 +266,16 @@ typedef struct nsmon_nsid nsmon_nsid;
  * `nsmon_nsid_options_free`.
  */
 typedef struct nsmon_nsid_options nsmon_nsid_options;
+
+/**
+ * A stream. Not thread-safe: use it from one thread at a time.
+ */
+typedef struct nsmon_stream nsmon_stream;
+
+/**
+ * Options for `nsmon_stream_add`: all groups, no dump, no resync, default receive buffer.
+ */
+typedef struct nsmon_stream_options nsmon_stream_options;
 
 /**
  * A namespace watcher. Not thread-safe: use it from one thread at a time (it may move between
@@ -210,6 +341,242 @@ typedef struct nsmon_nsid_event {
  * same rules as `nsmon_watcher_callback` (no re-entry except `_fd` and `_free`, no unwinding).
  */
 typedef int (*nsmon_nsid_callback)(void *userdata, const struct nsmon_nsid_event *event);
+
+/**
+ * A link event's fields. Absent numbers are 0, absent strings empty.
+ */
+typedef struct nsmon_link {
+  /**
+   * Interface index.
+   */
+  uint32_t index;
+  /**
+   * `IFF_*` flags.
+   */
+  uint32_t flags;
+  /**
+   * MTU (0 when absent).
+   */
+  uint32_t mtu;
+  /**
+   * Index of the master device (0 when none).
+   */
+  uint32_t master;
+  /**
+   * RFC 2863 operational state.
+   */
+  uint8_t operstate;
+  /**
+   * Bytes used in `mac`.
+   */
+  uint8_t mac_len;
+  /**
+   * Link-layer address.
+   */
+  uint8_t mac[32];
+  /**
+   * Interface name, NUL-terminated.
+   */
+  char name[16];
+  /**
+   * Link kind (`"bridge"`, `"veth"`, ...), NUL-terminated.
+   */
+  char kind[32];
+} nsmon_link;
+
+/**
+ * An IP address: `family` is `AF_INET` (4 bytes used) or `AF_INET6` (16), 0 when absent.
+ */
+typedef struct nsmon_ip {
+  /**
+   * `AF_INET`, `AF_INET6`, or 0 when the address is absent.
+   */
+  uint8_t family;
+  /**
+   * The address in network byte order.
+   */
+  uint8_t bytes[16];
+} nsmon_ip;
+
+/**
+ * An address event's fields.
+ */
+typedef struct nsmon_addr {
+  /**
+   * Interface index.
+   */
+  uint32_t index;
+  /**
+   * The address (its family is the address family).
+   */
+  struct nsmon_ip addr;
+  /**
+   * Prefix length.
+   */
+  uint8_t prefix_len;
+  /**
+   * `RT_SCOPE_*`.
+   */
+  uint8_t scope;
+  /**
+   * Label (IPv4), NUL-terminated.
+   */
+  char label[16];
+} nsmon_addr;
+
+/**
+ * A route event's fields.
+ */
+typedef struct nsmon_route {
+  /**
+   * `AF_INET` or `AF_INET6`.
+   */
+  uint8_t family;
+  /**
+   * Destination prefix length (0 with no `dst`: the default route).
+   */
+  uint8_t dst_len;
+  /**
+   * `RTPROT_*`.
+   */
+  uint8_t protocol;
+  /**
+   * `RT_SCOPE_*`.
+   */
+  uint8_t scope;
+  /**
+   * `RTN_*`.
+   */
+  uint8_t route_type;
+  /**
+   * Routing table.
+   */
+  uint32_t table;
+  /**
+   * Output interface index (0 when absent).
+   */
+  uint32_t oif;
+  /**
+   * Destination (family 0 when absent).
+   */
+  struct nsmon_ip dst;
+  /**
+   * Gateway (family 0 when absent).
+   */
+  struct nsmon_ip gateway;
+} nsmon_route;
+
+/**
+ * A neighbour event's fields.
+ */
+typedef struct nsmon_neigh {
+  /**
+   * `AF_INET`, `AF_INET6` or `AF_BRIDGE`.
+   */
+  uint8_t family;
+  /**
+   * Bytes used in `lladdr`.
+   */
+  uint8_t lladdr_len;
+  /**
+   * `NUD_*` state bits.
+   */
+  uint16_t state;
+  /**
+   * Interface index.
+   */
+  uint32_t index;
+  /**
+   * The neighbour's address (family 0 when absent).
+   */
+  struct nsmon_ip dst;
+  /**
+   * Its link-layer address.
+   */
+  uint8_t lladdr[32];
+} nsmon_neigh;
+
+/**
+ * A qdisc, class or filter event's fields.
+ */
+typedef struct nsmon_tc {
+  /**
+   * Interface index.
+   */
+  uint32_t index;
+  /**
+   * Handle, `major << 16 | minor`.
+   */
+  uint32_t handle;
+  /**
+   * Parent handle (`0xffffffff`: root).
+   */
+  uint32_t parent;
+  /**
+   * Kind (`"htb"`, `"u32"`, ...), NUL-terminated.
+   */
+  char kind[32];
+} nsmon_tc;
+
+/**
+ * One stream event, filled in by nsmon into memory the caller owns.
+ *
+ * # Memory and lifetimes
+ * The typed members are plain data. `key`, `raw` and `error` point into the stream and stay
+ * valid until the next call on the same stream (or, in a callback, until it returns).
+ */
+typedef struct nsmon_stream_event {
+  /**
+   * What happened; says which member below is filled.
+   */
+  nsmon_stream_event_kind kind;
+  /**
+   * The namespace's key (not NUL-terminated; `key_len` bytes).
+   */
+  const char *key;
+  /**
+   * Length of `key`.
+   */
+  size_t key_len;
+  /**
+   * The netlink message as the kernel sent it (NULL for SYNCED, OVERRUN, ERROR).
+   */
+  const uint8_t *raw;
+  /**
+   * Length of `raw`.
+   */
+  size_t raw_len;
+  /**
+   * For ERROR: the reason, NUL-terminated; NULL otherwise.
+   */
+  const char *error;
+  /**
+   * For LINK events.
+   */
+  struct nsmon_link link;
+  /**
+   * For ADDR events.
+   */
+  struct nsmon_addr addr;
+  /**
+   * For ROUTE events.
+   */
+  struct nsmon_route route;
+  /**
+   * For NEIGH events.
+   */
+  struct nsmon_neigh neigh;
+  /**
+   * For QDISC, CLASS and FILTER events.
+   */
+  struct nsmon_tc tc;
+} nsmon_stream_event;
+
+/**
+ * Called by `nsmon_stream_dispatch` for each event. Return 0 to go on, non-zero to stop. The
+ * same rules as `nsmon_watcher_callback`.
+ */
+typedef int (*nsmon_stream_callback)(void *userdata, const struct nsmon_stream_event *event);
 
 /**
  * One watcher event, filled in by nsmon into memory the caller owns.
@@ -405,6 +772,154 @@ int nsmon_nsid_get(const struct nsmon_netns_ref *observer, const struct nsmon_ne
 int nsmon_nsid_set(const struct nsmon_netns_ref *observer,
                    const struct nsmon_netns_ref *target,
                    int nsid);
+
+/**
+ * Creates stream options: all groups, no dump, no resync, the kernel's default receive buffer.
+ * Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `out` is NULL or writable for one pointer.
+ */
+int nsmon_stream_options_new(struct nsmon_stream_options **out);
+
+/**
+ * Frees stream options. NULL is accepted.
+ *
+ * # Safety
+ * `options` is NULL or came from `nsmon_stream_options_new` and was not freed yet.
+ */
+void nsmon_stream_options_free(struct nsmon_stream_options *options);
+
+/**
+ * Sets which kinds to follow: a mask of `NSMON_GROUP_*` bits (default `NSMON_GROUP_ALL`).
+ * Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for unknown bits (options unchanged).
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+int nsmon_stream_options_set_groups(struct nsmon_stream_options *options, uint32_t groups);
+
+/**
+ * Whether to dump the namespace's current objects after subscribing, then report SYNCED.
+ * Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+int nsmon_stream_options_set_dump(struct nsmon_stream_options *options, bool on);
+
+/**
+ * Whether an OVERRUN is followed by a fresh dump and SYNCED. Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+int nsmon_stream_options_set_resync_on_overrun(struct nsmon_stream_options *options, bool on);
+
+/**
+ * The receive buffer of each namespace's socket, in bytes (0: the kernel's default).
+ * Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or live.
+ */
+int nsmon_stream_options_set_receive_buffer(struct nsmon_stream_options *options, size_t bytes);
+
+/**
+ * Creates an empty stream. Returns 0 and sets `*out`, or a negative code.
+ *
+ * # Safety
+ * `out` is NULL or writable for one pointer.
+ */
+int nsmon_stream_new(struct nsmon_stream **out);
+
+/**
+ * Starts monitoring `target` (NULL: the caller's namespace) under `key` (UTF-8, copied), with
+ * `options` (NULL: defaults). Returns 0, or a negative code with nothing changed:
+ * `NSMON_ERR_NULL`, `NSMON_ERR_UTF8`, `-EINVAL` (key in use, bad name, not a network
+ * namespace), `-ENOENT`, `-ESRCH`, `-EMFILE` (fd limit).
+ *
+ * # Safety
+ * `stream` is NULL or live; `key` is NULL or NUL-terminated; `target` is NULL or readable;
+ * `options` is NULL or live.
+ */
+int nsmon_stream_add(struct nsmon_stream *stream,
+                     const char *key,
+                     const struct nsmon_netns_ref *target,
+                     const struct nsmon_stream_options *options);
+
+/**
+ * Stops monitoring `key`, closing its socket. Returns 1 (removed), 0 (not there) or a
+ * negative code.
+ *
+ * # Safety
+ * `stream` is NULL or live; `key` is NULL or NUL-terminated.
+ */
+int nsmon_stream_remove(struct nsmon_stream *stream, const char *key);
+
+/**
+ * Whether `key` is monitored: 1, 0, or a negative code.
+ *
+ * # Safety
+ * `stream` is NULL or live; `key` is NULL or NUL-terminated.
+ */
+int nsmon_stream_contains(struct nsmon_stream *stream, const char *key);
+
+/**
+ * How many namespaces are monitored, or a negative code.
+ *
+ * # Safety
+ * `stream` is NULL or live.
+ */
+int nsmon_stream_len(struct nsmon_stream *stream);
+
+/**
+ * The stream's pollable fd (readable whenever `nsmon_stream_next` has an event), or
+ * `NSMON_ERR_NULL`. Borrowed: closed by `nsmon_stream_free`.
+ *
+ * # Safety
+ * `stream` is NULL or live.
+ */
+int nsmon_stream_fd(const struct nsmon_stream *stream);
+
+/**
+ * Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+ * `event->key`, `raw` and `error` stay valid until the next call on this stream.
+ *
+ * # Safety
+ * `stream` is NULL or live; `event` is NULL or writable for one event.
+ */
+int nsmon_stream_next(struct nsmon_stream *stream, struct nsmon_stream_event *event);
+
+/**
+ * Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
+ * non-zero. Returns the number delivered or a negative code. Same rules as
+ * `nsmon_watcher_dispatch`; the event's pointers are valid during the callback only.
+ *
+ * # Safety
+ * `stream` is NULL or live; `callback` is NULL or safe to call with `userdata`.
+ */
+int nsmon_stream_dispatch(struct nsmon_stream *stream,
+                          nsmon_stream_callback callback,
+                          void *userdata);
+
+/**
+ * Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal
+ * arrives (`-EINTR`).
+ *
+ * # Safety
+ * `stream` is NULL or live.
+ */
+int nsmon_stream_wait(struct nsmon_stream *stream, int timeout_ms);
+
+/**
+ * Frees the stream, closing every namespace's socket. NULL is accepted; from inside its own
+ * callback, the free happens when the dispatch returns.
+ *
+ * # Safety
+ * `stream` is NULL or live, not used afterwards.
+ */
+void nsmon_stream_free(struct nsmon_stream *stream);
 
 /**
  * Creates an options object with the defaults: directory `/var/run/netns`, no listing of

@@ -31,7 +31,9 @@ step "C test under valgrind (shared library, through pkg-config)"
 cc "${cflags[@]}" tests/c/watcher_test.c -o "$work/watcher_test" $(pkg-config --cflags --libs nsmon)
 # shellcheck disable=SC2046
 cc "${cflags[@]}" tests/c/nsid_test.c -o "$work/nsid_test" $(pkg-config --cflags --libs nsmon)
-for test in watcher_test nsid_test; do
+# shellcheck disable=SC2046
+cc "${cflags[@]}" tests/c/stream_test.c -o "$work/stream_test" $(pkg-config --cflags --libs nsmon)
+for test in watcher_test nsid_test stream_test; do
     valgrind -q --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 "$work/$test"
 done

@@ -68,12 +68,17 @@ impl<T> HandleCell<T> {
 /// An opaque C handle type that wraps a [`HandleCell`] around a Rust handle.
 pub(crate) trait CHandle: Sized {
     type Inner: HandleOps;
-    /// The C event struct, filled from the Rust event.
-    type CEvent;
     /// The parameter name used in NULL errors.
     const NAME: &'static str;
     fn cell(&self) -> &HandleCell<Self::Inner>;
     fn raw_fd(&self) -> c_int;
+}
+
+/// A handle whose C events are plain data, so the generic `_next` and `_dispatch` can convert
+/// each event and drop it. (Events that point into the handle need their own `_next`.)
+pub(crate) trait PlainEvents: CHandle {
+    /// The C event struct, filled from the Rust event.
+    type CEvent;
     fn to_c(event: &<Self::Inner as HandleOps>::Event) -> Self::CEvent;
 }
 
@@ -96,7 +101,7 @@ pub(crate) unsafe fn handle_fd<H: CHandle>(ptr: *const H) -> c_int {
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle; `out` is NULL or writable for one event.
-pub(crate) unsafe fn handle_next<H: CHandle>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
+pub(crate) unsafe fn handle_next<H: PlainEvents>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
     guard(|| {
         // SAFETY: per the contract.
         let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
@@ -119,7 +124,7 @@ pub(crate) unsafe fn handle_next<H: CHandle>(ptr: *mut H, out: *mut H::CEvent) -
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle; `callback` is NULL or safe to call with `userdata`.
-pub(crate) unsafe fn handle_dispatch<H: CHandle>(
+pub(crate) unsafe fn handle_dispatch<H: PlainEvents>(
     ptr: *mut H,
     callback: Callback<H::CEvent>,
     userdata: *mut c_void,
@@ -191,7 +196,7 @@ unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
 ///
 /// # Safety
 /// As for [`free_handle`]; call it after the call's `enter` has returned.
-unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
+pub(crate) unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
     // SAFETY: per the contract.
     let Some(handle) = (unsafe { ptr.as_ref() }) else {
         return;

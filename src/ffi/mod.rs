@@ -18,6 +18,7 @@ mod handle_cell;
 pub mod name;
 pub mod netns;
 pub mod nsid;
+pub mod stream;
 pub mod watcher;
 
 use std::ffi::{c_char, c_int, CStr};

@@ -4,6 +4,7 @@ use std::ffi::{c_int, c_void};
 
 use super::handle_cell::{
     handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
+    PlainEvents,
 };
 use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
 use super::{boxed, guard, guard_void, Failure};
@@ -69,7 +70,6 @@ pub struct nsmon_nsid {
 
 impl CHandle for nsmon_nsid {
     type Inner = NsidSubscriber;
-    type CEvent = nsmon_nsid_event;
     const NAME: &'static str = "nsid";
     fn cell(&self) -> &HandleCell<NsidSubscriber> {
         &self.cell
@@ -77,6 +77,10 @@ impl CHandle for nsmon_nsid {
     fn raw_fd(&self) -> c_int {
         self.fd
     }
+}
+
+impl PlainEvents for nsmon_nsid {
+    type CEvent = nsmon_nsid_event;
     fn to_c(event: &NsidEvent) -> nsmon_nsid_event {
         let (kind, nsid, pid, fd) = match *event {
             NsidEvent::NewNsid { nsid, pid, fd } => (

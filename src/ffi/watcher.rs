@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::handle_cell::{
     handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
+    PlainEvents,
 };
 use super::{boxed, c_str, guard, guard_void, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
@@ -26,7 +27,6 @@ pub struct nsmon_watcher {
 
 impl CHandle for nsmon_watcher {
     type Inner = Watcher;
-    type CEvent = nsmon_watcher_event;
     const NAME: &'static str = "watcher";
     fn cell(&self) -> &HandleCell<Watcher> {
         &self.cell
@@ -34,6 +34,10 @@ impl CHandle for nsmon_watcher {
     fn raw_fd(&self) -> c_int {
         self.fd
     }
+}
+
+impl PlainEvents for nsmon_watcher {
+    type CEvent = nsmon_watcher_event;
     fn to_c(event: &WatchEvent) -> nsmon_watcher_event {
         nsmon_watcher_event::from_event(event)
     }

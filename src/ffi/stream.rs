@@ -1,0 +1,732 @@
+//! `nsmon_stream_*`: the multi-namespace event stream for C.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::net::IpAddr;
+
+use super::handle_cell::{finish_call, handle_fd, handle_free, handle_wait, CHandle, HandleCell};
+use super::netns::{netns_ref, nsmon_netns_ref};
+use super::{boxed, c_str, guard, guard_void, Failure};
+use crate::rtnl::{Change, Rtnl};
+use crate::{Groups, Stream, StreamEvent, StreamOptions};
+
+/// `nsmon_stream_options_set_groups` bit: links.
+pub const NSMON_GROUP_LINK: u32 = 1;
+/// Group bit: IPv4 addresses.
+pub const NSMON_GROUP_IPV4_ADDR: u32 = 1 << 1;
+/// Group bit: IPv6 addresses.
+pub const NSMON_GROUP_IPV6_ADDR: u32 = 1 << 2;
+/// Group bit: IPv4 routes.
+pub const NSMON_GROUP_IPV4_ROUTE: u32 = 1 << 3;
+/// Group bit: IPv6 routes.
+pub const NSMON_GROUP_IPV6_ROUTE: u32 = 1 << 4;
+/// Group bit: neighbours.
+pub const NSMON_GROUP_NEIGH: u32 = 1 << 5;
+/// Group bit: qdiscs, classes and filters.
+pub const NSMON_GROUP_TC: u32 = 1 << 6;
+/// All group bits.
+pub const NSMON_GROUP_ALL: u32 = (1 << 7) - 1;
+
+/// What a stream event reports; the matching member of `nsmon_stream_event` is filled.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nsmon_stream_event_kind {
+    /// A link appeared or changed (`link`).
+    NewLink = 1,
+    /// A link went away (`link`).
+    DelLink = 2,
+    /// An address was added (`addr`).
+    NewAddr = 3,
+    /// An address was removed (`addr`).
+    DelAddr = 4,
+    /// A route was added or changed (`route`).
+    NewRoute = 5,
+    /// A route was removed (`route`).
+    DelRoute = 6,
+    /// A neighbour entry appeared or changed (`neigh`).
+    NewNeigh = 7,
+    /// A neighbour entry went away (`neigh`).
+    DelNeigh = 8,
+    /// A qdisc was added or changed (`tc`).
+    NewQdisc = 9,
+    /// A qdisc was removed (`tc`).
+    DelQdisc = 10,
+    /// A class was added or changed (`tc`).
+    NewClass = 11,
+    /// A class was removed (`tc`).
+    DelClass = 12,
+    /// A filter was added or changed (`tc`).
+    NewFilter = 13,
+    /// A filter was removed (`tc`).
+    DelFilter = 14,
+    /// The namespace's dump (or resync) is complete.
+    Synced = 15,
+    /// The kernel dropped messages for the namespace (a resync follows if asked for).
+    Overrun = 16,
+    /// The namespace's socket failed and it was removed; `error` has the reason.
+    Error = 17,
+}
+
+/// An IP address: `family` is `AF_INET` (4 bytes used) or `AF_INET6` (16), 0 when absent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_ip {
+    /// `AF_INET`, `AF_INET6`, or 0 when the address is absent.
+    pub family: u8,
+    /// The address in network byte order.
+    pub bytes: [u8; 16],
+}
+
+/// A link event's fields. Absent numbers are 0, absent strings empty.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_link {
+    /// Interface index.
+    pub index: u32,
+    /// `IFF_*` flags.
+    pub flags: u32,
+    /// MTU (0 when absent).
+    pub mtu: u32,
+    /// Index of the master device (0 when none).
+    pub master: u32,
+    /// RFC 2863 operational state.
+    pub operstate: u8,
+    /// Bytes used in `mac`.
+    pub mac_len: u8,
+    /// Link-layer address.
+    pub mac: [u8; 32],
+    /// Interface name, NUL-terminated.
+    pub name: [c_char; 16],
+    /// Link kind (`"bridge"`, `"veth"`, ...), NUL-terminated.
+    pub kind: [c_char; 32],
+}
+
+/// An address event's fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_addr {
+    /// Interface index.
+    pub index: u32,
+    /// The address (its family is the address family).
+    pub addr: nsmon_ip,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// `RT_SCOPE_*`.
+    pub scope: u8,
+    /// Label (IPv4), NUL-terminated.
+    pub label: [c_char; 16],
+}
+
+/// A route event's fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_route {
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u8,
+    /// Destination prefix length (0 with no `dst`: the default route).
+    pub dst_len: u8,
+    /// `RTPROT_*`.
+    pub protocol: u8,
+    /// `RT_SCOPE_*`.
+    pub scope: u8,
+    /// `RTN_*`.
+    pub route_type: u8,
+    /// Routing table.
+    pub table: u32,
+    /// Output interface index (0 when absent).
+    pub oif: u32,
+    /// Destination (family 0 when absent).
+    pub dst: nsmon_ip,
+    /// Gateway (family 0 when absent).
+    pub gateway: nsmon_ip,
+}
+
+/// A neighbour event's fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_neigh {
+    /// `AF_INET`, `AF_INET6` or `AF_BRIDGE`.
+    pub family: u8,
+    /// Bytes used in `lladdr`.
+    pub lladdr_len: u8,
+    /// `NUD_*` state bits.
+    pub state: u16,
+    /// Interface index.
+    pub index: u32,
+    /// The neighbour's address (family 0 when absent).
+    pub dst: nsmon_ip,
+    /// Its link-layer address.
+    pub lladdr: [u8; 32],
+}
+
+/// A qdisc, class or filter event's fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_tc {
+    /// Interface index.
+    pub index: u32,
+    /// Handle, `major << 16 | minor`.
+    pub handle: u32,
+    /// Parent handle (`0xffffffff`: root).
+    pub parent: u32,
+    /// Kind (`"htb"`, `"u32"`, ...), NUL-terminated.
+    pub kind: [c_char; 32],
+}
+
+/// One stream event, filled in by nsmon into memory the caller owns.
+///
+/// # Memory and lifetimes
+/// The typed members are plain data. `key`, `raw` and `error` point into the stream and stay
+/// valid until the next call on the same stream (or, in a callback, until it returns).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nsmon_stream_event {
+    /// What happened; says which member below is filled.
+    pub kind: nsmon_stream_event_kind,
+    /// The namespace's key (not NUL-terminated; `key_len` bytes).
+    pub key: *const c_char,
+    /// Length of `key`.
+    pub key_len: usize,
+    /// The netlink message as the kernel sent it (NULL for SYNCED, OVERRUN, ERROR).
+    pub raw: *const u8,
+    /// Length of `raw`.
+    pub raw_len: usize,
+    /// For ERROR: the reason, NUL-terminated; NULL otherwise.
+    pub error: *const c_char,
+    /// For LINK events.
+    pub link: nsmon_link,
+    /// For ADDR events.
+    pub addr: nsmon_addr,
+    /// For ROUTE events.
+    pub route: nsmon_route,
+    /// For NEIGH events.
+    pub neigh: nsmon_neigh,
+    /// For QDISC, CLASS and FILTER events.
+    pub tc: nsmon_tc,
+}
+
+/// Called by `nsmon_stream_dispatch` for each event. Return 0 to go on, non-zero to stop. The
+/// same rules as `nsmon_watcher_callback`.
+pub type nsmon_stream_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const nsmon_stream_event) -> c_int>;
+
+/// Options for `nsmon_stream_add`: all groups, no dump, no resync, default receive buffer.
+pub struct nsmon_stream_options {
+    inner: StreamOptions,
+}
+
+/// A stream. Not thread-safe: use it from one thread at a time.
+pub struct nsmon_stream {
+    cell: HandleCell<StreamWithStorage>,
+    fd: c_int,
+}
+
+/// The stream plus the storage that `key`, `raw` and `error` of the last event point into.
+pub(crate) struct StreamWithStorage {
+    stream: Stream,
+    last: Option<StreamEvent>,
+    last_error: std::ffi::CString,
+}
+
+impl crate::handle::HandleOps for StreamWithStorage {
+    type Event = StreamEvent;
+    fn next_event(&mut self) -> crate::Result<Option<StreamEvent>> {
+        self.stream.next()
+    }
+    fn dispatch_events(
+        &mut self,
+        callback: &mut dyn FnMut(StreamEvent) -> bool,
+    ) -> crate::Result<usize> {
+        self.stream.dispatch(callback)
+    }
+    fn wait_event(&mut self, timeout: Option<std::time::Duration>) -> crate::Result<bool> {
+        self.stream.wait(timeout)
+    }
+}
+
+fn copy_str<const N: usize>(dst: &mut [c_char; N], s: Option<&str>) {
+    let bytes = s.unwrap_or_default().as_bytes();
+    let n = bytes.len().min(N - 1);
+    for (d, b) in dst.iter_mut().zip(&bytes[..n]) {
+        *d = *b as c_char;
+    }
+}
+
+fn copy_bytes(dst: &mut [u8; 32], src: Option<&[u8]>) -> u8 {
+    let src = src.unwrap_or_default();
+    let n = src.len().min(32);
+    dst[..n].copy_from_slice(&src[..n]);
+    n as u8
+}
+
+fn ip(a: Option<IpAddr>) -> nsmon_ip {
+    let mut out = nsmon_ip::default();
+    match a {
+        Some(IpAddr::V4(v4)) => {
+            out.family = libc::AF_INET as u8;
+            out.bytes[..4].copy_from_slice(&v4.octets());
+        }
+        Some(IpAddr::V6(v6)) => {
+            out.family = libc::AF_INET6 as u8;
+            out.bytes = v6.octets();
+        }
+        None => {}
+    }
+    out
+}
+
+/// Fills a C event from `event`, whose storage (`key`, `raw`) must outlive the C event's use.
+fn fill(event: &StreamEvent, error: *const c_char) -> nsmon_stream_event {
+    use nsmon_stream_event_kind as K;
+    let mut out = nsmon_stream_event {
+        kind: K::Synced,
+        key: std::ptr::null(),
+        key_len: 0,
+        raw: std::ptr::null(),
+        raw_len: 0,
+        error: std::ptr::null(),
+        link: nsmon_link::default(),
+        addr: nsmon_addr::default(),
+        route: nsmon_route::default(),
+        neigh: nsmon_neigh::default(),
+        tc: nsmon_tc::default(),
+    };
+    let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
+    let key = match event {
+        StreamEvent::Message { key, message, raw } => {
+            out.raw = raw.as_ptr();
+            out.raw_len = raw.len();
+            match message {
+                Rtnl::Link(c, l) => {
+                    out.kind = pick(c, K::NewLink, K::DelLink);
+                    out.link.index = l.index;
+                    out.link.flags = l.flags;
+                    out.link.mtu = l.mtu.unwrap_or(0);
+                    out.link.master = l.master.unwrap_or(0);
+                    out.link.operstate = l.operstate.unwrap_or(0);
+                    out.link.mac_len = copy_bytes(&mut out.link.mac, l.mac.as_deref());
+                    copy_str(&mut out.link.name, l.name.as_deref());
+                    copy_str(&mut out.link.kind, l.kind.as_deref());
+                }
+                Rtnl::Address(c, a) => {
+                    out.kind = pick(c, K::NewAddr, K::DelAddr);
+                    out.addr.index = a.index;
+                    out.addr.addr = ip(a.address);
+                    out.addr.prefix_len = a.prefix_len;
+                    out.addr.scope = a.scope;
+                    copy_str(&mut out.addr.label, a.label.as_deref());
+                }
+                Rtnl::Route(c, r) => {
+                    out.kind = pick(c, K::NewRoute, K::DelRoute);
+                    out.route = nsmon_route {
+                        family: r.family,
+                        dst_len: r.dst_len,
+                        protocol: r.protocol,
+                        scope: r.scope,
+                        route_type: r.kind,
+                        table: r.table,
+                        oif: r.oif.unwrap_or(0),
+                        dst: ip(r.dst),
+                        gateway: ip(r.gateway),
+                    };
+                }
+                Rtnl::Neighbour(c, n) => {
+                    out.kind = pick(c, K::NewNeigh, K::DelNeigh);
+                    out.neigh.family = n.family;
+                    out.neigh.state = n.state;
+                    out.neigh.index = n.index;
+                    out.neigh.dst = ip(n.address);
+                    out.neigh.lladdr_len = copy_bytes(&mut out.neigh.lladdr, n.lladdr.as_deref());
+                }
+                Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
+                    out.kind = match message {
+                        Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
+                        Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
+                        _ => pick(c, K::NewFilter, K::DelFilter),
+                    };
+                    out.tc.index = t.index;
+                    out.tc.handle = t.handle;
+                    out.tc.parent = t.parent;
+                    copy_str(&mut out.tc.kind, t.kind.as_deref());
+                }
+            }
+            key
+        }
+        StreamEvent::Synced { key } => key,
+        StreamEvent::Overrun { key } => {
+            out.kind = K::Overrun;
+            key
+        }
+        StreamEvent::Error { key, .. } => {
+            out.kind = K::Error;
+            out.error = error;
+            key
+        }
+    };
+    out.key = key.as_ptr().cast();
+    out.key_len = key.len();
+    out
+}
+
+fn error_text(event: &StreamEvent) -> std::ffi::CString {
+    match event {
+        StreamEvent::Error { error, .. } => {
+            std::ffi::CString::new(error.to_string().replace('\0', " ")).unwrap_or_default()
+        }
+        _ => std::ffi::CString::default(),
+    }
+}
+
+impl CHandle for nsmon_stream {
+    type Inner = StreamWithStorage;
+    const NAME: &'static str = "stream";
+    fn cell(&self) -> &HandleCell<StreamWithStorage> {
+        &self.cell
+    }
+    fn raw_fd(&self) -> c_int {
+        self.fd
+    }
+}
+
+/// Creates stream options: all groups, no dump, no resync, the kernel's default receive buffer.
+/// Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `out` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_new(out: *mut *mut nsmon_stream_options) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let options = boxed(nsmon_stream_options {
+            inner: StreamOptions::new(),
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(options) };
+        Ok(0)
+    })
+}
+
+/// Frees stream options. NULL is accepted.
+///
+/// # Safety
+/// `options` is NULL or came from `nsmon_stream_options_new` and was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_free(options: *mut nsmon_stream_options) {
+    guard_void(|| {
+        if !options.is_null() {
+            // SAFETY: per the contract.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Applies `f` to the options behind `options`.
+///
+/// # Safety
+/// `options` is NULL or live.
+unsafe fn update(
+    options: *mut nsmon_stream_options,
+    f: impl FnOnce(StreamOptions) -> Result<StreamOptions, Failure>,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
+        options.inner = f(options.inner)?;
+        Ok(0)
+    })
+}
+
+/// Sets which kinds to follow: a mask of `NSMON_GROUP_*` bits (default `NSMON_GROUP_ALL`).
+/// Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for unknown bits (options unchanged).
+///
+/// # Safety
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_set_groups(
+    options: *mut nsmon_stream_options,
+    groups: u32,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        update(options, |o| {
+            if groups & !NSMON_GROUP_ALL != 0 {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "unknown group bits {:#x}",
+                    groups & !NSMON_GROUP_ALL
+                ))
+                .into());
+            }
+            let mut g = Groups::NONE;
+            for (bit, group) in [
+                (NSMON_GROUP_LINK, Groups::LINK),
+                (NSMON_GROUP_IPV4_ADDR, Groups::IPV4_ADDR),
+                (NSMON_GROUP_IPV6_ADDR, Groups::IPV6_ADDR),
+                (NSMON_GROUP_IPV4_ROUTE, Groups::IPV4_ROUTE),
+                (NSMON_GROUP_IPV6_ROUTE, Groups::IPV6_ROUTE),
+                (NSMON_GROUP_NEIGH, Groups::NEIGH),
+                (NSMON_GROUP_TC, Groups::TC),
+            ] {
+                if groups & bit != 0 {
+                    g = g | group;
+                }
+            }
+            Ok(o.groups(g))
+        })
+    }
+}
+
+/// Whether to dump the namespace's current objects after subscribing, then report SYNCED.
+/// Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_set_dump(
+    options: *mut nsmon_stream_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.dump(on))) }
+}
+
+/// Whether an OVERRUN is followed by a fresh dump and SYNCED. Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_set_resync_on_overrun(
+    options: *mut nsmon_stream_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.resync_on_overrun(on))) }
+}
+
+/// The receive buffer of each namespace's socket, in bytes (0: the kernel's default).
+/// Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_options_set_receive_buffer(
+    options: *mut nsmon_stream_options,
+    bytes: usize,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        update(options, |mut o| {
+            if bytes > 0 {
+                o = o.receive_buffer(bytes);
+            }
+            Ok(o)
+        })
+    }
+}
+
+/// Creates an empty stream. Returns 0 and sets `*out`, or a negative code.
+///
+/// # Safety
+/// `out` is NULL or writable for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_new(out: *mut *mut nsmon_stream) -> c_int {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let stream = Stream::new()?;
+        let fd = stream.fd();
+        let handle = boxed(nsmon_stream {
+            cell: HandleCell::new(StreamWithStorage {
+                stream,
+                last: None,
+                last_error: std::ffi::CString::default(),
+            }),
+            fd,
+        });
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(handle) };
+        Ok(0)
+    })
+}
+
+/// Starts monitoring `target` (NULL: the caller's namespace) under `key` (UTF-8, copied), with
+/// `options` (NULL: defaults). Returns 0, or a negative code with nothing changed:
+/// `NSMON_ERR_NULL`, `NSMON_ERR_UTF8`, `-EINVAL` (key in use, bad name, not a network
+/// namespace), `-ENOENT`, `-ESRCH`, `-EMFILE` (fd limit).
+///
+/// # Safety
+/// `stream` is NULL or live; `key` is NULL or NUL-terminated; `target` is NULL or readable;
+/// `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_add(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+    target: *const nsmon_netns_ref,
+    options: *const nsmon_stream_options,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: per the contract.
+        let key = unsafe { c_str(key, "key") }?;
+        // SAFETY: per the contract.
+        let target = unsafe { netns_ref(target, "target") }?;
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
+        handle.cell.enter(|s| {
+            s.stream.add(key, target, options)?;
+            Ok(0)
+        })
+    })
+}
+
+/// Stops monitoring `key`, closing its socket. Returns 1 (removed), 0 (not there) or a
+/// negative code.
+///
+/// # Safety
+/// `stream` is NULL or live; `key` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_remove(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: per the contract.
+        let key = unsafe { c_str(key, "key") }?;
+        handle.cell.enter(|s| Ok(c_int::from(s.stream.remove(key))))
+    })
+}
+
+/// Whether `key` is monitored: 1, 0, or a negative code.
+///
+/// # Safety
+/// `stream` is NULL or live; `key` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_contains(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: per the contract.
+        let key = unsafe { c_str(key, "key") }?;
+        handle
+            .cell
+            .enter(|s| Ok(c_int::from(s.stream.contains(key))))
+    })
+}
+
+/// How many namespaces are monitored, or a negative code.
+///
+/// # Safety
+/// `stream` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_len(stream: *mut nsmon_stream) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        handle
+            .cell
+            .enter(|s| Ok(c_int::try_from(s.stream.len()).unwrap_or(c_int::MAX)))
+    })
+}
+
+/// The stream's pollable fd (readable whenever `nsmon_stream_next` has an event), or
+/// `NSMON_ERR_NULL`. Borrowed: closed by `nsmon_stream_free`.
+///
+/// # Safety
+/// `stream` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_fd(stream: *const nsmon_stream) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_fd(stream) }
+}
+
+/// Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+/// `event->key`, `raw` and `error` stay valid until the next call on this stream.
+///
+/// # Safety
+/// `stream` is NULL or live; `event` is NULL or writable for one event.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_next(
+    stream: *mut nsmon_stream,
+    event: *mut nsmon_stream_event,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        if event.is_null() {
+            return Err(Failure::Null("event"));
+        }
+        handle.cell.enter(|s| {
+            s.last = s.stream.next()?;
+            let Some(last) = s.last.as_ref() else {
+                return Ok(0);
+            };
+            s.last_error = error_text(last);
+            let c = fill(last, s.last_error.as_ptr());
+            // SAFETY: checked non-NULL; writable per the contract.
+            unsafe { event.write(c) };
+            Ok(1)
+        })
+    })
+}
+
+/// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
+/// non-zero. Returns the number delivered or a negative code. Same rules as
+/// `nsmon_watcher_dispatch`; the event's pointers are valid during the callback only.
+///
+/// # Safety
+/// `stream` is NULL or live; `callback` is NULL or safe to call with `userdata`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_dispatch(
+    stream: *mut nsmon_stream,
+    callback: nsmon_stream_callback,
+    userdata: *mut c_void,
+) -> c_int {
+    let rc = guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        let callback = callback.ok_or(Failure::Null("callback"))?;
+        handle.cell.enter(|s| {
+            s.last = None;
+            let delivered = s.stream.dispatch(|e| {
+                let error = error_text(&e);
+                let c = fill(&e, error.as_ptr());
+                // SAFETY: the caller vouches for the callback; `c`, `e` and `error` outlive it.
+                let stop = unsafe { callback(userdata, &c) } != 0;
+                !stop && !handle.cell.free_requested()
+            })?;
+            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
+        })
+    });
+    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
+    unsafe { finish_call(stream) };
+    rc
+}
+
+/// Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal
+/// arrives (`-EINTR`).
+///
+/// # Safety
+/// `stream` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_wait(stream: *mut nsmon_stream, timeout_ms: c_int) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { handle_wait(stream, timeout_ms) }
+}
+
+/// Frees the stream, closing every namespace's socket. NULL is accepted; from inside its own
+/// callback, the free happens when the dispatch returns.
+///
+/// # Safety
+/// `stream` is NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_free(stream: *mut nsmon_stream) {
+    // SAFETY: forwarded contract.
+    unsafe { handle_free(stream) }
+}
