@@ -61,4 +61,23 @@ trap 'umount "$work/dir/first" 2>/dev/null; rm -rf "$work"' EXIT
 timeout 2 "$work/watch" "$work/dir" > "$work/watch.out" 2>&1 || true
 grep -qx '+ first' "$work/watch.out" || { echo "examples/watch.c printed:"; cat "$work/watch.out"; exit 1; } >&2
 
+step "C example (examples/follow.c) follows a namespace created while it runs"
+# shellcheck disable=SC2046
+cc "${cflags[@]}" examples/follow.c -o "$work/follow" $(pkg-config --cflags --libs nsmon)
+follow_ns="nsmon-t-follow-$$"
+trap 'ip netns del "$follow_ns" 2>/dev/null; umount "$work/dir/first" 2>/dev/null; rm -rf "$work"' EXIT
+"$work/follow" > "$work/follow.out" 2>&1 &
+follow_pid=$!
+sleep 0.5
+ip netns add "$follow_ns"
+sleep 0.3
+ip -n "$follow_ns" link add nsmon-fex type bridge
+sleep 0.5
+ip netns del "$follow_ns"
+sleep 0.3
+kill "$follow_pid"; wait "$follow_pid" 2>/dev/null || true
+for want in "+ namespace $follow_ns" "[$follow_ns] new link nsmon-fex" "- namespace $follow_ns"; do
+    grep -qxF -e "$want" "$work/follow.out" || { echo "examples/follow.c lacks '$want':"; cat "$work/follow.out"; exit 1; } >&2
+done
+
 step "all tests passed"
