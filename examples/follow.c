@@ -23,6 +23,7 @@ static void on_namespace(nsmon_stream *stream, const nsmon_watcher_event *ev)
         if (nsmon_stream_remove(stream, ev->name) == 1)
             printf("- namespace %s\n", ev->name);
     }
+    fflush(stdout);
 }
 
 static void on_change(const nsmon_stream_event *ev)

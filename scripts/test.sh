@@ -57,7 +57,7 @@ step "C example (examples/watch.c) builds and reports"
 cc "${cflags[@]}" examples/watch.c -o "$work/watch" $(pkg-config --cflags --libs nsmon)
 mkdir "$work/dir" && touch "$work/dir/first"
 mount --bind /proc/self/ns/net "$work/dir/first"   # an nsfs entry, as `ip netns add` makes
-trap 'umount "$work/dir/first" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
 timeout 2 "$work/watch" "$work/dir" > "$work/watch.out" 2>&1 || true
 grep -qx '+ first' "$work/watch.out" || { echo "examples/watch.c printed:"; cat "$work/watch.out"; exit 1; } >&2
 
@@ -65,7 +65,7 @@ step "C example (examples/follow.c) follows a namespace created while it runs"
 # shellcheck disable=SC2046
 cc "${cflags[@]}" examples/follow.c -o "$work/follow" $(pkg-config --cflags --libs nsmon)
 follow_ns="nsmon-t-follow-$$"
-trap 'ip netns del "$follow_ns" 2>/dev/null; umount "$work/dir/first" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'ip netns del "$follow_ns" 2>/dev/null || true; umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$work/follow" > "$work/follow.out" 2>&1 &
 follow_pid=$!
 sleep 0.5
