@@ -229,33 +229,6 @@ fn ids_are_seen_from_the_observers_namespace_without_changing_the_callers() {
     assert_eq!(thread_netns_inode(), before);
 }
 
-/// Port ids of this process's rtnetlink sockets that joined RTNLGRP_NSID: /proc/net/netlink
-/// lists port, groups and inode; our fds give the inodes that are ours.
-fn our_nsid_subscriber_ports() -> Vec<u32> {
-    let ours: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .filter_map(|l| {
-            let l = l.to_string_lossy().to_string();
-            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
-        })
-        .collect();
-    let table = std::fs::read_to_string("/proc/net/netlink").unwrap();
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let (proto, port, groups, inode) = (f[1], f[2], f[3], f[9]);
-            let groups = u32::from_str_radix(groups, 16).ok()?;
-            (proto == "0" && groups & (1 << 27) != 0 && ours.iter().any(|i| i == inode))
-                .then(|| port.parse().ok())
-                .flatten()
-        })
-        .collect()
-}
-
 /// Sends a forged RTM_NEWNSID for `nsid` from a userspace socket: to `port` (unicast) or, with
 /// `port` 0, to the RTNLGRP_NSID group (root may send to rtnetlink groups).
 fn forge(nsid: i32, port: u32) {
@@ -269,20 +242,18 @@ fn forge(nsid: i32, port: u32) {
     msg.extend_from_slice(&8u16.to_ne_bytes());
     msg.extend_from_slice(&1u16.to_ne_bytes()); // NETNSA_NSID
     msg.extend_from_slice(&nsid.to_ne_bytes());
+    if port != 0 {
+        send_from_userspace(&msg, port);
+        return;
+    }
     // SAFETY: plain socket calls on a socket this function owns; buffers outlive the calls.
     unsafe {
         let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
-        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
-        addr.nl_family = libc::AF_NETLINK as u16;
-        let len = std::mem::size_of_val(&addr) as u32;
-        assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
         let mut to: libc::sockaddr_nl = std::mem::zeroed();
         to.nl_family = libc::AF_NETLINK as u16;
-        to.nl_pid = port;
-        if port == 0 {
-            to.nl_groups = 1 << (28 - 1); // RTNLGRP_NSID
-        }
+        to.nl_groups = 1 << (28 - 1); // RTNLGRP_NSID
+        let len = std::mem::size_of_val(&to) as u32;
         let sent = libc::sendto(
             fd,
             msg.as_ptr().cast(),
@@ -327,7 +298,7 @@ fn a_forged_message_from_userspace_is_ignored() {
     let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
     // Unicast to the subscriber's own port id (and to any other subscriber of this process that
     // a parallel test holds: they must ignore it too).
-    let ports = our_nsid_subscriber_ports();
+    let ports = our_netlink_ports(1 << 27); // RTNLGRP_NSID
     assert!(
         !ports.is_empty(),
         "the subscriber's socket is not in /proc/net/netlink"

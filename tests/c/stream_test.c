@@ -12,16 +12,10 @@
 
 #include <nsmon.h>
 
+#include "check.h"
+
 static char ns[64];
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__,    \
-                    __LINE__, #cond, nsmon_last_error());                              \
-            exit(1);                                                                   \
-        }                                                                              \
-    } while (0)
 
 static void cleanup(void)
 {

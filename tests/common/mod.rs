@@ -323,3 +323,56 @@ pub fn is_nsfs(path: &Path) -> bool {
         libc::statfs(c.as_ptr(), &mut buf) == 0 && buf.f_type == 0x6e73_6673
     }
 }
+
+/// Port ids of this process's rtnetlink sockets that joined the groups in `mask`.
+pub fn our_netlink_ports(mask: u32) -> Vec<u32> {
+    let ours: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    std::fs::read_to_string("/proc/net/netlink")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let groups = u32::from_str_radix(f[3], 16).ok()?;
+            (f[1] == "0" && groups & mask == mask && ours.iter().any(|i| i == f[9]))
+                .then(|| f[2].parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Sends `message` to netlink port `port` from a fresh userspace socket.
+pub fn send_from_userspace(message: &[u8], port: u32) {
+    // SAFETY: plain socket calls on a socket this function owns; buffers outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let mut to: libc::sockaddr_nl = std::mem::zeroed();
+        to.nl_family = libc::AF_NETLINK as u16;
+        to.nl_pid = port;
+        let len = std::mem::size_of_val(&to) as u32;
+        let sent = libc::sendto(
+            fd,
+            message.as_ptr().cast(),
+            message.len(),
+            0,
+            (&raw const to).cast(),
+            len,
+        );
+        assert_eq!(
+            sent,
+            message.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        libc::close(fd);
+    }
+}
