@@ -37,9 +37,18 @@ pub(crate) trait Pump {
     type Event;
 
     /// Handles the sources that `ready` reports (the waker's token excluded) and pushes the
-    /// resulting events to `out`. Must consume each reported source's readiness (read until
-    /// `WouldBlock`), because sources are registered edge-triggered.
+    /// resulting events to `out`. Sources are registered edge-triggered, so each reported source
+    /// must be read until `WouldBlock`, or remembered as backlog (see [`has_backlog`]).
+    ///
+    /// [`has_backlog`]: Pump::has_backlog
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<Self::Event>) -> Result<()>;
+
+    /// Whether some source was left unread on purpose (a read budget, so that one busy source
+    /// cannot starve the others). The core then keeps the fd readable and calls `pump` again on
+    /// the next refill even if epoll reports nothing new.
+    fn has_backlog(&self) -> bool {
+        false
+    }
 }
 
 /// The shared machinery of a handle: the poll, the queue, the readiness bookkeeping.
@@ -115,7 +124,7 @@ impl<P: Pump> Core<P> {
                 self.ready.push(event.token());
             }
         }
-        if self.ready.is_empty() {
+        if self.ready.is_empty() && !self.pump.has_backlog() {
             return Ok(());
         }
         self.pump.pump(&self.ready, &mut self.queue)
@@ -129,14 +138,17 @@ impl<P: Pump> Core<P> {
     /// pending, it is consumed (picking up whatever arrived meanwhile), so that a level-triggered
     /// caller does not spin.
     fn settle(&mut self) -> Result<()> {
-        if self.queue.is_empty() && self.deferred.is_none() {
+        let idle = |core: &Self| {
+            core.queue.is_empty() && core.deferred.is_none() && !core.pump.has_backlog()
+        };
+        if idle(self) {
             if !self.armed {
                 return Ok(());
             }
             if let Err(err) = self.refill() {
                 self.deferred = Some(err);
             }
-            if self.queue.is_empty() && self.deferred.is_none() {
+            if idle(self) {
                 return Ok(());
             }
         }
@@ -201,12 +213,16 @@ impl<P: Pump> Core<P> {
             if !self.queue.is_empty() || self.deferred.is_some() {
                 return Ok(true);
             }
+            // A backlog may hold only messages that produce no event: pump it before blocking.
             if let Err(err) = self.refill() {
                 self.deferred = Some(err);
             }
             if !self.queue.is_empty() || self.deferred.is_some() {
                 self.settle()?;
                 return Ok(true);
+            }
+            if self.pump.has_backlog() {
+                continue; // unread data remains: read on rather than block
             }
             let remaining = match deadline {
                 None => None,
@@ -327,3 +343,74 @@ macro_rules! handle_api {
     };
 }
 pub(crate) use handle_api;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component with no fd of its own: a backlog of `left` events, `per_pump` at a time.
+    #[derive(Debug)]
+    struct Budgeted {
+        left: usize,
+        per_pump: usize,
+    }
+
+    impl Pump for Budgeted {
+        type Event = usize;
+        fn pump(&mut self, _ready: &[Token], out: &mut VecDeque<usize>) -> Result<()> {
+            for _ in 0..self.per_pump.min(self.left) {
+                out.push_back(self.left);
+                self.left -= 1;
+            }
+            Ok(())
+        }
+        fn has_backlog(&self) -> bool {
+            self.left > 0
+        }
+    }
+
+    fn readable(core: &Core<Budgeted>) -> bool {
+        sys::poll_readable(core.as_fd(), Some(Duration::ZERO)).unwrap()
+    }
+
+    #[test]
+    fn a_backlog_keeps_the_fd_readable_until_it_is_drained() {
+        let mut core = Core::new(|_, _| {
+            Ok(Budgeted {
+                left: 10,
+                per_pump: 3,
+            })
+        })
+        .unwrap();
+        assert!(
+            readable(&core),
+            "a backlog at creation must make the fd readable"
+        );
+        let mut got = Vec::new();
+        while let Some(event) = core.next().unwrap() {
+            got.push(event);
+            assert!(readable(&core) || core.pump.left == 0 && core.queue.is_empty());
+        }
+        assert_eq!(got, (1..=10).rev().collect::<Vec<_>>());
+        assert!(!readable(&core), "drained: the fd must not stay readable");
+    }
+
+    #[test]
+    fn wait_and_dispatch_pump_a_backlog_without_blocking() {
+        let mut core = Core::new(|_, _| {
+            Ok(Budgeted {
+                left: 7,
+                per_pump: 2,
+            })
+        })
+        .unwrap();
+        assert!(core.wait(Some(Duration::from_secs(5))).unwrap());
+        let mut got = 0;
+        while got < 7 {
+            got += core.dispatch(|_| true).unwrap();
+        }
+        assert_eq!(got, 7);
+        assert!(!core.wait(Some(Duration::from_millis(10))).unwrap());
+        assert!(!readable(&core));
+    }
+}

@@ -9,6 +9,9 @@
 //! - With [`StreamOptions::dump`], the namespace's current objects are dumped after subscribing
 //!   (subscribe first, so nothing falls between the two), then `Synced` is reported. Dumps run
 //!   one kind at a time on the socket, so they never collide (the kernel would answer `EBUSY`).
+//! - Fair under load: each namespace's socket is read at most a few datagrams per pump, and what
+//!   is left is read on the next one, so a namespace flooded with changes cannot starve the
+//!   others; the fd stays readable meanwhile.
 //! - Only the kernel is heard (sender port id 0); every length is checked. `ENOBUFS` becomes
 //!   `Overrun { key }`, optionally followed by a fresh dump and `Synced`. A namespace whose
 //!   socket fails gives `Error { key, .. }` and is dropped; the others carry on.
@@ -162,8 +165,17 @@ impl Target {
     }
 }
 
+/// Datagrams read from one namespace per pump before moving on to the next: a namespace under a
+/// flood of changes cannot starve the others; what it has left is read on the next pump. Large
+/// enough to empty what the kernel has buffered (a default receive buffer holds about 50
+/// datagrams), because data left in the kernel is data an overrun can drop: with 16, the stream
+/// benchmark lost 101 of 20,000 events to an overrun; with this, none.
+const READ_BUDGET: usize = 256;
+
 struct StreamState {
     registry: Registry,
+    /// Targets whose socket still had data when their budget ran out.
+    backlog: Vec<Token>,
     targets: HashMap<Token, Target>,
     tokens: HashMap<Arc<str>, Token>,
     next_token: usize,
@@ -181,6 +193,7 @@ impl std::fmt::Debug for StreamState {
 impl StreamState {
     fn drop_target(&mut self, token: Token) -> Option<Target> {
         let target = self.targets.remove(&token)?;
+        self.backlog.retain(|t| *t != token);
         self.tokens.remove(&target.key);
         // Ignored: closing the socket removes it from the epoll set anyway.
         let _ = self
@@ -189,14 +202,15 @@ impl StreamState {
         Some(target)
     }
 
-    /// Reads one target's socket until it is drained.
-    fn pump_target(&mut self, token: Token, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+    /// Reads one target's socket until it is drained or its budget is spent; returns whether
+    /// data may be left.
+    fn pump_target(&mut self, token: Token, out: &mut VecDeque<StreamEvent>) -> Result<bool> {
         let Some(target) = self.targets.get_mut(&token) else {
-            return Ok(()); // removed since the readiness was reported
+            return Ok(false); // removed since the readiness was reported
         };
-        loop {
+        for _ in 0..READ_BUDGET {
             let len = match target.socket.receive(&mut self.buffer)? {
-                Received::Nothing => return Ok(()),
+                Received::Nothing => return Ok(false),
                 Received::Overrun => {
                     out.push_back(StreamEvent::Overrun {
                         key: target.key.clone(),
@@ -249,6 +263,7 @@ impl StreamState {
                 }
             }
         }
+        Ok(true)
     }
 }
 
@@ -256,18 +271,32 @@ impl Pump for StreamState {
     type Event = StreamEvent;
 
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<StreamEvent>) -> Result<()> {
-        for &token in ready {
-            if let Err(error) = self.pump_target(token, out) {
-                // One namespace's failure is its own: report it, drop it, go on with the rest.
-                if let Some(target) = self.drop_target(token) {
-                    out.push_back(StreamEvent::Error {
-                        key: target.key,
-                        error: Arc::new(error),
-                    });
+        let mut tokens = std::mem::take(&mut self.backlog);
+        for token in ready {
+            if !tokens.contains(token) {
+                tokens.push(*token);
+            }
+        }
+        for token in tokens {
+            match self.pump_target(token, out) {
+                Ok(true) => self.backlog.push(token),
+                Ok(false) => {}
+                Err(error) => {
+                    // One namespace's failure is its own: report it, drop it, go on.
+                    if let Some(target) = self.drop_target(token) {
+                        out.push_back(StreamEvent::Error {
+                            key: target.key,
+                            error: Arc::new(error),
+                        });
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
     }
 }
 
@@ -289,6 +318,7 @@ impl Stream {
                 registry: registry
                     .try_clone()
                     .map_err(|e| Error::os("dup epoll fd", e))?,
+                backlog: Vec::new(),
                 targets: HashMap::new(),
                 tokens: HashMap::new(),
                 next_token: 0,
