@@ -581,6 +581,24 @@ pub unsafe extern "C" fn nsmon_stream_add(
     })
 }
 
+/// Runs `f` on the stream with a checked key (the shared part of remove and contains).
+///
+/// # Safety
+/// `stream` is NULL or live; `key` is NULL or NUL-terminated.
+unsafe fn with_key(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+    f: impl FnOnce(&mut Stream, &str) -> c_int,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: per the contract.
+        let key = unsafe { c_str(key, "key") }?;
+        handle.cell.enter(|s| Ok(f(&mut s.stream, key)))
+    })
+}
+
 /// Stops monitoring `key`, closing its socket. Returns 1 (removed), 0 (not there) or a
 /// negative code.
 ///
@@ -591,13 +609,8 @@ pub unsafe extern "C" fn nsmon_stream_remove(
     stream: *mut nsmon_stream,
     key: *const c_char,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        // SAFETY: per the contract.
-        let key = unsafe { c_str(key, "key") }?;
-        handle.cell.enter(|s| Ok(c_int::from(s.stream.remove(key))))
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_key(stream, key, |s, key| c_int::from(s.remove(key))) }
 }
 
 /// Whether `key` is monitored: 1, 0, or a negative code.
