@@ -17,26 +17,7 @@ const T: Duration = Duration::from_secs(10);
 
 /// Events until `done` or timeout.
 fn collect(sub: &mut NsidSubscriber, done: impl FnMut(&[NsidEvent]) -> bool) -> Vec<NsidEvent> {
-    collect_within(sub, T, done)
-}
-
-fn collect_within(
-    sub: &mut NsidSubscriber,
-    timeout: Duration,
-    mut done: impl FnMut(&[NsidEvent]) -> bool,
-) -> Vec<NsidEvent> {
-    let deadline = Instant::now() + timeout;
-    let mut events = Vec::new();
-    loop {
-        while let Some(e) = sub.next().unwrap() {
-            events.push(e);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if done(&events) || left.is_zero() {
-            return events;
-        }
-        sub.wait(Some(left)).unwrap();
-    }
+    collect_until(sub, T, done)
 }
 
 fn has_new(events: &[NsidEvent], id: u32) -> bool {
@@ -285,7 +266,7 @@ fn assert_forgery_ignored(sub: &mut NsidSubscriber, forged: i32) {
         1,
         "the forged message never arrived"
     );
-    let events = collect_within(sub, Duration::from_millis(200), |_| false);
+    let events = collect_for(sub, Duration::from_millis(200));
     assert!(
         !has_new(&events, forged as u32),
         "forged message accepted: {events:?}"

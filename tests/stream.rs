@@ -4,7 +4,7 @@ mod common;
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nsmon::nsid::assign_nsid;
@@ -17,19 +17,8 @@ use nsmon::{
 const T: Duration = Duration::from_secs(10);
 
 /// Events until `done` or timeout.
-fn collect(s: &mut Stream, mut done: impl FnMut(&[StreamEvent]) -> bool) -> Vec<StreamEvent> {
-    let deadline = Instant::now() + T;
-    let mut events = Vec::new();
-    loop {
-        while let Some(e) = s.next().unwrap() {
-            events.push(e);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if done(&events) || left.is_zero() {
-            return events;
-        }
-        s.wait(Some(left)).unwrap();
-    }
+fn collect(s: &mut Stream, done: impl FnMut(&[StreamEvent]) -> bool) -> Vec<StreamEvent> {
+    collect_until(s, T, done)
 }
 
 /// The typed messages of `key`.
@@ -315,23 +304,10 @@ fn a_removed_namespace_is_released() {
     ns.delete();
     // The stream's socket keeps the namespace alive: no DelNsid while it is monitored.
     let gone = |events: &[NsidEvent]| events.contains(&NsidEvent::DelNsid { nsid: id });
-    let mut events = Vec::new();
-    let deadline = Instant::now() + Duration::from_millis(300);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        nsid.wait(Some(left)).unwrap();
-        while let Some(e) = nsid.next().unwrap() {
-            events.push(e);
-        }
-    }
+    let events = collect_for(&mut nsid, Duration::from_millis(300));
     assert!(!gone(&events), "destroyed while still monitored");
     assert!(stream.remove("r"));
-    let deadline = Instant::now() + T;
-    while !gone(&events) && Instant::now() < deadline {
-        nsid.wait(Some(Duration::from_millis(100))).unwrap();
-        while let Some(e) = nsid.next().unwrap() {
-            events.push(e);
-        }
-    }
+    let events = collect_until(&mut nsid, T, gone);
     assert!(gone(&events), "not destroyed after remove: {events:?}");
 }
 
@@ -504,14 +480,7 @@ fn a_forged_message_unicast_to_a_stream_socket_is_ignored() {
         1,
         "the forged message never arrived"
     );
-    let deadline = Instant::now() + Duration::from_millis(200);
-    let mut events = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        stream.wait(Some(left)).unwrap();
-        while let Some(e) = stream.next().unwrap() {
-            events.push(e);
-        }
-    }
+    let events = collect_for(&mut stream, Duration::from_millis(200));
     assert!(
         !has(
             &events,

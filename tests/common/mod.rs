@@ -234,16 +234,43 @@ pub fn umount(file: &Path) {
     run("umount", &[file.to_str().unwrap()]);
 }
 
+/// What the collect helpers need from a handle: the `next` and `wait` every nsmon handle has.
+pub trait Handle {
+    type Event;
+    fn next_event(&mut self) -> Option<Self::Event>;
+    fn wait_for(&mut self, timeout: Duration);
+}
+
+macro_rules! impl_handle {
+    ($($handle:ty => $event:ty),*) => {$(
+        impl Handle for $handle {
+            type Event = $event;
+            fn next_event(&mut self) -> Option<$event> {
+                self.next().expect("next")
+            }
+            fn wait_for(&mut self, timeout: Duration) {
+                self.wait(Some(timeout)).expect("wait");
+            }
+        }
+    )*};
+}
+
+impl_handle!(
+    Watcher => WatchEvent,
+    nsmon::NsidSubscriber => nsmon::NsidEvent,
+    nsmon::Stream => nsmon::StreamEvent
+);
+
 /// Waits for events until `done` says so (given everything collected) or `timeout` passes.
-pub fn collect_until(
-    watcher: &mut Watcher,
+pub fn collect_until<H: Handle>(
+    handle: &mut H,
     timeout: Duration,
-    mut done: impl FnMut(&[WatchEvent]) -> bool,
-) -> Vec<WatchEvent> {
+    mut done: impl FnMut(&[H::Event]) -> bool,
+) -> Vec<H::Event> {
     let deadline = Instant::now() + timeout;
     let mut events = Vec::new();
     loop {
-        while let Some(event) = watcher.next().expect("next") {
+        while let Some(event) = handle.next_event() {
             events.push(event);
         }
         if done(&events) {
@@ -253,13 +280,13 @@ pub fn collect_until(
         if left.is_zero() {
             return events;
         }
-        watcher.wait(Some(left)).expect("wait");
+        handle.wait_for(left);
     }
 }
 
 /// Collects whatever arrives within `quiet` (for checks that nothing more comes).
-pub fn collect_for(watcher: &mut Watcher, quiet: Duration) -> Vec<WatchEvent> {
-    collect_until(watcher, quiet, |_| false)
+pub fn collect_for<H: Handle>(handle: &mut H, quiet: Duration) -> Vec<H::Event> {
+    collect_until(handle, quiet, |_| false)
 }
 
 /// Events about names starting with `prefix` (and the nameless ones dropped).
