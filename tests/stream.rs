@@ -490,3 +490,111 @@ fn a_forged_message_unicast_to_a_stream_socket_is_ignored() {
         "forged message accepted: {events:?}"
     );
 }
+
+/// This process's sockets that live in namespace `ns` (socket inodes are global; the kernel's
+/// per-namespace socket list is read by a process inside `ns`).
+fn our_sockets_in(ns: &str) -> Vec<i32> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/netlink"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let inodes: Vec<&str> = listing
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(9))
+        .collect();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            let link = link.to_string_lossy().to_string();
+            let inode = link
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .to_string();
+            inodes
+                .contains(&inode.as_str())
+                .then(|| e.file_name().to_str()?.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Makes the kernel cut every datagram for `fd` to 12 bytes (a classic BPF socket filter
+/// returning 12): less than a netlink header, which the stream must treat as a broken socket.
+fn cut_datagrams(fd: i32) {
+    let mut program = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K
+        jt: 0,
+        jf: 0,
+        k: 12,
+    }];
+    let fprog = libc::sock_fprog {
+        len: 1,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: `fprog` points at a live one-instruction program for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const fprog).cast(),
+            std::mem::size_of_val(&fprog) as u32,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn one_namespace_failing_leaves_the_others_running() {
+    require_root!();
+    let broken = Netns::add("broken");
+    let healthy = Netns::add("healthy");
+    let (b, h) = (broken.name.as_str(), healthy.name.as_str());
+    let mut stream = Stream::new().unwrap();
+    let links = StreamOptions::new().groups(Groups::LINK);
+    stream.add("broken", NetnsRef::Name(b), links).unwrap();
+    stream.add("healthy", NetnsRef::Name(h), links).unwrap();
+    let sockets = our_sockets_in(b);
+    assert_eq!(sockets.len(), 1, "one stream socket in {b}: {sockets:?}");
+    cut_datagrams(sockets[0]);
+
+    ip_n(b, "link add nsmon-cut type bridge");
+    let ev = collect(&mut stream, |e| {
+        e.iter()
+            .any(|e| matches!(e, StreamEvent::Error { key, .. } if &**key == "broken"))
+    });
+    let error = ev
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Error { key, error } if &**key == "broken" => Some(error.to_string()),
+            _ => None,
+        })
+        .expect("no Error for the broken namespace");
+    assert!(error.contains("netlink"), "unclear error: {error}");
+    assert!(!stream.contains("broken"), "a failed namespace stays in");
+    assert!(stream.contains("healthy"));
+    assert_eq!(stream.len(), 1);
+    assert!(
+        our_sockets_in(b).is_empty(),
+        "the failed namespace's socket was not closed"
+    );
+
+    ip_n(h, "link add nsmon-ok type bridge");
+    let ev = collect(&mut stream, |e| {
+        has(
+            e,
+            "healthy",
+            |m| matches!(m, Rtnl::Link(Change::New, l) if l.name.as_deref() == Some("nsmon-ok")),
+        )
+    });
+    assert!(has(&ev, "healthy", |m| matches!(m, Rtnl::Link(..))));
+    assert!(
+        !ev.iter().any(|e| matches!(e, StreamEvent::Error { .. })),
+        "{ev:?}"
+    );
+}
