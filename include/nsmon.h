@@ -547,6 +547,11 @@ typedef struct nsmon_stream_event {
    */
   size_t raw_len;
   /**
+   * From an all-nsid target: the source namespace's id in the observer's namespace; -1
+   * otherwise (the observer's own events, every other target, and non-message events).
+   */
+  int32_t nsid;
+  /**
    * For ERROR: the reason, NUL-terminated; NULL otherwise.
    */
   const char *error;
@@ -847,6 +852,22 @@ int nsmon_stream_add(struct nsmon_stream *stream,
                      const char *key,
                      const struct nsmon_netns_ref *target,
                      const struct nsmon_stream_options *options);
+
+/**
+ * Starts an all-nsid target under `key`: one socket in `observer`'s namespace (NULL: the
+ * caller's) hearing the chosen groups there and in every namespace that has an id in it. Events
+ * from another namespace carry its id in `nsid`, and in `key` the key the caller added that
+ * namespace under, if any (else this target's key). Those namespaces share one receive buffer,
+ * so an OVERRUN of this key may have lost events of any of them; a dump lists the observer's
+ * namespace only. Returns 0 or a negative code (as `nsmon_stream_add`), nothing changed.
+ *
+ * # Safety
+ * As `nsmon_stream_add`.
+ */
+int nsmon_stream_add_all_nsid(struct nsmon_stream *stream,
+                              const char *key,
+                              const struct nsmon_netns_ref *observer,
+                              const struct nsmon_stream_options *options);
 
 /**
  * Stops monitoring `key`, closing its socket. Returns 1 (removed), 0 (not there) or a

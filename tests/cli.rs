@@ -334,6 +334,49 @@ fn events_reports_changes_in_named_namespaces_with_dump_and_synced() {
 }
 
 #[test]
+fn events_all_nsid_tags_by_key_and_nsid() {
+    require_root!();
+    let named = Netns::add("cliallk");
+    let other = Netns::add("clialln");
+    let (k, o) = (named.name.clone(), other.name.clone());
+    for ns in [&k, &o] {
+        run("ip", &["netns", "set", ns, "auto"]);
+    }
+    let id = |ns: &str| {
+        let (code, out, _) = nsmon(&["nsid", "get", ns]);
+        assert_eq!(code, Some(0));
+        let at = out.find("\"nsid\":").unwrap() + 7;
+        out[at..].trim_end().trim_end_matches('}').to_string()
+    };
+    let (id_k, id_o) = (id(&k), id(&o));
+    let mut events = Running::start(&["events", "--all-nsid", "--ns", &k, "--groups", "link"]);
+    run(
+        "ip",
+        &["-n", &k, "link", "add", "nsmon-k", "type", "bridge"],
+    );
+    run(
+        "ip",
+        &["-n", &o, "link", "add", "nsmon-o", "type", "bridge"],
+    );
+    // From the named target's own socket (no nsid), and from the all-nsid socket.
+    let mut from_k = vec![events.line_with("\"name\":\"nsmon-k\"")];
+    from_k.push(events.line_with("\"name\":\"nsmon-k\""));
+    from_k.sort_by_key(|line| line.contains("nsid"));
+    assert!(
+        from_k[0].contains(&format!("\"ns\":\"{k}\",\"index\"")),
+        "{from_k:?}"
+    );
+    assert!(
+        from_k[1].contains(&format!("\"ns\":\"{k}\",\"nsid\":{id_k},")),
+        "{from_k:?}"
+    );
+    assert!(events
+        .line_with("\"name\":\"nsmon-o\"")
+        .contains(&format!("\"ns\":\"all-nsid\",\"nsid\":{id_o},")));
+    assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
 fn events_follow_adds_and_removes_named_namespaces() {
     require_root!();
     let before = Netns::add("followold");

@@ -598,3 +598,81 @@ fn one_namespace_failing_leaves_the_others_running() {
         "{ev:?}"
     );
 }
+
+/// The all-nsid event carrying a new link `name`, if any: (key, nsid).
+fn all_nsid_link(events: &[StreamEvent], name: &str) -> Option<(String, Option<i32>)> {
+    events.iter().find_map(|e| match e {
+        StreamEvent::Message {
+            key,
+            nsid,
+            message: Rtnl::Link(Change::New, l),
+            ..
+        } if l.name.as_deref() == Some(name) => Some((key.to_string(), *nsid)),
+        _ => None,
+    })
+}
+
+#[test]
+fn an_all_nsid_target_hears_every_namespace_with_an_id() {
+    require_root!();
+    let added = Netns::add("alla");
+    let stranger = Netns::add("alls");
+    let unnumbered = Netns::add("allu");
+    let later = Netns::add("alll");
+    let id_added = assign_nsid(NetnsRef::Name(&added.name), NsidRequest::Auto).unwrap() as i32;
+    let id_stranger =
+        assign_nsid(NetnsRef::Name(&stranger.name), NsidRequest::Auto).unwrap() as i32;
+    let mut stream = Stream::new().unwrap();
+    // Only to map keys: these targets join no group themselves.
+    let quiet = StreamOptions::new().groups(Groups::NONE);
+    stream
+        .add("added", NetnsRef::Name(&added.name), quiet)
+        .unwrap();
+    let links = StreamOptions::new().groups(Groups::LINK);
+    stream
+        .add_all_nsid("all", NetnsRef::Current, links)
+        .unwrap();
+    stream
+        .add("later", NetnsRef::Name(&later.name), quiet)
+        .unwrap();
+    assert_eq!(stream.len(), 3);
+    assert!(stream
+        .add_all_nsid("all", NetnsRef::Current, links)
+        .is_err());
+
+    // A namespace the caller added: its key, and its id.
+    ip_n(&added.name, "link add nsmon-alla type bridge");
+    // One it did not: the all-nsid key, and its id.
+    ip_n(&stranger.name, "link add nsmon-alls type bridge");
+    // One without an id: not heard. Changed before the marker, so it would arrive before it.
+    ip_n(&unnumbered.name, "link add nsmon-allu type bridge");
+    ip_n(&stranger.name, "link add nsmon-mark type bridge");
+    let ev = collect(&mut stream, |e| all_nsid_link(e, "nsmon-mark").is_some());
+    assert_eq!(
+        all_nsid_link(&ev, "nsmon-alla"),
+        Some(("added".into(), Some(id_added)))
+    );
+    assert_eq!(
+        all_nsid_link(&ev, "nsmon-alls"),
+        Some(("all".into(), Some(id_stranger)))
+    );
+    assert_eq!(all_nsid_link(&ev, "nsmon-allu"), None, "{ev:?}");
+
+    // An id assigned after the target was added still maps to the caller's key.
+    let id_later = assign_nsid(NetnsRef::Name(&later.name), NsidRequest::Auto).unwrap() as i32;
+    ip_n(&later.name, "link add nsmon-alll type bridge");
+    let ev = collect(&mut stream, |e| all_nsid_link(e, "nsmon-alll").is_some());
+    assert_eq!(
+        all_nsid_link(&ev, "nsmon-alll"),
+        Some(("later".into(), Some(id_later)))
+    );
+
+    // After remove, that namespace's events keep its id but no longer its key.
+    assert!(stream.remove("added"));
+    ip_n(&added.name, "link add nsmon-allb type bridge");
+    let ev = collect(&mut stream, |e| all_nsid_link(e, "nsmon-allb").is_some());
+    assert_eq!(
+        all_nsid_link(&ev, "nsmon-allb"),
+        Some(("all".into(), Some(id_added)))
+    );
+}

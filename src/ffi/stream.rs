@@ -7,7 +7,7 @@ use super::handle_cell::{finish_call, handle_fd, handle_free, handle_wait, CHand
 use super::netns::{netns_ref, nsmon_netns_ref};
 use super::{boxed, c_str, guard, guard_void, Failure};
 use crate::rtnl::{Change, Rtnl};
-use crate::{Groups, Stream, StreamEvent, StreamOptions};
+use crate::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
 
 /// `nsmon_stream_options_set_groups` bit: links.
 pub const NSMON_GROUP_LINK: u32 = 1;
@@ -190,6 +190,9 @@ pub struct nsmon_stream_event {
     pub raw: *const u8,
     /// Length of `raw`.
     pub raw_len: usize,
+    /// From an all-nsid target: the source namespace's id in the observer's namespace; -1
+    /// otherwise (the observer's own events, every other target, and non-message events).
+    pub nsid: i32,
     /// For ERROR: the reason, NUL-terminated; NULL otherwise.
     pub error: *const c_char,
     /// For LINK events.
@@ -283,6 +286,7 @@ fn fill(event: &StreamEvent, error: *const c_char) -> nsmon_stream_event {
         key_len: 0,
         raw: std::ptr::null(),
         raw_len: 0,
+        nsid: -1,
         error: std::ptr::null(),
         link: nsmon_link::default(),
         addr: nsmon_addr::default(),
@@ -292,7 +296,13 @@ fn fill(event: &StreamEvent, error: *const c_char) -> nsmon_stream_event {
     };
     let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
     let key = match event {
-        StreamEvent::Message { key, message, raw } => {
+        StreamEvent::Message {
+            key,
+            nsid,
+            message,
+            raw,
+        } => {
+            out.nsid = nsid.unwrap_or(-1);
             out.raw = raw.as_ptr();
             out.raw_len = raw.len();
             match message {
@@ -565,20 +575,65 @@ pub unsafe extern "C" fn nsmon_stream_add(
     target: *const nsmon_netns_ref,
     options: *const nsmon_stream_options,
 ) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { add_with(stream, key, target, "target", options, Stream::add) }
+}
+
+/// Checks the arguments shared by the add functions and runs `add` with them.
+///
+/// # Safety
+/// As `nsmon_stream_add`.
+unsafe fn add_with(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+    ns: *const nsmon_netns_ref,
+    ns_param: &'static str,
+    options: *const nsmon_stream_options,
+    add: impl FnOnce(&mut Stream, &str, NetnsRef<'_>, StreamOptions) -> crate::Result<()>,
+) -> c_int {
     guard(|| {
         // SAFETY: per the contract.
         let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
         // SAFETY: per the contract.
         let key = unsafe { c_str(key, "key") }?;
         // SAFETY: per the contract.
-        let target = unsafe { netns_ref(target, "target") }?;
+        let ns = unsafe { netns_ref(ns, ns_param) }?;
         // SAFETY: per the contract.
         let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
         handle.cell.enter(|s| {
-            s.stream.add(key, target, options)?;
+            add(&mut s.stream, key, ns, options)?;
             Ok(0)
         })
     })
+}
+
+/// Starts an all-nsid target under `key`: one socket in `observer`'s namespace (NULL: the
+/// caller's) hearing the chosen groups there and in every namespace that has an id in it. Events
+/// from another namespace carry its id in `nsid`, and in `key` the key the caller added that
+/// namespace under, if any (else this target's key). Those namespaces share one receive buffer,
+/// so an OVERRUN of this key may have lost events of any of them; a dump lists the observer's
+/// namespace only. Returns 0 or a negative code (as `nsmon_stream_add`), nothing changed.
+///
+/// # Safety
+/// As `nsmon_stream_add`.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_add_all_nsid(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+    observer: *const nsmon_netns_ref,
+    options: *const nsmon_stream_options,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        add_with(
+            stream,
+            key,
+            observer,
+            "observer",
+            options,
+            Stream::add_all_nsid,
+        )
+    }
 }
 
 /// Runs `f` on the stream with a checked key (the shared part of remove and contains).

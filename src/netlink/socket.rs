@@ -22,8 +22,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// What one receive produced.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
-    /// A datagram from the kernel of this many bytes is in the buffer.
-    Data(usize),
+    /// A datagram from the kernel of this many bytes is in the buffer; with it, the id of the
+    /// namespace it came from when the socket listens to all namespaces and the kernel said.
+    Data(usize, Option<i32>),
     /// Nothing queued (non-blocking socket).
     Nothing,
     /// The kernel dropped messages for lack of receive-buffer space.
@@ -80,6 +81,13 @@ impl Socket {
         .map_err(|e| Error::os(format!("NETLINK_ADD_MEMBERSHIP {group}"), e))
     }
 
+    /// Also hears the groups it joined in every namespace that has an id in this socket's
+    /// namespace; each such message comes with that id (see [`Received::Data`]).
+    pub(crate) fn listen_all_nsid(&self) -> Result<()> {
+        sys::set_int_option(self.fd.as_fd(), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, 1)
+            .map_err(|e| Error::os("NETLINK_LISTEN_ALL_NSID", e))
+    }
+
     /// Sets the receive buffer: `SO_RCVBUFFORCE` when permitted (CAP_NET_ADMIN), else
     /// `SO_RCVBUF` (capped by net.core.rmem_max). Returns the size the kernel granted (which it
     /// doubles for bookkeeping).
@@ -117,7 +125,7 @@ impl Socket {
                     buf.len()
                 )));
             }
-            return Ok(Received::Data(datagram.len));
+            return Ok(Received::Data(datagram.len, datagram.nsid));
         }
     }
 
@@ -143,7 +151,7 @@ impl Socket {
         let mut buf = vec![0u8; RECV_BUFFER];
         loop {
             let len = match self.receive(&mut buf)? {
-                Received::Data(len) => len,
+                Received::Data(len, _) => len,
                 Received::Nothing => {
                     return Err(Error::os(
                         op,
@@ -183,6 +191,12 @@ impl Socket {
 
 fn set_receive_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> Result<()> {
     crate::sys::set_receive_timeout(fd, timeout).map_err(|e| Error::os("SO_RCVTIMEO", e))
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl AsRawFd for Socket {

@@ -29,6 +29,7 @@ use crate::netns::NetnsRef;
 use crate::sys;
 use parse::parse_nsid;
 pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
+pub(crate) use query::{nsid_with, query_socket};
 
 /// What an [`NsidSubscriber`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl Pump for NsidState {
                     out.push_back(NsidEvent::Overrun);
                     continue;
                 }
-                Received::Data(len) => len,
+                Received::Data(len, _) => len,
             };
             for msg in messages(&self.buffer[..len]) {
                 let msg = msg.map_err(|m| Error::Protocol(m.0))?;

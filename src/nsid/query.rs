@@ -1,7 +1,7 @@
 //! Namespace-id queries: what id does namespace T have, as seen from namespace O; assign one;
 //! which named namespaces does an id denote.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use super::parse::parse_nsid;
@@ -23,7 +23,7 @@ pub enum NsidRequest {
 }
 
 /// Opens a query socket in `observer`'s namespace (ids are relative to their observer).
-fn query_socket(observer: NetnsRef<'_>) -> Result<Socket> {
+pub(crate) fn query_socket(observer: NetnsRef<'_>) -> Result<Socket> {
     if let NetnsRef::Current = observer {
         return Socket::open(true);
     }
@@ -62,6 +62,15 @@ fn get_with(socket: &mut Socket, target_fd: i32, what: &str) -> Result<Option<u3
         Some(id) if id < 0 => Ok(None),
         Some(id) => Ok(Some(id as u32)),
     }
+}
+
+/// The id of the namespace behind `ns` as seen from `socket`'s namespace (`None`: not assigned).
+pub(crate) fn nsid_with(
+    socket: &mut Socket,
+    ns: BorrowedFd<'_>,
+    what: &str,
+) -> Result<Option<u32>> {
+    get_with(socket, ns.as_raw_fd(), what)
 }
 
 /// The id of `target` as seen from the caller's namespace: `Some(id)`, or `None` when no id is

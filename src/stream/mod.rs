@@ -19,7 +19,7 @@
 mod groups;
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::Arc;
 
 use mio::unix::SourceFd;
@@ -41,8 +41,12 @@ pub use groups::Groups;
 pub enum StreamEvent {
     /// An rtnetlink object changed (or, during a dump, exists).
     Message {
-        /// The namespace's key.
+        /// The namespace's key. From an all-nsid target: the key the caller added the source
+        /// namespace under, if it did, else the all-nsid target's own key.
         key: Arc<str>,
+        /// From an all-nsid target: the source namespace's id in the observer's namespace
+        /// (`None` for the observer's own events and for every other target).
+        nsid: Option<i32>,
         /// The typed message.
         message: Rtnl,
         /// The message's bytes as the kernel sent them, header included, for parsing more.
@@ -131,6 +135,45 @@ struct Target {
     dumps: VecDeque<(u16, u8)>,
     dump_seq: Option<u32>,
     next_seq: u32,
+    /// Set for an all-nsid target.
+    all_nsid: Option<AllNsid>,
+}
+
+/// What an all-nsid target needs to tag events with the caller's keys.
+struct AllNsid {
+    /// A blocking query socket in the observer's namespace (ids are relative to it).
+    query: Socket,
+    /// Id (in the observer's namespace) of each namespace the caller added, to its key.
+    keys: HashMap<i32, Arc<str>>,
+    /// Ids were assigned or released since `keys` was built: rebuild before the next lookup.
+    stale: bool,
+}
+
+impl AllNsid {
+    /// Notes the id of the namespace behind `ns` (if it has one) as `key`'s.
+    fn learn(&mut self, ns: BorrowedFd<'_>, key: &Arc<str>) {
+        // A namespace whose id cannot be read is simply not mapped: its events keep the
+        // all-nsid target's key and still carry their nsid.
+        if let Ok(Some(id)) = crate::nsid::nsid_with(&mut self.query, ns, key) {
+            if let Ok(id) = i32::try_from(id) {
+                self.keys.insert(id, key.clone());
+            }
+        }
+    }
+
+    /// The caller's key for namespace id `id`, rebuilding the map first if ids changed.
+    fn key_for(&mut self, id: i32, targets: &HashMap<Token, Target>) -> Option<Arc<str>> {
+        if self.stale {
+            self.stale = false;
+            self.keys.clear();
+            for target in targets.values().filter(|t| t.all_nsid.is_none()) {
+                if let Ok(ns) = sys::netns::socket_namespace(target.socket.as_fd()) {
+                    self.learn(ns.as_fd(), &target.key);
+                }
+            }
+        }
+        self.keys.get(&id).cloned()
+    }
 }
 
 impl Target {
@@ -163,6 +206,85 @@ impl Target {
         self.dumps = self.options.groups.dumps().into();
         self.next_dump(out)
     }
+
+    /// Reads this target's socket until it is drained or the budget is spent; returns whether
+    /// data may be left. `others` are the stream's other targets (for an all-nsid target's
+    /// keys).
+    fn pump(
+        &mut self,
+        others: &HashMap<Token, Target>,
+        buffer: &mut [u8],
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<bool> {
+        for _ in 0..READ_BUDGET {
+            let (len, nsid) = match self.socket.receive(buffer)? {
+                Received::Nothing => return Ok(false),
+                Received::Overrun => {
+                    out.push_back(StreamEvent::Overrun {
+                        key: self.key.clone(),
+                    });
+                    if self.options.resync_on_overrun {
+                        self.start_dumps(out)?;
+                    }
+                    continue;
+                }
+                Received::Data(len, nsid) => (len, nsid),
+            };
+            let key = match (&mut self.all_nsid, nsid) {
+                (Some(all), Some(id)) => all.key_for(id, others),
+                _ => None,
+            }
+            .unwrap_or_else(|| self.key.clone());
+            for msg in messages(&buffer[..len]) {
+                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
+                let is_dump_reply = msg.port == self.port && Some(msg.seq) == self.dump_seq;
+                if is_dump_reply {
+                    match msg.kind {
+                        NLMSG_DONE => {
+                            self.dumps.pop_front();
+                            self.next_dump(out)?;
+                            continue;
+                        }
+                        NLMSG_ERROR => {
+                            let ack = parse_ack(msg.payload, msg.flags)
+                                .map_err(|m| Error::Protocol(m.0))?;
+                            if ack.errno != 0 {
+                                return Err(Error::os(
+                                    format!("dump in {}", self.key),
+                                    std::io::Error::from_raw_os_error(ack.errno),
+                                ));
+                            }
+                            continue;
+                        }
+                        _ => {}
+                    }
+                } else if msg.port == self.port {
+                    // A late reply to an earlier dump. (Notifications carry the port id of
+                    // whoever made the change, e.g. an `ip` process: that they come from the
+                    // kernel is the sender address, checked by the socket.)
+                    continue;
+                }
+                if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
+                    if let Some(all) = &mut self.all_nsid {
+                        all.stale = true;
+                    }
+                    continue;
+                }
+                let Some(message) = rtnl::parse(msg.bytes)? else {
+                    continue;
+                };
+                if self.options.groups.wants(&message) {
+                    out.push_back(StreamEvent::Message {
+                        key: key.clone(),
+                        nsid,
+                        message,
+                        raw: msg.bytes.into(),
+                    });
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Datagrams read from one namespace per pump before moving on to the next: a namespace under a
@@ -193,6 +315,11 @@ impl std::fmt::Debug for StreamState {
 impl StreamState {
     fn drop_target(&mut self, token: Token) -> Option<Target> {
         let target = self.targets.remove(&token)?;
+        for other in self.targets.values_mut() {
+            if let Some(all) = &mut other.all_nsid {
+                all.keys.retain(|_, key| *key != target.key);
+            }
+        }
         self.backlog.retain(|t| *t != token);
         self.tokens.remove(&target.key);
         // Ignored: closing the socket removes it from the epoll set anyway.
@@ -203,67 +330,15 @@ impl StreamState {
     }
 
     /// Reads one target's socket until it is drained or its budget is spent; returns whether
-    /// data may be left.
+    /// data may be left. The target is taken out of the map meanwhile, so that an all-nsid
+    /// target can look at the others.
     fn pump_target(&mut self, token: Token, out: &mut VecDeque<StreamEvent>) -> Result<bool> {
-        let Some(target) = self.targets.get_mut(&token) else {
+        let Some(mut target) = self.targets.remove(&token) else {
             return Ok(false); // removed since the readiness was reported
         };
-        for _ in 0..READ_BUDGET {
-            let len = match target.socket.receive(&mut self.buffer)? {
-                Received::Nothing => return Ok(false),
-                Received::Overrun => {
-                    out.push_back(StreamEvent::Overrun {
-                        key: target.key.clone(),
-                    });
-                    if target.options.resync_on_overrun {
-                        target.start_dumps(out)?;
-                    }
-                    continue;
-                }
-                Received::Data(len) => len,
-            };
-            for msg in messages(&self.buffer[..len]) {
-                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
-                let is_dump_reply = msg.port == target.port && Some(msg.seq) == target.dump_seq;
-                if is_dump_reply {
-                    match msg.kind {
-                        NLMSG_DONE => {
-                            target.dumps.pop_front();
-                            target.next_dump(out)?;
-                            continue;
-                        }
-                        NLMSG_ERROR => {
-                            let ack = parse_ack(msg.payload, msg.flags)
-                                .map_err(|m| Error::Protocol(m.0))?;
-                            if ack.errno != 0 {
-                                return Err(Error::os(
-                                    format!("dump in {}", target.key),
-                                    std::io::Error::from_raw_os_error(ack.errno),
-                                ));
-                            }
-                            continue;
-                        }
-                        _ => {}
-                    }
-                } else if msg.port == target.port {
-                    // A late reply to an earlier dump. (Notifications carry the port id of
-                    // whoever made the change, e.g. an `ip` process: that they come from the
-                    // kernel is the sender address, checked by the socket.)
-                    continue;
-                }
-                let Some(message) = rtnl::parse(msg.bytes)? else {
-                    continue;
-                };
-                if target.options.groups.wants(&message) {
-                    out.push_back(StreamEvent::Message {
-                        key: target.key.clone(),
-                        message,
-                        raw: msg.bytes.into(),
-                    });
-                }
-            }
-        }
-        Ok(true)
+        let result = target.pump(&self.targets, &mut self.buffer, out);
+        self.targets.insert(token, target);
+        result
     }
 }
 
@@ -332,24 +407,82 @@ impl Stream {
     /// a dump, if asked for, runs as events are read. Fails (changing nothing) if `key` is
     /// already in use or the namespace cannot be opened.
     pub fn add(&mut self, key: &str, target: NetnsRef<'_>, options: StreamOptions) -> Result<()> {
+        self.check_new_key(key)?;
+        let ns = target.open()?;
+        let socket = open_socket(ns.as_fd(), &target)?;
+        let key: Arc<str> = key.into();
+        for other in self.core.pump.targets.values_mut() {
+            if let Some(all) = &mut other.all_nsid {
+                all.learn(ns.as_fd(), &key);
+            }
+        }
+        self.insert(key, ns.as_fd(), &target, socket, options, None)
+    }
+
+    /// Starts an all-nsid target under `key`: one socket in `observer`'s namespace that hears
+    /// the chosen groups in that namespace *and* in every namespace that has an id in it
+    /// (`ip netns set NAME auto`, or one the kernel assigned, e.g. for a veth peer).
+    ///
+    /// Each event from another namespace carries that namespace's id (`nsid`) and the key the
+    /// caller added that namespace under, if it did (else this target's key). All those
+    /// namespaces share this one socket's receive buffer, so an `Overrun` here may have lost
+    /// events of any of them; a dump (and a resync) lists the observer's namespace only.
+    /// Namespaces without an id are not heard: add them one by one, or assign ids.
+    pub fn add_all_nsid(
+        &mut self,
+        key: &str,
+        observer: NetnsRef<'_>,
+        options: StreamOptions,
+    ) -> Result<()> {
+        self.check_new_key(key)?;
+        let ns = observer.open()?;
+        let socket = open_socket(ns.as_fd(), &observer)?;
+        socket.listen_all_nsid()?;
+        socket.join(RTNLGRP_NSID)?;
+        let mut all = AllNsid {
+            query: crate::nsid::query_socket(observer)?,
+            keys: HashMap::new(),
+            stale: false,
+        };
+        for target in self.core.pump.targets.values() {
+            if target.all_nsid.is_none() {
+                if let Ok(target_ns) = sys::netns::socket_namespace(target.socket.as_fd()) {
+                    all.learn(target_ns.as_fd(), &target.key);
+                }
+            }
+        }
+        self.insert(
+            key.into(),
+            ns.as_fd(),
+            &observer,
+            socket,
+            options,
+            Some(all),
+        )
+    }
+
+    fn check_new_key(&self, key: &str) -> Result<()> {
         if self.contains(key) {
             return Err(Error::InvalidArgument(format!(
                 "key {key:?} is already in the stream"
             )));
         }
-        let ns = target.open()?;
-        let identity = sys::netns::identity(ns.as_fd())
-            .map_err(|e| Error::os(format!("fstat namespace {}", target.describe()), e))?;
-        let socket = match target {
-            NetnsRef::Current => Socket::open(false)?,
-            _ => {
-                let fd = sys::netns::in_namespace(ns.as_fd(), || sys::netlink::socket(false))
-                    .map_err(|e| {
-                        Error::os(format!("socket in namespace {}", target.describe()), e)
-                    })?;
-                Socket::adopt(fd, false)?
-            }
-        };
+        Ok(())
+    }
+
+    /// Subscribes `socket`, registers it and starts its dump: the part of adding shared by
+    /// every kind of target.
+    fn insert(
+        &mut self,
+        key: Arc<str>,
+        ns: BorrowedFd<'_>,
+        described: &NetnsRef<'_>,
+        socket: Socket,
+        options: StreamOptions,
+        all_nsid: Option<AllNsid>,
+    ) -> Result<()> {
+        let identity = sys::netns::identity(ns)
+            .map_err(|e| Error::os(format!("fstat namespace {}", described.describe()), e))?;
         if let Some(bytes) = options.receive_buffer {
             socket.set_receive_buffer(bytes)?;
         }
@@ -367,7 +500,6 @@ impl Stream {
                 Interest::READABLE,
             )
             .map_err(|e| Error::os("epoll_ctl netlink", e))?;
-        let key: Arc<str> = key.into();
         let mut entry = Target {
             key: key.clone(),
             port: socket.port(),
@@ -377,10 +509,16 @@ impl Stream {
             dumps: VecDeque::new(),
             dump_seq: None,
             next_seq: 0,
+            all_nsid,
         };
         if options.dump {
             let mut synced_now = VecDeque::new();
-            entry.start_dumps(&mut synced_now)?;
+            if let Err(e) = entry.start_dumps(&mut synced_now) {
+                let _ = state
+                    .registry
+                    .deregister(&mut SourceFd(&entry.socket.as_raw_fd()));
+                return Err(e);
+            }
             // With no kinds to dump, Synced is immediate; it goes through the queue like any
             // event, so the fd becomes readable.
             for event in synced_now {
@@ -433,6 +571,16 @@ impl Stream {
             .and_then(|t| state.targets.get(t))
             .map(|t| t.identity)
     }
+}
+
+/// Opens a non-blocking rtnetlink socket in the namespace `ns` (which `described` names).
+fn open_socket(ns: BorrowedFd<'_>, described: &NetnsRef<'_>) -> Result<Socket> {
+    if let NetnsRef::Current = described {
+        return Socket::open(false);
+    }
+    let fd = sys::netns::in_namespace(ns, || sys::netlink::socket(false))
+        .map_err(|e| Error::os(format!("socket in namespace {}", described.describe()), e))?;
+    Socket::adopt(fd, false)
 }
 
 handle_api!(Stream, StreamEvent);

@@ -2,7 +2,7 @@
 //! without touching the calling thread.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// `NS_GET_NSTYPE` (linux/nsfs.h): the `CLONE_NEW*` type of a namespace fd (Linux 4.11+).
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
@@ -33,6 +33,17 @@ pub(crate) fn in_namespace<T: Send>(
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("namespace helper thread panicked")))
     })
+}
+
+/// `SIOCGSKNS` (linux/sockios.h): an fd of the network namespace a socket lives in (Linux 4.9+).
+const SIOCGSKNS: libc::c_ulong = 0x894c;
+
+/// Opens the network namespace that `socket` was created in.
+pub(crate) fn socket_namespace(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: SIOCGSKNS takes no argument and returns a new fd, owned by nobody else.
+    let fd = syscall!(ioctl(socket.as_raw_fd(), SIOCGSKNS as _))?;
+    // SAFETY: `fd` was just returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The identity of a namespace fd: device and inode of its nsfs file. Two fds name the same

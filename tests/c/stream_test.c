@@ -60,6 +60,7 @@ static void test_bad_input(void)
     CHECK(nsmon_stream_options_set_resync_on_overrun(NULL, true) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_options_set_receive_buffer(NULL, 1) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_add(NULL, "k", NULL, NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_add_all_nsid(NULL, "k", NULL, NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_remove(NULL, "k") == NSMON_ERR_NULL);
     CHECK(nsmon_stream_contains(NULL, "k") == NSMON_ERR_NULL);
     CHECK(nsmon_stream_len(NULL) == NSMON_ERR_NULL);
@@ -78,6 +79,8 @@ static void test_bad_input(void)
     CHECK(nsmon_stream_next(s, NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_add(s, NULL, NULL, NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_add(s, "\xff", NULL, NULL) == NSMON_ERR_UTF8);
+    CHECK(nsmon_stream_add_all_nsid(s, NULL, NULL, NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_add_all_nsid(s, "\xff", NULL, NULL) == NSMON_ERR_UTF8);
     nsmon_netns_ref bad = { .kind = NSMON_NETNS_NAME, .str = "../x" };
     CHECK(nsmon_stream_add(s, "k", &bad, NULL) == -EINVAL);
     bad.kind = NSMON_NETNS_PATH;
@@ -87,6 +90,11 @@ static void test_bad_input(void)
     CHECK(nsmon_stream_add(s, "here", NULL, NULL) == 0);
     CHECK(nsmon_stream_add(s, "here", NULL, NULL) == -EINVAL);
     CHECK(strstr(nsmon_last_error(), "already") != NULL);
+    CHECK(nsmon_stream_len(s) == 1);
+    CHECK(nsmon_stream_add_all_nsid(s, "here", NULL, NULL) == -EINVAL);
+    nsmon_netns_ref bad_pid = { .kind = NSMON_NETNS_PID, .num = -3 };
+    CHECK(nsmon_stream_add_all_nsid(s, "all", &bad_pid, NULL) == -EINVAL);
+    CHECK(strstr(nsmon_last_error(), "observer") != NULL);
     CHECK(nsmon_stream_len(s) == 1);
     nsmon_stream_free(s);
 }
@@ -161,6 +169,22 @@ static void test_real_namespace(void)
     CHECK(nsmon_stream_remove(s, "blue") == 1);
     CHECK(nsmon_stream_remove(s, "blue") == 0);
     CHECK(nsmon_stream_len(s) == 0);
+
+    /* All-nsid: the namespace is heard through the caller's own namespace once it has an id,
+     * tagged with its id, and with the key it was added under (here with no group of its own). */
+    snprintf(cmd, sizeof cmd, "ip netns set %s auto", ns);
+    CHECK(system(cmd) == 0);
+    CHECK(nsmon_stream_options_new(&o) == 0);
+    CHECK(nsmon_stream_options_set_groups(o, 0) == 0);
+    CHECK(nsmon_stream_add(s, "blue", &target, o) == 0);
+    CHECK(nsmon_stream_options_set_groups(o, NSMON_GROUP_IPV4_ROUTE) == 0);
+    CHECK(nsmon_stream_add_all_nsid(s, "all", NULL, o) == 0);
+    nsmon_stream_options_free(o);
+    ipn("route add 203.0.113.12/32 dev lo");
+    ev = expect(s, NSMON_STREAM_EVENT_KIND_NEW_ROUTE, "blue");
+    CHECK(ev.nsid >= 0);
+    CHECK(nsmon_stream_remove(s, "all") == 1);
+    CHECK(nsmon_stream_remove(s, "blue") == 1);
 
     /* A callback may free its own stream. */
     CHECK(nsmon_stream_add(s, "blue", &target, NULL) == 0);

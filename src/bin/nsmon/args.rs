@@ -13,7 +13,7 @@ Usage:
   nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
   nsmon nsid set NAME (auto | ID) [--ns NAME]
   nsmon events [--default] [--ns NAME]... [--path PATH]... [--pid PID]...
-               [--follow] [--groups link,addr,route,neigh,tc] [--dump]
+               [--all-nsid] [--follow] [--groups link,addr,route,neigh,tc] [--dump]
   nsmon --help | --version
 
 nsmon watch
@@ -57,6 +57,11 @@ nsmon events
   Events: new_/del_ link, addr, route, neigh, qdisc, class, filter; synced (after
   --dump), overrun (messages were dropped; a dump follows, then synced), error
   (that namespace failed and was dropped).
+  --all-nsid     one socket hearing this namespace and every namespace that has
+                 an id in it; those events carry \"nsid\", and \"ns\" is the key the
+                 namespace was added under (e.g. by --ns or --follow), else
+                 \"all-nsid\". They share one receive buffer: an overrun of
+                 \"all-nsid\" may have lost events of any of them.
   --follow       also follow every named namespace, as it appears and goes
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
@@ -81,6 +86,8 @@ pub struct EventsArgs {
     pub targets: Vec<Target>,
     /// The caller's own namespace.
     pub default: bool,
+    /// One socket hearing every namespace with an id.
+    pub all_nsid: bool,
     pub follow: bool,
     /// Group names, validated.
     pub groups: Vec<String>,
@@ -227,10 +234,11 @@ fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, Stri
                     out.groups.push(group.to_string());
                 }
             }
-            "--default" | "--follow" | "--dump" if inline.is_some() => {
+            "--default" | "--all-nsid" | "--follow" | "--dump" if inline.is_some() => {
                 return Err(format!("{flag} takes no value"))
             }
             "--default" => out.default = true,
+            "--all-nsid" => out.all_nsid = true,
             "--follow" => out.follow = true,
             "--dump" => out.dump = true,
             _ => return Err(format!("unknown option {text:?} for 'nsmon events'")),
@@ -398,6 +406,7 @@ mod tests {
             "7",
             "--path=/p",
             "--default",
+            "--all-nsid",
             "--follow",
             "--groups",
             "link,route",
@@ -414,7 +423,7 @@ mod tests {
                 Target::Path("/p".into())
             ]
         );
-        assert!(e.default && e.follow && e.dump);
+        assert!(e.default && e.all_nsid && e.follow && e.dump);
         assert_eq!(e.groups, vec!["link", "route"]);
         for bad in [
             &["events", "--groups", "link,bogus"][..],

@@ -22,8 +22,11 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
         .dump(args.dump)
         .resync_on_overrun(true);
     let mut stream = Stream::new()?;
-    if args.default || (args.targets.is_empty() && !args.follow) {
+    if args.default || (args.targets.is_empty() && !args.follow && !args.all_nsid) {
         stream.add("default", NetnsRef::Current, options)?;
+    }
+    if args.all_nsid {
+        stream.add_all_nsid("all-nsid", NetnsRef::Current, options)?;
     }
     for target in &args.targets {
         let (key, ns) = match target {
@@ -187,7 +190,9 @@ fn opt_field(o: Object, key: &str, value: Option<String>) -> Object {
 
 fn to_json(event: &StreamEvent) -> String {
     let object = match event {
-        StreamEvent::Message { key, message, .. } => message_json(key, message),
+        StreamEvent::Message {
+            key, nsid, message, ..
+        } => message_json(key, *nsid, message),
         StreamEvent::Synced { key } => Object::new("stream", "synced").field("ns", key),
         StreamEvent::Overrun { key } => Object::new("stream", "overrun").field("ns", key),
         StreamEvent::Error { key, error } => Object::new("stream", "error")
@@ -199,7 +204,15 @@ fn to_json(event: &StreamEvent) -> String {
     object.line()
 }
 
-fn message_json(key: &str, message: &Rtnl) -> Object {
+fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
+    // "nsid" only on events that have one (from an all-nsid target), not null on every line.
+    let start = |event: &str| {
+        let o = Object::new("stream", event).field("ns", key);
+        match nsid {
+            Some(id) => o.number("nsid", i64::from(id)),
+            None => o,
+        }
+    };
     let name = |change: &Change, what: &str| match change {
         Change::New => format!("new_{what}"),
         Change::Deleted => format!("del_{what}"),
@@ -207,9 +220,7 @@ fn message_json(key: &str, message: &Rtnl) -> Object {
     let n = |v: u32| i64::from(v);
     match message {
         Rtnl::Link(c, l) => {
-            let o = Object::new("stream", &name(c, "link"))
-                .field("ns", key)
-                .number("index", n(l.index));
+            let o = start(&name(c, "link")).number("index", n(l.index));
             let o = opt_field(o, "name", l.name.clone())
                 .number("flags", n(l.flags))
                 .maybe_number("mtu", l.mtu.map(n))
@@ -219,8 +230,7 @@ fn message_json(key: &str, message: &Rtnl) -> Object {
             opt_field(o, "kind", l.kind.clone())
         }
         Rtnl::Address(c, a) => {
-            let o = Object::new("stream", &name(c, "addr"))
-                .field("ns", key)
+            let o = start(&name(c, "addr"))
                 .field("family", &family(a.family))
                 .number("index", n(a.index));
             let o = opt_field(o, "addr", a.address.map(|x| x.to_string()));
@@ -235,8 +245,7 @@ fn message_json(key: &str, message: &Rtnl) -> Object {
                 None if r.dst_len == 0 => "default".into(),
                 None => format!("?/{}", r.dst_len),
             };
-            let o = Object::new("stream", &name(c, "route"))
-                .field("ns", key)
+            let o = start(&name(c, "route"))
                 .field("family", &family(r.family))
                 .number("table", n(r.table))
                 .field("dst", &dst);
@@ -247,8 +256,7 @@ fn message_json(key: &str, message: &Rtnl) -> Object {
                 .number("type", i64::from(r.kind))
         }
         Rtnl::Neighbour(c, x) => {
-            let o = Object::new("stream", &name(c, "neigh"))
-                .field("ns", key)
+            let o = start(&name(c, "neigh"))
                 .field("family", &family(x.family))
                 .number("index", n(x.index));
             let o = opt_field(o, "dst", x.address.map(|a| a.to_string()));
@@ -261,8 +269,7 @@ fn message_json(key: &str, message: &Rtnl) -> Object {
                 Rtnl::Class(..) => "class",
                 _ => "filter",
             };
-            let o = Object::new("stream", &name(c, what))
-                .field("ns", key)
+            let o = start(&name(c, what))
                 .number("index", n(t.index))
                 .field("handle", &tc_handle(t.handle))
                 .field("parent", &tc_handle(t.parent));
