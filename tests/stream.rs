@@ -321,6 +321,25 @@ fn a_dump_lists_existing_objects_then_synced() {
     ip_n(n, "addr add 198.51.100.1/24 dev nsmon-br0");
     ip_n(n, "route add 203.0.113.0/24 via 198.51.100.254");
     tc_n(n, "qdisc add dev nsmon-br0 root handle 1: htb");
+    tc_n(
+        n,
+        "class add dev nsmon-br0 parent 1: classid 1:10 htb rate 1mbit",
+    );
+    tc_n(
+        n,
+        "filter add dev nsmon-br0 parent 1: protocol ip prio 1 u32 match ip dst 203.0.113.0/24 flowid 1:10",
+    );
+    tc_n(
+        n,
+        "filter add dev nsmon-br0 parent 1:10 protocol ip prio 2 u32 match ip dst 203.0.113.5/32 flowid 1:10",
+    );
+    tc_n(n, "qdisc add dev nsmon-br0 clsact");
+    for hook in ["ingress", "egress"] {
+        tc_n(
+            n,
+            &format!("filter add dev nsmon-br0 {hook} protocol ip prio 3 u32 match ip src 198.51.100.0/24 classid 1:1"),
+        );
+    }
     let mut stream = Stream::new().unwrap();
     stream
         .add("d", NetnsRef::Name(n), StreamOptions::new().dump(true))
@@ -358,6 +377,20 @@ fn a_dump_lists_existing_objects_then_synced() {
         "d",
         |m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_deref() == Some("htb"))
     ));
+    // Classes and filters have no namespace-wide dump; the stream lists them per interface and
+    // parent: on the qdisc, on a class, and on both clsact hooks.
+    assert!(has(
+        before,
+        "d",
+        |m| matches!(m, Rtnl::Class(_, c) if c.handle == 0x1_0010 && c.kind.as_deref() == Some("htb"))
+    ));
+    for parent in [0x1_0000, 0x1_0010, 0xffff_fff2, 0xffff_fff3] {
+        assert!(
+            has(before, "d", |m| matches!(m, Rtnl::Filter(_, f)
+                if f.parent == parent && f.kind.as_deref() == Some("u32"))),
+            "no filter under {parent:#x}: {before:?}"
+        );
+    }
     // Only the groups asked for.
     let mut links_only = Stream::new().unwrap();
     links_only

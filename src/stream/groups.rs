@@ -68,15 +68,10 @@ impl Groups {
         }
     }
 
-    /// The dumps that list the current objects of these kinds: (request type, family).
-    /// Classes and filters have no namespace-wide dump (the kernel wants an interface), so a
-    /// dump lists qdiscs; later class and filter changes are reported as they happen.
-    pub(crate) fn dumps(self) -> Vec<(u16, u8)> {
-        const RTM_GETLINK: u16 = 18;
-        const RTM_GETADDR: u16 = 22;
-        const RTM_GETROUTE: u16 = 26;
-        const RTM_GETNEIGH: u16 = 30;
-        const RTM_GETQDISC: u16 = 38;
+    /// The dumps that list the current objects of these kinds. Classes and filters have no
+    /// namespace-wide dump (the kernel wants an interface, and for filters a parent), so the
+    /// qdisc dump comes last and its replies plan the rest: see [`Dump::follow_ups`].
+    pub(crate) fn dumps(self) -> Vec<Dump> {
         let (inet, inet6) = (libc::AF_INET as u8, libc::AF_INET6 as u8);
         let all = [
             (Groups::LINK, RTM_GETLINK, 0),
@@ -89,23 +84,94 @@ impl Groups {
         ];
         all.into_iter()
             .filter(|(g, _, _)| self.contains(*g))
-            .map(|(_, kind, family)| (kind, family))
+            .map(|(_, kind, family)| Dump {
+                kind,
+                family,
+                ifindex: 0,
+                parent: 0,
+            })
             .collect()
     }
 }
 
-/// The fixed header of a dump request: all zero but the family (its first byte).
-pub(crate) fn dump_header(kind: u16, family: u8) -> Vec<u8> {
-    let len = match kind {
-        18 => 16, // ifinfomsg
-        22 => 8,  // ifaddrmsg
-        26 => 12, // rtmsg
-        30 => 12, // ndmsg
-        _ => 20,  // tcmsg
-    };
-    let mut header = vec![0u8; len];
-    header[0] = family;
-    header
+const RTM_GETLINK: u16 = 18;
+const RTM_GETADDR: u16 = 22;
+const RTM_GETROUTE: u16 = 26;
+const RTM_GETNEIGH: u16 = 30;
+const RTM_GETQDISC: u16 = 38;
+const RTM_GETTCLASS: u16 = 42;
+const RTM_GETTFILTER: u16 = 46;
+
+/// The ingress hook of `ingress` and `clsact` qdiscs (`TC_H_MAKE(TC_H_CLSACT,
+/// TC_H_MIN_INGRESS)`), and the egress hook of `clsact`.
+const CLSACT_INGRESS: u32 = 0xffff_fff2;
+const CLSACT_EGRESS: u32 = 0xffff_fff3;
+
+/// One dump request: its type and family, and for tc the interface and parent it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dump {
+    pub(crate) kind: u16,
+    pub(crate) family: u8,
+    pub(crate) ifindex: u32,
+    pub(crate) parent: u32,
+}
+
+impl Dump {
+    /// The request's fixed header: all zero but the family (its first byte) and, for tc, the
+    /// interface index and parent.
+    pub(crate) fn header(&self) -> Vec<u8> {
+        let len = match self.kind {
+            RTM_GETLINK => 16,  // ifinfomsg
+            RTM_GETADDR => 8,   // ifaddrmsg
+            RTM_GETROUTE => 12, // rtmsg
+            RTM_GETNEIGH => 12, // ndmsg
+            _ => 20,            // tcmsg: family, pad[3], ifindex, handle, parent, info
+        };
+        let mut header = vec![0u8; len];
+        header[0] = self.family;
+        if len == 20 {
+            header[4..8].copy_from_slice(&self.ifindex.to_ne_bytes());
+            header[12..16].copy_from_slice(&self.parent.to_ne_bytes());
+        }
+        header
+    }
+
+    /// The dumps that a reply to this dump calls for: for each interface with a qdisc that can
+    /// have classes (a non-zero handle), its classes (once: `class_dumped` remembers); for
+    /// each such qdisc and each class, the filters attached to it; for `ingress` and `clsact`,
+    /// the filters of their hooks.
+    pub(crate) fn follow_ups(&self, reply: &Rtnl, class_dumped: &mut Vec<u32>) -> Vec<Dump> {
+        let tc = |kind, ifindex, parent| Dump {
+            kind,
+            family: 0,
+            ifindex,
+            parent,
+        };
+        let mut out = Vec::new();
+        match reply {
+            Rtnl::Qdisc(_, q) if self.kind == RTM_GETQDISC && q.handle != 0 => {
+                match q.kind.as_deref() {
+                    Some("ingress") => out.push(tc(RTM_GETTFILTER, q.index, CLSACT_INGRESS)),
+                    Some("clsact") => {
+                        out.push(tc(RTM_GETTFILTER, q.index, CLSACT_INGRESS));
+                        out.push(tc(RTM_GETTFILTER, q.index, CLSACT_EGRESS));
+                    }
+                    _ => {
+                        if !class_dumped.contains(&q.index) {
+                            class_dumped.push(q.index);
+                            out.push(tc(RTM_GETTCLASS, q.index, 0));
+                        }
+                        out.push(tc(RTM_GETTFILTER, q.index, q.handle));
+                    }
+                }
+            }
+            Rtnl::Class(_, c) if self.kind == RTM_GETTCLASS => {
+                out.push(tc(RTM_GETTFILTER, c.index, c.handle));
+            }
+            _ => {}
+        }
+        out
+    }
 }
 
 impl std::ops::BitOr for Groups {
@@ -123,11 +189,60 @@ mod tests {
     fn maps_kinds_to_groups_and_dumps() {
         let g = Groups::LINK | Groups::IPV6_ROUTE;
         assert_eq!(g.multicast_groups().collect::<Vec<_>>(), vec![1, 11]);
-        assert_eq!(g.dumps(), vec![(18, 0), (26, libc::AF_INET6 as u8)]);
+        let kinds: Vec<(u16, u8)> = g.dumps().iter().map(|d| (d.kind, d.family)).collect();
+        assert_eq!(kinds, vec![(18, 0), (26, libc::AF_INET6 as u8)]);
         assert_eq!(Groups::ALL.multicast_groups().count(), 7);
         assert!(Groups::ALL.contains(Groups::ROUTE | Groups::ADDR | Groups::TC));
         assert!(!Groups::LINK.contains(Groups::ALL));
         assert!(Groups::NONE.dumps().is_empty());
-        assert_eq!(dump_header(22, 10), vec![10, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            g.dumps()[1].header(),
+            vec![10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn tc_replies_plan_class_and_filter_dumps() {
+        use crate::rtnl::{Change, Tc};
+        let qdisc_dump = Groups::TC.dumps()[0];
+        let tc = |index, handle, kind: &str| Tc {
+            index,
+            handle,
+            parent: 0xffff_ffff,
+            kind: Some(kind.into()),
+        };
+        let mut dumped = Vec::new();
+        let htb = Rtnl::Qdisc(Change::New, tc(2, 0x1_0000, "htb"));
+        let plan = qdisc_dump.follow_ups(&htb, &mut dumped);
+        assert_eq!(
+            plan.iter()
+                .map(|d| (d.kind, d.ifindex, d.parent))
+                .collect::<Vec<_>>(),
+            vec![(RTM_GETTCLASS, 2, 0), (RTM_GETTFILTER, 2, 0x1_0000)]
+        );
+        assert_eq!(plan[1].header()[4..8], 2u32.to_ne_bytes());
+        assert_eq!(plan[1].header()[12..16], 0x1_0000u32.to_ne_bytes());
+        // A second qdisc on the same interface: no second class dump.
+        let child = Rtnl::Qdisc(Change::New, tc(2, 0x2_0000, "fq_codel"));
+        assert_eq!(qdisc_dump.follow_ups(&child, &mut dumped).len(), 1);
+        let clsact = Rtnl::Qdisc(Change::New, tc(3, 0xffff_0000, "clsact"));
+        let parents: Vec<u32> = qdisc_dump
+            .follow_ups(&clsact, &mut dumped)
+            .iter()
+            .map(|d| d.parent)
+            .collect();
+        assert_eq!(parents, vec![CLSACT_INGRESS, CLSACT_EGRESS]);
+        let noqueue = Rtnl::Qdisc(Change::New, tc(1, 0, "noqueue"));
+        assert!(qdisc_dump.follow_ups(&noqueue, &mut dumped).is_empty());
+        let class_dump = plan[0];
+        let class = Rtnl::Class(Change::New, tc(2, 0x1_0001, "htb"));
+        assert_eq!(
+            class_dump.follow_ups(&class, &mut dumped)[0].parent,
+            0x1_0001
+        );
+        // A notification outside a dump plans nothing.
+        assert!(Groups::LINK.dumps()[0]
+            .follow_ups(&htb, &mut dumped)
+            .is_empty());
     }
 }

@@ -33,6 +33,7 @@ use crate::netlink::socket::{Received, Socket, RECV_BUFFER};
 use crate::netns::NetnsRef;
 use crate::rtnl::{self, Rtnl};
 use crate::sys;
+use groups::Dump;
 pub use groups::Groups;
 
 /// What a [`Stream`] reports. Every variant carries the key of its namespace.
@@ -130,10 +131,11 @@ struct Target {
     port: u32,
     identity: (u64, u64),
     options: StreamOptions,
-    /// Dumps still to run (request type, family); the front one is in progress when
-    /// `dump_seq` is set.
-    dumps: VecDeque<(u16, u8)>,
+    /// Dumps still to run; the front one is in progress when `dump_seq` is set.
+    dumps: VecDeque<Dump>,
     dump_seq: Option<u32>,
+    /// Interfaces whose classes this round of dumps has asked for.
+    class_dumped: Vec<u32>,
     next_seq: u32,
     /// Set for an all-nsid target.
     all_nsid: Option<AllNsid>,
@@ -179,7 +181,7 @@ impl AllNsid {
 impl Target {
     /// Starts the next pending dump, or reports `Synced` when the last one finished.
     fn next_dump(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
-        let Some(&(kind, family)) = self.dumps.front() else {
+        let Some(dump) = self.dumps.front() else {
             self.dump_seq = None;
             out.push_back(StreamEvent::Synced {
                 key: self.key.clone(),
@@ -189,8 +191,8 @@ impl Target {
         self.next_seq = self.next_seq.wrapping_add(1);
         let seq = self.next_seq;
         let mut request = Vec::with_capacity(40);
-        let start = message::begin(&mut request, kind, NLM_F_REQUEST | NLM_F_DUMP, seq);
-        push_padded(&mut request, &groups::dump_header(kind, family));
+        let start = message::begin(&mut request, dump.kind, NLM_F_REQUEST | NLM_F_DUMP, seq);
+        push_padded(&mut request, &dump.header());
         message::finish(&mut request, start);
         self.socket
             .send(&request)
@@ -204,6 +206,7 @@ impl Target {
             return Ok(()); // one is running; it ends with Synced anyway
         }
         self.dumps = self.options.groups.dumps().into();
+        self.class_dumped.clear();
         self.next_dump(out)
     }
 
@@ -273,6 +276,12 @@ impl Target {
                 let Some(message) = rtnl::parse(msg.bytes)? else {
                     continue;
                 };
+                if is_dump_reply {
+                    if let Some(dump) = self.dumps.front() {
+                        let more = dump.follow_ups(&message, &mut self.class_dumped);
+                        self.dumps.extend(more);
+                    }
+                }
                 if self.options.groups.wants(&message) {
                     out.push_back(StreamEvent::Message {
                         key: key.clone(),
@@ -508,6 +517,7 @@ impl Stream {
             options,
             dumps: VecDeque::new(),
             dump_seq: None,
+            class_dumped: Vec::new(),
             next_seq: 0,
             all_nsid,
         };
