@@ -79,6 +79,25 @@ fn stream_add_remove_cycles_leak_no_fd_and_no_thread() {
         assert!(stream.remove("cycle"));
     }
     eprintln!("10,000 stream add/remove cycles: {:?}", start.elapsed());
+    // Batches, with an all-nsid target mapping keys, and entries that fail.
+    stream
+        .add_all_nsid("all", NetnsRef::Current, StreamOptions::new())
+        .unwrap();
+    let keys: Vec<String> = (0..10).map(|i| format!("b{i}")).collect();
+    for _ in 0..100 {
+        let mut batch: Vec<(&str, NetnsRef<'_>)> = keys
+            .iter()
+            .map(|k| (k.as_str(), NetnsRef::Name(&ns.name)))
+            .collect();
+        batch.push(("gone", NetnsRef::Name("nsmon-t-no-such-namespace")));
+        batch.push(("b0", NetnsRef::Current));
+        let results = stream.add_many(&batch, StreamOptions::new());
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), keys.len());
+        for key in &keys {
+            assert!(stream.remove(key));
+        }
+    }
+    assert!(stream.remove("all"));
     while stream.next().unwrap().is_some() {}
     assert_eq!(stream.len(), 1);
     assert_eq!(fd_count(), fds, "fds leaked");

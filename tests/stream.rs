@@ -188,37 +188,39 @@ fn twenty_namespaces_each_tag_their_own_events() {
         ip_n(name, "link set lo up");
     }
     assert_eq!(stream.len(), 20);
-    for (i, name) in set.names.iter().enumerate() {
+    routes_come_tagged_with_their_own_key(&mut stream, &set.names, "ns");
+}
+
+/// Namespace `i` of `names` gets route 203.0.113.i/32; waits for every one and checks that each
+/// came tagged with key `{prefix}{i}`.
+fn routes_come_tagged_with_their_own_key(stream: &mut Stream, names: &[String], prefix: &str) {
+    for (i, name) in names.iter().enumerate() {
         ip_n(name, &format!("route add 203.0.113.{i}/32 dev lo"));
     }
-    let is_ours = |e: &StreamEvent| {
-        matches!(e, StreamEvent::Message { message: Rtnl::Route(Change::New, r), .. }
-            if r.dst_len == 32 && matches!(r.dst, Some(IpAddr::V4(a)) if a.octets()[..3] == [203, 0, 113]))
-    };
-    let ev = collect(&mut stream, |e| {
-        e.iter().filter(|e| is_ours(e)).count() >= 20
-    });
-    let mut seen = 0;
-    for e in ev.iter().filter(|e| is_ours(e)) {
-        let StreamEvent::Message {
+    // (key, last octet) of each new 203.0.113.x/32 route.
+    let ours = |e: &StreamEvent| match e {
+        StreamEvent::Message {
             key,
-            message: Rtnl::Route(_, r),
+            message: Rtnl::Route(Change::New, r),
             ..
-        } = e
-        else {
-            unreachable!()
-        };
-        let Some(IpAddr::V4(a)) = r.dst else {
-            unreachable!()
-        };
+        } if r.dst_len == 32 => match r.dst {
+            Some(IpAddr::V4(a)) if a.octets()[..3] == [203, 0, 113] => {
+                Some((key.to_string(), a.octets()[3]))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let ev = collect(stream, |e| e.iter().filter_map(ours).count() >= names.len());
+    let seen: Vec<(String, u8)> = ev.iter().filter_map(ours).collect();
+    assert_eq!(seen.len(), names.len(), "{seen:?}");
+    for (key, octet) in seen {
         assert_eq!(
-            &**key,
-            format!("ns{}", a.octets()[3]),
+            key,
+            format!("{prefix}{octet}"),
             "event tagged with another namespace"
         );
-        seen += 1;
     }
-    assert_eq!(seen, 20);
 }
 
 #[test]
@@ -708,4 +710,58 @@ fn an_all_nsid_target_hears_every_namespace_with_an_id() {
         all_nsid_link(&ev, "nsmon-allb"),
         Some(("all".into(), Some(id_added)))
     );
+}
+
+fn thread_namespace() -> std::path::PathBuf {
+    std::fs::read_link("/proc/thread-self/ns/net").unwrap()
+}
+
+#[test]
+fn add_many_adds_each_entry_on_its_own_and_tags_every_event() {
+    require_root!();
+    let set = NetnsSet::add("many", 40);
+    let mut stream = Stream::new().unwrap();
+    stream
+        .add(
+            "taken",
+            NetnsRef::Current,
+            StreamOptions::new().groups(Groups::NONE),
+        )
+        .unwrap();
+    let keys: Vec<String> = (0..set.names.len()).map(|i| format!("m{i}")).collect();
+    let mut batch: Vec<(&str, NetnsRef<'_>)> = keys
+        .iter()
+        .zip(&set.names)
+        .map(|(k, n)| (k.as_str(), NetnsRef::Name(n)))
+        .collect();
+    // Entries that must fail, each alone, between good ones.
+    batch.insert(3, ("taken", NetnsRef::Name(&set.names[0])));
+    batch.insert(7, ("m1", NetnsRef::Name(&set.names[2])));
+    batch.insert(11, ("bad", NetnsRef::Name("a/b")));
+    batch.insert(13, ("gone", NetnsRef::Name("nsmon-t-no-such-namespace")));
+    batch.insert(17, ("here", NetnsRef::Current));
+    let before = thread_namespace();
+    let results = stream.add_many(&batch, StreamOptions::new().groups(Groups::IPV4_ROUTE));
+    assert_eq!(
+        thread_namespace(),
+        before,
+        "the caller's thread changed namespace"
+    );
+    assert_eq!(results.len(), batch.len());
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            3 | 7 | 11 => assert_eq!(result.as_ref().unwrap_err().errno(), libc::EINVAL),
+            13 => assert_eq!(result.as_ref().unwrap_err().errno(), libc::ENOENT),
+            _ => assert!(result.is_ok(), "entry {i}: {result:?}"),
+        }
+    }
+    assert_eq!(stream.len(), 1 + set.names.len() + 1);
+    assert!(stream.contains("here") && !stream.contains("bad"));
+    assert_ne!(stream.identity("m0"), stream.identity("m1"));
+
+    for name in &set.names {
+        ip_n(name, "link set lo up");
+    }
+    routes_come_tagged_with_their_own_key(&mut stream, &set.names, "m");
+    assert!(stream.add_many(&[], StreamOptions::new()).is_empty());
 }

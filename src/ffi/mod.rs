@@ -48,7 +48,7 @@ impl From<crate::Error> for Failure {
 }
 
 impl Failure {
-    fn code(&self) -> c_int {
+    pub(crate) fn code(&self) -> c_int {
         match self {
             Failure::Null(_) => NSMON_ERR_NULL,
             Failure::Utf8(_) => NSMON_ERR_UTF8,
@@ -58,7 +58,7 @@ impl Failure {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Failure::Null(param) => format!("argument `{param}` is NULL"),
             Failure::Utf8(param) => format!("argument `{param}` is not valid UTF-8"),

@@ -607,6 +607,85 @@ unsafe fn add_with(
     })
 }
 
+/// Adds `count` namespaces at once: `targets[i]` under `keys[i]`, all with `options` (NULL:
+/// defaults), as `nsmon_stream_add` would, but with one helper thread for the whole batch
+/// (adding 1,000 namespaces takes tens of milliseconds instead of over a hundred). Each entry
+/// succeeds or fails on its own: `results[i]` is set to 0 or to that entry's negative code
+/// (`NSMON_ERR_NULL` for a NULL key, `NSMON_ERR_UTF8`, `-EINVAL` for a key in use or given
+/// twice, ...); `nsmon_last_error` then describes the first failure. Returns how many were
+/// added, or a negative code (NULL `stream`, or NULL arrays with `count` > 0) with nothing
+/// changed.
+///
+/// # Safety
+/// `stream` is NULL or live; `keys`, `targets` and `results` are NULL or valid for `count`
+/// elements; each key is NULL or NUL-terminated; `options` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_add_many(
+    stream: *mut nsmon_stream,
+    keys: *const *const c_char,
+    targets: *const nsmon_netns_ref,
+    count: usize,
+    options: *const nsmon_stream_options,
+    results: *mut c_int,
+) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        if count > 0 {
+            for (ptr, name) in [
+                (keys.cast::<u8>(), "keys"),
+                (targets.cast(), "targets"),
+                (results.cast_const().cast(), "results"),
+            ] {
+                if ptr.is_null() {
+                    return Err(Failure::Null(name));
+                }
+            }
+        }
+        // SAFETY: per the contract.
+        let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
+        let mut codes = vec![0; count];
+        let mut first_failure: Option<Failure> = None;
+        let mut valid = Vec::with_capacity(count);
+        for (i, code) in codes.iter_mut().enumerate() {
+            // SAFETY: `keys` and `targets` hold `count` elements per the contract.
+            let entry = unsafe {
+                c_str(*keys.add(i), "keys[i]")
+                    .and_then(|key| Ok((i, key, netns_ref(targets.add(i), "targets[i]")?)))
+            };
+            match entry {
+                Ok(entry) => valid.push(entry),
+                Err(failure) => {
+                    *code = failure.code();
+                    first_failure.get_or_insert(failure);
+                }
+            }
+        }
+        let added = handle.cell.enter(|s| {
+            let batch: Vec<(&str, NetnsRef<'_>)> = valid.iter().map(|(_, k, t)| (*k, *t)).collect();
+            let outcomes = s.stream.add_many(&batch, options);
+            let mut added = 0;
+            for ((i, _, _), outcome) in valid.iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => added += 1,
+                    Err(e) => {
+                        let failure = Failure::Lib(e);
+                        codes[*i] = failure.code();
+                        first_failure.get_or_insert(failure);
+                    }
+                }
+            }
+            Ok(added)
+        })?;
+        // SAFETY: `results` holds `count` elements per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(codes.as_ptr(), results, count) };
+        if let Some(failure) = first_failure {
+            super::error::set_last_error(failure.message());
+        }
+        Ok(added)
+    })
+}
+
 /// Starts an all-nsid target under `key`: one socket in `observer`'s namespace (NULL: the
 /// caller's) hearing the chosen groups there and in every namespace that has an id in it. Events
 /// from another namespace carry its id in `nsid`, and in `key` the key the caller added that

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::consts::*;
 use super::message::{self, messages, parse_ack, Message};
 use crate::error::{Error, Result};
+use crate::netns::NetnsRef;
 use crate::sys::netlink as sys;
 
 /// Receive buffer for replies and notifications: the kernel sends rtnetlink datagrams of at most
@@ -18,6 +19,14 @@ pub(crate) const RECV_BUFFER: usize = 64 * 1024;
 
 /// How long a query waits for the kernel before giving up (it answers in microseconds).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The bind-time mask of multicast groups `RTNLGRP_*` 1 to 32 (all that nsmon uses).
+pub(crate) fn group_mask(groups: impl IntoIterator<Item = u32>) -> u32 {
+    groups
+        .into_iter()
+        .filter(|g| (1..=32).contains(g))
+        .fold(0, |mask, g| mask | 1 << (g - 1))
+}
 
 /// What one receive produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,14 +50,35 @@ pub(crate) struct Socket {
 impl Socket {
     /// Opens a socket in the caller's namespace. A blocking socket (for queries) gets a receive
     /// timeout, so that a silent kernel cannot hang the caller.
-    pub(crate) fn open(blocking: bool) -> Result<Socket> {
+    /// `groups` is a mask of multicast groups to join (see [`group_mask`]).
+    pub(crate) fn open(blocking: bool, groups: u32) -> Result<Socket> {
         let fd = sys::socket(blocking).map_err(|e| Error::os("socket(AF_NETLINK)", e))?;
-        Socket::adopt(fd, blocking)
+        Socket::adopt(fd, blocking, groups)
     }
 
-    /// Finishes setting up a socket opened elsewhere (e.g. inside another namespace).
-    pub(crate) fn adopt(fd: OwnedFd, blocking: bool) -> Result<Socket> {
-        let port = sys::bind(fd.as_fd()).map_err(|e| Error::os("bind(AF_NETLINK)", e))?;
+    /// Opens a socket in the namespace `ns` (which `described` names, for messages and to
+    /// spot the caller's own): for another namespace, a short-lived helper thread enters it
+    /// and creates the socket there; the calling thread never changes namespace.
+    pub(crate) fn open_in(
+        ns: BorrowedFd<'_>,
+        described: &NetnsRef<'_>,
+        blocking: bool,
+        groups: u32,
+    ) -> Result<Socket> {
+        if let NetnsRef::Current = described {
+            return Socket::open(blocking, groups);
+        }
+        let fd = crate::sys::netns::in_namespace(ns, || sys::socket(blocking))
+            .map_err(|e| Error::os(format!("socket in namespace {}", described.describe()), e))?;
+        Socket::adopt(fd, blocking, groups)
+    }
+
+    /// Finishes setting up a socket opened elsewhere (e.g. inside another namespace), joining
+    /// the multicast groups in the mask `groups`.
+    pub(crate) fn adopt(fd: OwnedFd, blocking: bool, groups: u32) -> Result<Socket> {
+        // Joining through bind costs one pass over the kernel's netlink table lock; one
+        // NETLINK_ADD_MEMBERSHIP per group costs one each, and dominated adding namespaces.
+        let port = sys::bind(fd.as_fd(), groups).map_err(|e| Error::os("bind(AF_NETLINK)", e))?;
         // Ignored: kernels before 4.12 (EXT_ACK) and 4.3 (CAP_ACK) lack these; errors are then
         // reported without the kernel's text, and acks echo the request, which parse_ack skips.
         let _ = sys::set_int_option(fd.as_fd(), SOL_NETLINK, NETLINK_EXT_ACK, 1);
@@ -68,17 +98,6 @@ impl Socket {
     /// through [`receive`](Self::receive)).
     pub(crate) fn send(&self, request: &[u8]) -> io::Result<()> {
         sys::send_to_kernel(self.fd.as_fd(), request)
-    }
-
-    /// Joins a multicast group (`RTNLGRP_*`).
-    pub(crate) fn join(&self, group: u32) -> Result<()> {
-        sys::set_int_option(
-            self.fd.as_fd(),
-            SOL_NETLINK,
-            NETLINK_ADD_MEMBERSHIP,
-            group as libc::c_int,
-        )
-        .map_err(|e| Error::os(format!("NETLINK_ADD_MEMBERSHIP {group}"), e))
     }
 
     /// Also hears the groups it joined in every namespace that has an id in this socket's

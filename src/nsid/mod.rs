@@ -24,9 +24,8 @@ use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::messages;
-use crate::netlink::socket::{Received, Socket, RECV_BUFFER};
+use crate::netlink::socket::{group_mask, Received, Socket, RECV_BUFFER};
 use crate::netns::NetnsRef;
-use crate::sys;
 use parse::parse_nsid;
 pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
 pub(crate) use query::{nsid_with, query_socket};
@@ -142,21 +141,11 @@ impl NsidSubscriber {
     /// Subscribes as seen from `observer`'s namespace: the ids reported are the ones `observer`
     /// uses. The socket is created there by a short-lived helper thread.
     pub fn open_in(observer: NetnsRef<'_>, options: NsidOptions) -> Result<NsidSubscriber> {
-        let socket = match observer {
-            NetnsRef::Current => Socket::open(false)?,
-            _ => {
-                let ns = observer.open()?;
-                let fd = sys::netns::in_namespace(ns.as_fd(), || sys::netlink::socket(false))
-                    .map_err(|e| {
-                        Error::os(format!("socket in namespace {}", observer.describe()), e)
-                    })?;
-                Socket::adopt(fd, false)?
-            }
-        };
+        let ns = observer.open()?;
+        let socket = Socket::open_in(ns.as_fd(), &observer, false, group_mask([RTNLGRP_NSID]))?;
         if let Some(bytes) = options.receive_buffer {
             socket.set_receive_buffer(bytes)?;
         }
-        socket.join(RTNLGRP_NSID)?;
         let core = Core::new(|registry: &Registry, _queue| {
             registry
                 .register(

@@ -10,7 +10,6 @@ use crate::netlink::consts::*;
 use crate::netlink::message::{push_attr, push_padded};
 use crate::netlink::socket::Socket;
 use crate::netns::NetnsRef;
-use crate::sys;
 
 /// How to assign an id (what `ip netns set NAME auto|N` does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +23,8 @@ pub enum NsidRequest {
 
 /// Opens a query socket in `observer`'s namespace (ids are relative to their observer).
 pub(crate) fn query_socket(observer: NetnsRef<'_>) -> Result<Socket> {
-    if let NetnsRef::Current = observer {
-        return Socket::open(true);
-    }
     let ns = observer.open()?;
-    let fd = sys::netns::in_namespace(ns.as_fd(), || sys::netlink::socket(true))
-        .map_err(|e| Error::os(format!("socket in namespace {}", observer.describe()), e))?;
-    Socket::adopt(fd, true)
+    Socket::open_in(ns.as_fd(), &observer, true, 0)
 }
 
 fn rtgenmsg(out: &mut Vec<u8>) {

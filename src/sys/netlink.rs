@@ -18,11 +18,13 @@ pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Binds to a kernel-chosen port id and returns it.
-pub(crate) fn bind(fd: BorrowedFd<'_>) -> io::Result<u32> {
+/// Binds to a kernel-chosen port id, joining the multicast groups in `groups` (bit N-1 for
+/// group N, groups 1 to 32), and returns the port id.
+pub(crate) fn bind(fd: BorrowedFd<'_>, groups: u32) -> io::Result<u32> {
     // SAFETY: all-zero is a valid sockaddr_nl (AF_UNSPEC until set below).
     let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
     addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = groups;
     let len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
     // SAFETY: `addr` is a valid sockaddr_nl of `len` bytes.
     syscall!(bind(fd.as_raw_fd(), (&raw const addr).cast(), len))?;

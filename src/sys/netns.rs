@@ -13,25 +13,49 @@ pub(crate) fn ns_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     syscall!(ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _))
 }
 
+/// The helper thread's stack: it makes a few system calls. The 2 MiB default costs page faults
+/// and zeroing on every spawn.
+const HELPER_STACK: usize = 64 * 1024;
+
 /// Runs `f` on a short-lived helper thread that has entered the network namespace `ns`, and
 /// returns its result. The calling thread's namespace never changes (Go and daemon callers
 /// share their threads); the helper ends before this returns, so no thread outlives the call.
 /// Sockets created by `f` stay in `ns` for their whole life.
 pub(crate) fn in_namespace<T: Send>(
     ns: BorrowedFd<'_>,
-    f: impl FnOnce() -> io::Result<T> + Send,
+    f: impl Fn() -> io::Result<T> + Sync,
 ) -> io::Result<T> {
-    let raw = ns.as_raw_fd();
+    in_each_namespace(&[ns], f)?
+        .pop()
+        .unwrap_or_else(|| Err(io::Error::other("namespace helper returned nothing")))
+}
+
+/// Runs `f` once inside each of `namespaces`, in order, on one short-lived helper thread, and
+/// returns each result: one thread for a whole batch, because spawning one per namespace
+/// dominated adding many. An outer error means the helper could not be started. The caller's
+/// thread never changes namespace, and the helper ends before this returns.
+pub(crate) fn in_each_namespace<T: Send>(
+    namespaces: &[BorrowedFd<'_>],
+    f: impl Fn() -> io::Result<T> + Sync,
+) -> io::Result<Vec<io::Result<T>>> {
+    let raw: Vec<i32> = namespaces.iter().map(|ns| ns.as_raw_fd()).collect();
+    let f = &f;
     std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                // SAFETY: `raw` is a valid fd for the duration of the scope; setns only
-                // changes this helper thread's network namespace.
-                syscall!(setns(raw, libc::CLONE_NEWNET))?;
-                f()
-            })
+        std::thread::Builder::new()
+            .name("nsmon-setns".into())
+            .stack_size(HELPER_STACK)
+            .spawn_scoped(scope, move || {
+                raw.into_iter()
+                    .map(|fd| {
+                        // SAFETY: each fd is valid for the duration of the scope (borrowed by
+                        // the caller); setns only changes this helper thread's namespace.
+                        syscall!(setns(fd, libc::CLONE_NEWNET))?;
+                        f()
+                    })
+                    .collect()
+            })?
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("namespace helper thread panicked")))
+            .map_err(|_| io::Error::other("namespace helper thread panicked"))
     })
 }
 

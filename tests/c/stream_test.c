@@ -61,6 +61,7 @@ static void test_bad_input(void)
     CHECK(nsmon_stream_options_set_receive_buffer(NULL, 1) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_add(NULL, "k", NULL, NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_add_all_nsid(NULL, "k", NULL, NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_add_many(NULL, NULL, NULL, 0, NULL, NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_remove(NULL, "k") == NSMON_ERR_NULL);
     CHECK(nsmon_stream_contains(NULL, "k") == NSMON_ERR_NULL);
     CHECK(nsmon_stream_len(NULL) == NSMON_ERR_NULL);
@@ -92,6 +93,25 @@ static void test_bad_input(void)
     CHECK(strstr(nsmon_last_error(), "already") != NULL);
     CHECK(nsmon_stream_len(s) == 1);
     CHECK(nsmon_stream_add_all_nsid(s, "here", NULL, NULL) == -EINVAL);
+
+    /* add_many: NULL arrays refused with nothing changed; each entry fails or succeeds alone. */
+    int results[5];
+    CHECK(nsmon_stream_add_many(s, NULL, NULL, 1, NULL, results) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_add_many(s, NULL, NULL, 0, NULL, NULL) == 0);
+    const char *keys[5] = { "one", NULL, "\xff", "here", "two" };
+    nsmon_netns_ref targets[5] = {
+        { .kind = NSMON_NETNS_CURRENT },
+        { .kind = NSMON_NETNS_CURRENT },
+        { .kind = NSMON_NETNS_CURRENT },
+        { .kind = NSMON_NETNS_CURRENT },
+        { .kind = NSMON_NETNS_PID, .num = (int)getpid() },
+    };
+    CHECK(nsmon_stream_add_many(s, keys, targets, 5, NULL, results) == 2);
+    CHECK(results[0] == 0 && results[4] == 0);
+    CHECK(results[1] == NSMON_ERR_NULL && results[2] == NSMON_ERR_UTF8 && results[3] == -EINVAL);
+    CHECK(strstr(nsmon_last_error(), "NULL") != NULL);
+    CHECK(nsmon_stream_contains(s, "one") == 1 && nsmon_stream_contains(s, "two") == 1);
+    CHECK(nsmon_stream_remove(s, "one") == 1 && nsmon_stream_remove(s, "two") == 1);
     nsmon_netns_ref bad_pid = { .kind = NSMON_NETNS_PID, .num = -3 };
     CHECK(nsmon_stream_add_all_nsid(s, "all", &bad_pid, NULL) == -EINVAL);
     CHECK(strstr(nsmon_last_error(), "observer") != NULL);

@@ -80,17 +80,27 @@ struct Follower {
 }
 
 impl Follower {
+    /// Applies what the watcher reports; the namespaces that appeared are added in one batch
+    /// at the end (one helper thread for all of them, not one each).
     fn drain(
         &mut self,
         stream: &mut Stream,
         options: StreamOptions,
         out: &mut impl Write,
     ) -> Result<(), Failure> {
+        let mut appeared: Vec<String> = Vec::new();
         while let Some(event) = self.watcher.next()? {
             match event {
-                WatchEvent::Created { name } => self.add(stream, &name, options, out)?,
-                WatchEvent::Deleted { name } if self.followed.remove(&name) => {
-                    stream.remove(&name);
+                WatchEvent::Created { name }
+                    if !stream.contains(&name) && !appeared.contains(&name) =>
+                {
+                    appeared.push(name);
+                }
+                WatchEvent::Deleted { name } => {
+                    appeared.retain(|n| *n != name);
+                    if self.followed.remove(&name) {
+                        stream.remove(&name);
+                    }
                 }
                 WatchEvent::Overflow => {
                     // The watcher's set is exact again: add what is missing, drop what is gone.
@@ -104,40 +114,34 @@ impl Follower {
                         self.followed.remove(&gone);
                         stream.remove(&gone);
                     }
-                    for name in present {
-                        self.add(stream, &name, options, out)?;
-                    }
+                    appeared = present
+                        .into_iter()
+                        .filter(|n| !stream.contains(n))
+                        .collect();
                 }
                 _ => {}
             }
         }
-        Ok(())
-    }
-
-    fn add(
-        &mut self,
-        stream: &mut Stream,
-        name: &str,
-        options: StreamOptions,
-        out: &mut impl Write,
-    ) -> Result<(), Failure> {
-        if stream.contains(name) {
-            return Ok(());
-        }
-        match stream.add(name, NetnsRef::Name(name), options) {
-            Ok(()) => {
-                self.followed.insert(name.to_string());
-            }
-            // Gone again already, or refused: say so and go on with the others.
-            Err(e) => {
-                let line = Object::new("stream", "error")
-                    .field("ns", name)
-                    .field("error", &e.to_string())
-                    .line();
-                out.write_all(line.as_bytes())?;
-                out.flush()?;
+        let batch: Vec<(&str, NetnsRef<'_>)> = appeared
+            .iter()
+            .map(|n| (n.as_str(), NetnsRef::Name(n)))
+            .collect();
+        for ((name, _), result) in batch.iter().zip(stream.add_many(&batch, options)) {
+            match result {
+                Ok(()) => {
+                    self.followed.insert(name.to_string());
+                }
+                // Gone again already, or refused: say so and go on with the others.
+                Err(e) => {
+                    let line = Object::new("stream", "error")
+                        .field("ns", name)
+                        .field("error", &e.to_string())
+                        .line();
+                    out.write_all(line.as_bytes())?;
+                }
             }
         }
+        out.flush()?;
         Ok(())
     }
 }
