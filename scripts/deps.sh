@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite needs, when they are missing (Debian/Ubuntu, as
-# root): ip/tc, mount, pkg-config, a C and C++ compiler, valgrind, readelf.
+# root): ip/tc, mount, pkg-config, a C and C++ compiler, valgrind, readelf, Go.
 set -euo pipefail
 need=()
 command -v ip >/dev/null || need+=(iproute2)
@@ -10,6 +10,7 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v g++ >/dev/null || need+=(g++)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v readelf >/dev/null || need+=(binutils)
+command -v go >/dev/null || need+=(golang-go)   # Go 1.19 on Debian 12: the Go bindings' tests
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "deps.sh: missing ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2

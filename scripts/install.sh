@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libnsmon in release mode and installs it under a prefix:
 #   PREFIX/lib/libnsmon.so.X.Y.Z (+ libnsmon.so.X, libnsmon.so links), PREFIX/lib/libnsmon.a,
-#   PREFIX/include/nsmon.h, PREFIX/lib/pkgconfig/nsmon.pc, PREFIX/bin/nsmon.
+#   PREFIX/include/nsmon.h, PREFIX/lib/pkgconfig/nsmon.pc (and nsmon-static.pc, which links
+#   libnsmon.a: for Go's -tags nsmon_static), PREFIX/bin/nsmon.
 # Usage: scripts/install.sh [PREFIX]   (default /usr/local; also honours $DESTDIR)
 # Afterwards: cc prog.c $(pkg-config --cflags --libs nsmon)   (for static: --static, and link
 # libnsmon.a). With a prefix outside the loader's path, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
@@ -31,6 +32,8 @@ ln -sfn "$soname" "$dest$libdir/libnsmon.so"
 install -m 0644 target/release/libnsmon.a "$dest$libdir/libnsmon.a"
 install -m 0644 include/nsmon.h "$dest$prefix/include/nsmon.h"
 install -m 0755 target/release/nsmon "$dest$prefix/bin/nsmon"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
-    -e "s|@LIBS_PRIVATE@|$libs_private|" nsmon.pc.in > "$dest$libdir/pkgconfig/nsmon.pc"
+for pc in nsmon nsmon-static; do
+    sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
+        -e "s|@LIBS_PRIVATE@|$libs_private|" "$pc.pc.in" > "$dest$libdir/pkgconfig/$pc.pc"
+done
 echo "installed nsmon $version (ABI $major) under $dest$prefix"

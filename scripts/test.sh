@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite, as root: style and lints, Rust unit and integration tests on real
 # namespaces, header freshness, the command, then the C ABI through an installed libnsmon
-# (pkg-config) under valgrind, the header as C++, and the C example.
+# (pkg-config) under valgrind, the header as C++, the C examples, and the Go bindings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -61,23 +61,46 @@ trap 'umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
 timeout 2 "$work/watch" "$work/dir" > "$work/watch.out" 2>&1 || true
 grep -qx '+ first' "$work/watch.out" || { echo "examples/watch.c printed:"; cat "$work/watch.out"; exit 1; } >&2
 
+# Runs a follow example ($1) while a namespace is created, given a bridge and deleted; its output
+# must contain each further argument, with @NS@ standing for the namespace's name.
+follow_ns="nsmon-t-follow-$$"
+trap 'ip netns del "$follow_ns" 2>/dev/null || true; umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
+check_follow() {
+    local program=$1 out="$work/$(basename "$1").out" pid want
+    shift
+    "$program" > "$out" 2>&1 &
+    pid=$!
+    sleep 0.5
+    ip netns add "$follow_ns"
+    sleep 0.3
+    ip -n "$follow_ns" link add nsmon-fex type bridge
+    sleep 0.5
+    ip netns del "$follow_ns"
+    sleep 0.3
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    for want in "$@"; do
+        want=${want//@NS@/$follow_ns}
+        grep -qF -e "$want" "$out" || { echo "$program lacks '$want':"; cat "$out"; exit 1; } >&2
+    done
+}
+
 step "C example (examples/follow.c) follows a namespace created while it runs"
 # shellcheck disable=SC2046
 cc "${cflags[@]}" examples/follow.c -o "$work/follow" $(pkg-config --cflags --libs nsmon)
-follow_ns="nsmon-t-follow-$$"
-trap 'ip netns del "$follow_ns" 2>/dev/null || true; umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$work/follow" > "$work/follow.out" 2>&1 &
-follow_pid=$!
-sleep 0.5
-ip netns add "$follow_ns"
-sleep 0.3
-ip -n "$follow_ns" link add nsmon-fex type bridge
-sleep 0.5
-ip netns del "$follow_ns"
-sleep 0.3
-kill "$follow_pid"; wait "$follow_pid" 2>/dev/null || true
-for want in "+ namespace $follow_ns" "[$follow_ns] new link nsmon-fex" "- namespace $follow_ns"; do
-    grep -qxF -e "$want" "$work/follow.out" || { echo "examples/follow.c lacks '$want':"; cat "$work/follow.out"; exit 1; } >&2
-done
+check_follow "$work/follow" "+ namespace @NS@" "[@NS@] new link nsmon-fex" "- namespace @NS@"
+
+step "Go bindings: gofmt, go vet, go test -race (real namespaces), the example, a static link"
+(
+    cd bindings/go
+    unformatted=$(gofmt -l .)
+    [ -z "$unformatted" ] || { echo "gofmt: $unformatted" >&2; exit 1; }
+    go vet ./...
+    go test -race -count=1 ./...
+    go build -o "$work/follow-go" ./examples/follow
+    go build -tags nsmon_static -o "$work/follow-go-static" ./examples/follow
+)
+! ldd "$work/follow-go-static" | grep -q libnsmon || { echo "-tags nsmon_static used the .so" >&2; exit 1; }
+check_follow "$work/follow-go" "[@NS@] following" "[@NS@] new_link link" "nsmon-fex kind=bridge" "[@NS@] gone"
+check_follow "$work/follow-go-static" "[@NS@] following" "nsmon-fex kind=bridge" "[@NS@] gone"
 
 step "all tests passed"

@@ -1,0 +1,3 @@
+module github.com/nsmon/nsmon/bindings/go
+
+go 1.19

@@ -1,0 +1,361 @@
+// Package nsmon watches Linux network namespaces: named namespaces appearing and disappearing
+// (Watcher), namespace ids being assigned and released (Nsid), and link, address, route,
+// neighbour and traffic-control events from many namespaces at once (Stream).
+//
+// It wraps libnsmon's C ABI through cgo. Each handle has one file descriptor; its blocking
+// Read waits on that descriptor through Go's own poller, so no OS thread sits blocked in C, and
+// a context or a Close from another goroutine ends the wait. Next never blocks.
+//
+// The library never changes the network namespace of the calling OS thread: sockets inside
+// other namespaces are created by a short-lived helper thread inside libnsmon, so goroutines
+// may call it from any thread without runtime.LockOSThread.
+//
+// Handles are safe for use from several goroutines (calls are serialised by a mutex). Close
+// is idempotent; a finalizer closes a handle that was dropped without Close, as a safety net
+// only.
+package nsmon
+
+/*
+#include <stdlib.h>
+#include <nsmon.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Errors that errors.Is matches against any error this package returns. The OS error codes
+// are the syscall.Errno values themselves, so errors.Is(err, syscall.ENOENT) works as well.
+var (
+	// ErrClosed: the handle was closed.
+	ErrClosed = errors.New("nsmon: handle is closed")
+	// ErrInvalidArgument: a bad name, key, option or namespace (EINVAL).
+	ErrInvalidArgument error = syscall.EINVAL
+	// ErrNotFound: no such named namespace or path (ENOENT).
+	ErrNotFound error = syscall.ENOENT
+	// ErrNoProcess: no such process (ESRCH).
+	ErrNoProcess error = syscall.ESRCH
+	// ErrExists: the namespace has another id, or the id is taken (EEXIST).
+	ErrExists error = syscall.EEXIST
+	// ErrTooManyFiles: the process's file descriptor limit was reached (EMFILE).
+	ErrTooManyFiles error = syscall.EMFILE
+	// ErrPermission: the operation needs privileges (EPERM).
+	ErrPermission error = syscall.EPERM
+	// ErrUTF8: a string passed to the library is not valid UTF-8.
+	ErrUTF8 = errors.New("nsmon: not valid UTF-8")
+	// ErrInternal: the library caught an internal error (a panic); the handle is unusable.
+	ErrInternal = errors.New("nsmon: internal error")
+)
+
+// Error is a failure reported by libnsmon: its code (a negative errno or NSMON_ERR_*), and
+// the library's detailed message.
+type Error struct {
+	// Op is the call that failed, e.g. "stream add".
+	Op string
+	// Code is the library's return code.
+	Code int
+	// Message is the library's description (nsmon_last_error).
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("nsmon: %s: %s", e.Op, e.Message)
+}
+
+// Unwrap gives the syscall.Errno for OS error codes, or the matching package sentinel.
+func (e *Error) Unwrap() error {
+	switch e.Code {
+	case int(C.NSMON_ERR_UTF8):
+		return ErrUTF8
+	case int(C.NSMON_ERR_PANIC):
+		return ErrInternal
+	case int(C.NSMON_ERR_NULL):
+		return syscall.EINVAL
+	}
+	if e.Code < 0 && e.Code > -4096 {
+		return syscall.Errno(-e.Code)
+	}
+	return nil
+}
+
+// call runs f, a libnsmon call, on a locked OS thread so that a failure's message (kept per
+// thread by the library) is read from the thread that set it.
+func call(op string, f func() C.int) (int, error) {
+	runtime.LockOSThread()
+	rc := f()
+	var err error
+	if rc < 0 {
+		err = &Error{Op: op, Code: int(rc), Message: C.GoString(C.nsmon_last_error())}
+	}
+	runtime.UnlockOSThread()
+	return int(rc), err
+}
+
+// cString converts s for C; the caller frees it. Strings with a NUL byte would be cut short
+// silently by C, so they are refused.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, &Error{Op: what, Code: -int(syscall.EINVAL), Message: what + " contains a NUL byte"}
+	}
+	return C.CString(s), nil
+}
+
+// Version is the version of the libnsmon in use.
+func Version() string {
+	return C.GoString(C.nsmon_version())
+}
+
+// ValidateName checks a namespace name as `ip netns` would accept it (no "/", not "." or
+// "..", not empty, not too long).
+func ValidateName(name string) error {
+	c, err := cString("name", name)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(c))
+	_, err = call("validate name", func() C.int { return C.nsmon_validate_name(c) })
+	return err
+}
+
+// poller is the Go side of a handle: a duplicate of the handle's fd in Go's poller, and a
+// mutex that serialises calls into the library.
+type poller struct {
+	mu     sync.Mutex
+	closed bool
+	file   *os.File
+	raw    syscall.RawConn
+}
+
+func newPoller(fd int) (*poller, error) {
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, &Error{Op: "dup", Code: -int(errno), Message: errno.Error()}
+	}
+	// Non-blocking, so that os.NewFile puts it into Go's poller. (The handle's fd is an epoll
+	// fd: the flag changes nothing for the library.)
+	if err := syscall.SetNonblock(int(dup), true); err != nil {
+		syscall.Close(int(dup))
+		return nil, err
+	}
+	file := os.NewFile(dup, "nsmon")
+	raw, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return &poller{file: file, raw: raw}, nil
+}
+
+// with runs f under the mutex, or returns ErrClosed.
+func (p *poller) with(f func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	return f()
+}
+
+// close marks the handle closed, wakes any Read, and runs free once. Later calls do nothing.
+func (p *poller) close(free func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	p.file.Close()
+	free()
+}
+
+// read calls try (a non-blocking take, under the mutex) until it has an event, waiting for
+// the fd in Go's poller in between. ctx or Close end the wait.
+func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
+		return ErrClosed
+	}
+	if done := ctx.Done(); done != nil {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-done:
+				p.file.SetReadDeadline(time.Unix(1, 0))
+			case <-stop:
+			}
+		}()
+		// The watchdog has ended before read returns, so it cannot cut a later Read short.
+		defer wg.Wait()
+		defer close(stop)
+	}
+	var inner error
+	err := p.raw.Read(func(uintptr) bool {
+		got := false
+		e := p.with(func() error {
+			var e error
+			got, e = try()
+			return e
+		})
+		if e != nil {
+			inner = e
+			return true
+		}
+		return got
+	})
+	switch {
+	case inner != nil:
+		return inner
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		return ctx.Err()
+	case p.with(func() error { return nil }) == ErrClosed:
+		// The poller reports its own "use of closed file" for a Close during the wait.
+		return ErrClosed
+	default:
+		return err
+	}
+}
+
+// Netns names a network namespace. The zero value is the caller's own namespace.
+type Netns struct {
+	kind C.uint32_t
+	str  string
+	num  int
+}
+
+// Current is the caller's namespace.
+func Current() Netns { return Netns{kind: C.NSMON_NETNS_CURRENT} }
+
+// Named is /var/run/netns/NAME (the name is validated).
+func Named(name string) Netns { return Netns{kind: C.NSMON_NETNS_NAME, str: name} }
+
+// Path is any nsfs file of a network namespace (a bind mount, /proc/PID/ns/net, ...).
+func Path(path string) Netns { return Netns{kind: C.NSMON_NETNS_PATH, str: path} }
+
+// Pid is the namespace of process pid.
+func Pid(pid int) Netns { return Netns{kind: C.NSMON_NETNS_PID, num: pid} }
+
+// Fd is an open namespace fd; it is borrowed for the call, not closed.
+func Fd(fd int) Netns { return Netns{kind: C.NSMON_NETNS_FD, num: fd} }
+
+// String describes the namespace: the name, the path, "pid:N", "fd:N" or "current".
+func (n Netns) String() string {
+	switch n.kind {
+	case C.NSMON_NETNS_NAME, C.NSMON_NETNS_PATH:
+		return n.str
+	case C.NSMON_NETNS_PID:
+		return fmt.Sprintf("pid:%d", n.num)
+	case C.NSMON_NETNS_FD:
+		return fmt.Sprintf("fd:%d", n.num)
+	}
+	return "current"
+}
+
+// cRef is a Netns in C memory; free releases it.
+type cRef struct {
+	ref *C.nsmon_netns_ref
+}
+
+func (n Netns) toC(what string) (cRef, error) {
+	ref := (*C.nsmon_netns_ref)(C.calloc(1, C.size_t(unsafe.Sizeof(C.nsmon_netns_ref{}))))
+	ref.kind = n.kind
+	ref.num = C.int(n.num)
+	if n.num != int(ref.num) {
+		C.free(unsafe.Pointer(ref))
+		return cRef{}, &Error{Op: what, Code: -int(syscall.EINVAL), Message: fmt.Sprintf("%d is out of range", n.num)}
+	}
+	if n.kind == C.NSMON_NETNS_NAME || n.kind == C.NSMON_NETNS_PATH {
+		s, err := cString(what, n.str)
+		if err != nil {
+			C.free(unsafe.Pointer(ref))
+			return cRef{}, err
+		}
+		ref.str = s
+	}
+	return cRef{ref}, nil
+}
+
+func (r cRef) free() {
+	if r.ref != nil {
+		C.free(unsafe.Pointer(r.ref.str))
+		C.free(unsafe.Pointer(r.ref))
+	}
+}
+
+// events is what every handle shares: the poller, the fd, and Next, Read, Dispatch, Fd and
+// Close over take, which fills one event from the library (under the handle's mutex).
+type events[E any] struct {
+	p    *poller
+	fd   int
+	take func(*E) (bool, error)
+	free func()
+}
+
+func newEvents[E any](fd int, take func(*E) (bool, error), free func()) (events[E], error) {
+	p, err := newPoller(fd)
+	if err != nil {
+		free()
+		return events[E]{}, err
+	}
+	return events[E]{p: p, fd: fd, take: take, free: free}, nil
+}
+
+// Fd is the handle's pollable fd (readable while Next has an event), for callers with their
+// own poll loop. It belongs to the handle: do not close it.
+func (h *events[E]) Fd() int { return h.fd }
+
+// Next takes the next event without blocking; ok is false when there is none now.
+func (h *events[E]) Next() (ev E, ok bool, err error) {
+	err = h.p.with(func() error {
+		ok, err = h.take(&ev)
+		return err
+	})
+	return ev, ok, err
+}
+
+// Read waits for the next event (in Go's poller: no OS thread blocked) until ctx is done
+// (ctx.Err()) or the handle is closed (ErrClosed).
+func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
+	err = h.p.read(ctx, func() (bool, error) { return h.take(&ev) })
+	return ev, err
+}
+
+// Dispatch calls fn for each event ready now, until none is left or fn returns false, and
+// returns how many it delivered. The events are taken one at a time with Next, not from
+// inside a C callback, so fn may call any method of the handle, Close included.
+func (h *events[E]) Dispatch(fn func(E) bool) (int, error) {
+	n := 0
+	for {
+		ev, ok, err := h.Next()
+		if err != nil || !ok {
+			return n, err
+		}
+		n++
+		if !fn(ev) {
+			return n, nil
+		}
+	}
+}
+
+// Close frees the handle. Idempotent; a Read in progress returns ErrClosed, and so does every
+// later call.
+func (h *events[E]) Close() error {
+	h.p.close(h.free)
+	return nil
+}

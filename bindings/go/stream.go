@@ -1,0 +1,441 @@
+package nsmon
+
+/*
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <nsmon.h>
+*/
+import "C"
+
+import (
+	"net"
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+// Groups is a set of object kinds a stream follows in a namespace; combine with |.
+type Groups uint32
+
+// Object kinds.
+const (
+	GroupLink      Groups = C.NSMON_GROUP_LINK
+	GroupIPv4Addr  Groups = C.NSMON_GROUP_IPV4_ADDR
+	GroupIPv6Addr  Groups = C.NSMON_GROUP_IPV6_ADDR
+	GroupIPv4Route Groups = C.NSMON_GROUP_IPV4_ROUTE
+	GroupIPv6Route Groups = C.NSMON_GROUP_IPV6_ROUTE
+	GroupNeigh     Groups = C.NSMON_GROUP_NEIGH
+	// GroupTC is qdiscs, classes and filters.
+	GroupTC    Groups = C.NSMON_GROUP_TC
+	GroupAddr         = GroupIPv4Addr | GroupIPv6Addr
+	GroupRoute        = GroupIPv4Route | GroupIPv6Route
+	GroupAll   Groups = C.NSMON_GROUP_ALL
+	// GroupNone joins no group: the namespace is only named (e.g. so that an all-nsid
+	// target's events from it carry its key). The zero Groups means GroupAll.
+	GroupNone Groups = 1 << 31
+)
+
+// StreamOptions configures how a namespace is followed. The zero value follows every group,
+// with no dump, no resync and the kernel's default receive buffer.
+type StreamOptions struct {
+	// Groups to follow (0: GroupAll).
+	Groups Groups
+	// Dump lists the namespace's current objects after subscribing, then reports Synced.
+	Dump bool
+	// ResyncOnOverrun dumps again after an Overrun, then reports Synced.
+	ResyncOnOverrun bool
+	// ReceiveBuffer is the socket's receive buffer in bytes (0: the kernel's default).
+	ReceiveBuffer int
+}
+
+func (o StreamOptions) toC() (*C.nsmon_stream_options, error) {
+	var c *C.nsmon_stream_options
+	if _, err := call("stream options", func() C.int { return C.nsmon_stream_options_new(&c) }); err != nil {
+		return nil, err
+	}
+	groups := o.Groups
+	switch groups {
+	case 0:
+		groups = GroupAll
+	case GroupNone:
+		groups = 0
+	}
+	if _, err := call("stream groups", func() C.int { return C.nsmon_stream_options_set_groups(c, C.uint32_t(groups)) }); err != nil {
+		C.nsmon_stream_options_free(c)
+		return nil, err
+	}
+	C.nsmon_stream_options_set_dump(c, C.bool(o.Dump))
+	C.nsmon_stream_options_set_resync_on_overrun(c, C.bool(o.ResyncOnOverrun))
+	if o.ReceiveBuffer > 0 {
+		C.nsmon_stream_options_set_receive_buffer(c, C.size_t(o.ReceiveBuffer))
+	}
+	return c, nil
+}
+
+// StreamKind says what a StreamEvent reports, and which of its fields is set.
+type StreamKind int
+
+// What a stream reports.
+const (
+	NewLink   StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_LINK
+	DelLink   StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_LINK
+	NewAddr   StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_ADDR
+	DelAddr   StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_ADDR
+	NewRoute  StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_ROUTE
+	DelRoute  StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_ROUTE
+	NewNeigh  StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_NEIGH
+	DelNeigh  StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_NEIGH
+	NewQdisc  StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_QDISC
+	DelQdisc  StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_QDISC
+	NewClass  StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_CLASS
+	DelClass  StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_CLASS
+	NewFilter StreamKind = C.NSMON_STREAM_EVENT_KIND_NEW_FILTER
+	DelFilter StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_FILTER
+	// Synced: the namespace's dump (or resync) is complete.
+	Synced StreamKind = C.NSMON_STREAM_EVENT_KIND_SYNCED
+	// Overrun: the kernel dropped messages for the namespace.
+	Overrun StreamKind = C.NSMON_STREAM_EVENT_KIND_OVERRUN
+	// Failed: the namespace's socket failed and it was removed; Err says why.
+	Failed StreamKind = C.NSMON_STREAM_EVENT_KIND_ERROR
+)
+
+var streamKindNames = map[StreamKind]string{
+	NewLink: "new_link", DelLink: "del_link", NewAddr: "new_addr", DelAddr: "del_addr",
+	NewRoute: "new_route", DelRoute: "del_route", NewNeigh: "new_neigh", DelNeigh: "del_neigh",
+	NewQdisc: "new_qdisc", DelQdisc: "del_qdisc", NewClass: "new_class", DelClass: "del_class",
+	NewFilter: "new_filter", DelFilter: "del_filter", Synced: "synced", Overrun: "overrun",
+	Failed: "error",
+}
+
+func (k StreamKind) String() string {
+	if name, ok := streamKindNames[k]; ok {
+		return name
+	}
+	return "unknown"
+}
+
+// Link is a link event's fields.
+type Link struct {
+	Index, Flags, MTU, Master uint32
+	Operstate                 uint8
+	MAC                       net.HardwareAddr
+	Name, Kind                string
+}
+
+// Addr is an address event's fields.
+type Addr struct {
+	Index     uint32
+	Addr      net.IP
+	PrefixLen uint8
+	Scope     uint8
+	Label     string
+}
+
+// Route is a route event's fields. Dst is nil for a default route.
+type Route struct {
+	Family, DstLen, Protocol, Scope, Type uint8
+	Table, Oif                            uint32
+	Dst, Gateway                          net.IP
+}
+
+// Neigh is a neighbour event's fields.
+type Neigh struct {
+	Family uint8
+	State  uint16
+	Index  uint32
+	Dst    net.IP
+	LLAddr net.HardwareAddr
+}
+
+// TC is a qdisc, class or filter event's fields. Handles are major<<16 | minor.
+type TC struct {
+	Index, Handle, Parent uint32
+	Kind                  string
+}
+
+// StreamEvent is one stream event; the field matching Kind is set, the others are nil.
+type StreamEvent struct {
+	Kind StreamKind
+	// Key is the namespace's key (for an all-nsid target, see Stream.AddAllNsid).
+	Key string
+	// Nsid is the source namespace's id for events from an all-nsid target, else -1.
+	Nsid int
+	// Raw is the netlink message as the kernel sent it (nil for Synced, Overrun, Failed).
+	Raw   []byte
+	Link  *Link
+	Addr  *Addr
+	Route *Route
+	Neigh *Neigh
+	TC    *TC
+	// Err is why the namespace failed (Failed only).
+	Err error
+}
+
+func ip(c C.nsmon_ip) net.IP {
+	switch c.family {
+	case C.AF_INET:
+		return net.IP(C.GoBytes(unsafe.Pointer(&c.bytes[0]), 4))
+	case C.AF_INET6:
+		return net.IP(C.GoBytes(unsafe.Pointer(&c.bytes[0]), 16))
+	}
+	return nil
+}
+
+func hw(b *C.uint8_t, n C.uint8_t) net.HardwareAddr {
+	if n == 0 {
+		return nil
+	}
+	return net.HardwareAddr(C.GoBytes(unsafe.Pointer(b), C.int(n)))
+}
+
+// fromC copies an event into Go memory (its pointers are valid only until the next call).
+func fromC(c *C.nsmon_stream_event) StreamEvent {
+	ev := StreamEvent{
+		Kind: StreamKind(c.kind),
+		Key:  C.GoStringN(c.key, C.int(c.key_len)),
+		Nsid: int(c.nsid),
+	}
+	if c.raw != nil {
+		ev.Raw = C.GoBytes(unsafe.Pointer(c.raw), C.int(c.raw_len))
+	}
+	switch ev.Kind {
+	case NewLink, DelLink:
+		l := &c.link
+		ev.Link = &Link{
+			Index: uint32(l.index), Flags: uint32(l.flags), MTU: uint32(l.mtu),
+			Master: uint32(l.master), Operstate: uint8(l.operstate),
+			MAC: hw(&l.mac[0], l.mac_len), Name: C.GoString(&l.name[0]),
+			Kind: C.GoString(&l.kind[0]),
+		}
+	case NewAddr, DelAddr:
+		a := &c.addr
+		ev.Addr = &Addr{
+			Index: uint32(a.index), Addr: ip(a.addr), PrefixLen: uint8(a.prefix_len),
+			Scope: uint8(a.scope), Label: C.GoString(&a.label[0]),
+		}
+	case NewRoute, DelRoute:
+		r := &c.route
+		ev.Route = &Route{
+			Family: uint8(r.family), DstLen: uint8(r.dst_len), Protocol: uint8(r.protocol),
+			Scope: uint8(r.scope), Type: uint8(r.route_type), Table: uint32(r.table),
+			Oif: uint32(r.oif), Dst: ip(r.dst), Gateway: ip(r.gateway),
+		}
+	case NewNeigh, DelNeigh:
+		n := &c.neigh
+		ev.Neigh = &Neigh{
+			Family: uint8(n.family), State: uint16(n.state), Index: uint32(n.index),
+			Dst: ip(n.dst), LLAddr: hw(&n.lladdr[0], n.lladdr_len),
+		}
+	case NewQdisc, DelQdisc, NewClass, DelClass, NewFilter, DelFilter:
+		t := &c.tc
+		ev.TC = &TC{
+			Index: uint32(t.index), Handle: uint32(t.handle), Parent: uint32(t.parent),
+			Kind: C.GoString(&t.kind[0]),
+		}
+	case Failed:
+		ev.Err = &Error{Op: "stream " + ev.Key, Code: -int(syscall.EIO), Message: C.GoString(c.error)}
+	}
+	return ev
+}
+
+// Stream reports rtnetlink events from many network namespaces through one fd, each tagged
+// with the key the caller added its namespace under.
+type Stream struct {
+	events[StreamEvent]
+	ptr *C.nsmon_stream
+}
+
+// NewStream creates an empty stream.
+func NewStream() (*Stream, error) {
+	s := &Stream{}
+	if _, err := call("stream new", func() C.int { return C.nsmon_stream_new(&s.ptr) }); err != nil {
+		return nil, err
+	}
+	var err error
+	ptr := s.ptr // not s: see NewWatcher
+	s.events, err = newEvents(int(C.nsmon_stream_fd(ptr)), streamTake(ptr), func() { C.nsmon_stream_free(ptr) })
+	if err != nil {
+		return nil, err
+	}
+	runtime.SetFinalizer(s, func(s *Stream) { s.Close() })
+	return s, nil
+}
+
+// Add starts following target under key. Fails (changing nothing) when the key is in use or
+// the namespace cannot be opened.
+func (s *Stream) Add(key string, target Netns, opts StreamOptions) error {
+	return s.add("stream add", key, target, opts, false)
+}
+
+// AddAllNsid adds an all-nsid target under key: one socket in observer's namespace hearing
+// it and every namespace that has an id in it. Events from those carry their Nsid, and the
+// key the caller added that namespace under if it did (else this key). They share one receive
+// buffer: an Overrun of this key may have lost events of any of them.
+func (s *Stream) AddAllNsid(key string, observer Netns, opts StreamOptions) error {
+	return s.add("stream add all-nsid", key, observer, opts, true)
+}
+
+func (s *Stream) add(op, key string, ns Netns, opts StreamOptions, allNsid bool) error {
+	k, err := cString("key", key)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(k))
+	ref, err := ns.toC("target")
+	if err != nil {
+		return err
+	}
+	defer ref.free()
+	o, err := opts.toC()
+	if err != nil {
+		return err
+	}
+	defer C.nsmon_stream_options_free(o)
+	return s.p.with(func() error {
+		_, err := call(op, func() C.int {
+			if allNsid {
+				return C.nsmon_stream_add_all_nsid(s.ptr, k, ref.ref, o)
+			}
+			return C.nsmon_stream_add(s.ptr, k, ref.ref, o)
+		})
+		return err
+	})
+}
+
+// StreamTarget is one entry of AddMany.
+type StreamTarget struct {
+	Key    string
+	Target Netns
+}
+
+// AddMany adds many namespaces at once, all with opts, and returns one error per entry (nil
+// for those added): an entry failing leaves the others added. Much faster than one Add each
+// (the library creates every socket from one helper thread). The second result is an error
+// that concerns the whole call (a closed stream).
+func (s *Stream) AddMany(targets []StreamTarget, opts StreamOptions) ([]error, error) {
+	errs := make([]error, len(targets))
+	if len(targets) == 0 {
+		return errs, s.p.with(func() error { return nil })
+	}
+	// The arrays are in C memory: they hold C pointers and are read by C.
+	n := C.size_t(len(targets))
+	keys := unsafe.Slice((**C.char)(C.calloc(n, C.size_t(unsafe.Sizeof((*C.char)(nil))))), len(targets))
+	refs := unsafe.Slice((*C.nsmon_netns_ref)(C.calloc(n, C.size_t(unsafe.Sizeof(C.nsmon_netns_ref{})))), len(targets))
+	results := unsafe.Slice((*C.int)(C.calloc(n, C.size_t(unsafe.Sizeof(C.int(0))))), len(targets))
+	var cleanup []cRef
+	defer func() {
+		for i := range keys {
+			C.free(unsafe.Pointer(keys[i]))
+		}
+		for _, r := range cleanup {
+			r.free()
+		}
+		C.free(unsafe.Pointer(&keys[0]))
+		C.free(unsafe.Pointer(&refs[0]))
+		C.free(unsafe.Pointer(&results[0]))
+	}()
+	for i, t := range targets {
+		// An entry Go cannot express to C (a NUL byte) is given a NULL key, which the library
+		// refuses for that entry alone; its error here is Go's own.
+		k, err := cString("key", t.Key)
+		if err != nil {
+			errs[i] = err
+		}
+		keys[i] = k
+		ref, err := t.Target.toC("target")
+		if err != nil {
+			errs[i] = err
+			C.free(unsafe.Pointer(keys[i]))
+			keys[i] = nil
+			continue
+		}
+		cleanup = append(cleanup, ref)
+		refs[i] = *ref.ref
+	}
+	o, err := opts.toC()
+	if err != nil {
+		return nil, err
+	}
+	defer C.nsmon_stream_options_free(o)
+	err = s.p.with(func() error {
+		// The library describes its first failure only: that text goes to the entry when it
+		// is the only one that failed; others get their code's general text.
+		var detail string
+		_, err := call("stream add many", func() C.int {
+			rc := C.nsmon_stream_add_many(s.ptr, &keys[0], &refs[0], n, o, &results[0])
+			if rc >= 0 && rc < C.int(len(targets)) {
+				detail = C.GoString(C.nsmon_last_error())
+			}
+			return rc
+		})
+		if err != nil {
+			return err
+		}
+		failed := 0
+		for _, rc := range results {
+			if rc < 0 {
+				failed++
+			}
+		}
+		for i, rc := range results {
+			if rc < 0 && errs[i] == nil {
+				msg := C.GoString(C.nsmon_strerror(rc))
+				if failed == 1 {
+					msg = detail
+				}
+				errs[i] = &Error{Op: "stream add " + targets[i].Key, Code: int(rc), Message: msg}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// Remove stops following key, closing its socket (which releases the namespace). Reports
+// whether the key was there.
+func (s *Stream) Remove(key string) (bool, error) {
+	return s.keyCall("stream remove", key, func(k *C.char) C.int { return C.nsmon_stream_remove(s.ptr, k) })
+}
+
+// Contains reports whether key is followed.
+func (s *Stream) Contains(key string) (bool, error) {
+	return s.keyCall("stream contains", key, func(k *C.char) C.int { return C.nsmon_stream_contains(s.ptr, k) })
+}
+
+func (s *Stream) keyCall(op, key string, f func(*C.char) C.int) (found bool, err error) {
+	k, err := cString("key", key)
+	if err != nil {
+		return false, err
+	}
+	defer C.free(unsafe.Pointer(k))
+	err = s.p.with(func() error {
+		rc, err := call(op, func() C.int { return f(k) })
+		found = rc == 1
+		return err
+	})
+	return found, err
+}
+
+// Len is how many namespaces are followed.
+func (s *Stream) Len() (n int, err error) {
+	err = s.p.with(func() error {
+		n, err = call("stream len", func() C.int { return C.nsmon_stream_len(s.ptr) })
+		return err
+	})
+	return n, err
+}
+
+func streamTake(ptr *C.nsmon_stream) func(*StreamEvent) (bool, error) {
+	return func(ev *StreamEvent) (bool, error) {
+		var c C.nsmon_stream_event
+		rc, err := call("stream next", func() C.int { return C.nsmon_stream_next(ptr, &c) })
+		if rc != 1 {
+			return false, err
+		}
+		*ev = fromC(&c)
+		return true, nil
+	}
+}

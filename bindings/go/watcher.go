@@ -1,0 +1,118 @@
+package nsmon
+
+/*
+#include <stdlib.h>
+#include <nsmon.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// WatchKind says what a WatchEvent reports.
+type WatchKind int
+
+// What a watcher reports.
+const (
+	// Created: a named namespace appeared (and is mounted).
+	Created WatchKind = C.NSMON_WATCHER_EVENT_KIND_CREATED
+	// Deleted: a named namespace went away.
+	Deleted WatchKind = C.NSMON_WATCHER_EVENT_KIND_DELETED
+	// DirCreated: the watched directory appeared (with WatcherOptions.DirEvents).
+	DirCreated WatchKind = C.NSMON_WATCHER_EVENT_KIND_DIR_CREATED
+	// DirDeleted: the watched directory went away (with WatcherOptions.DirEvents).
+	DirDeleted WatchKind = C.NSMON_WATCHER_EVENT_KIND_DIR_DELETED
+	// Overflow: the kernel's event queue overflowed; the watcher rescanned, and the Created and
+	// Deleted events that follow are exactly the difference.
+	Overflow WatchKind = C.NSMON_WATCHER_EVENT_KIND_OVERFLOW
+)
+
+func (k WatchKind) String() string {
+	switch k {
+	case Created:
+		return "created"
+	case Deleted:
+		return "deleted"
+	case DirCreated:
+		return "dir_created"
+	case DirDeleted:
+		return "dir_deleted"
+	case Overflow:
+		return "overflow"
+	}
+	return "unknown"
+}
+
+// WatchEvent is one watcher event.
+type WatchEvent struct {
+	Kind WatchKind
+	// Name is the namespace's name (empty for directory events and Overflow).
+	Name string
+}
+
+// WatcherOptions configures a Watcher. The zero value watches /var/run/netns.
+type WatcherOptions struct {
+	// Dir is the directory to watch ("": /var/run/netns). It need not exist yet.
+	Dir string
+	// ListExisting reports the namespaces present at creation as Created events first.
+	ListExisting bool
+	// AnyFile reports every file, not only mounted namespaces (for tests and other dirs).
+	AnyFile bool
+	// DirEvents reports the directory's own creation and deletion.
+	DirEvents bool
+}
+
+// Watcher reports named network namespaces appearing and disappearing.
+type Watcher struct {
+	events[WatchEvent]
+	ptr *C.nsmon_watcher
+}
+
+// NewWatcher starts watching.
+func NewWatcher(opts WatcherOptions) (*Watcher, error) {
+	var o *C.nsmon_watcher_options
+	if _, err := call("watcher options", func() C.int { return C.nsmon_watcher_options_new(&o) }); err != nil {
+		return nil, err
+	}
+	defer C.nsmon_watcher_options_free(o)
+	if opts.Dir != "" {
+		dir, err := cString("dir", opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(dir))
+		if _, err := call("watcher dir", func() C.int { return C.nsmon_watcher_options_set_dir(o, dir) }); err != nil {
+			return nil, err
+		}
+	}
+	C.nsmon_watcher_options_set_list_existing(o, C.bool(opts.ListExisting))
+	C.nsmon_watcher_options_set_any_file(o, C.bool(opts.AnyFile))
+	C.nsmon_watcher_options_set_dir_events(o, C.bool(opts.DirEvents))
+	w := &Watcher{}
+	if _, err := call("watcher new", func() C.int { return C.nsmon_watcher_new(o, &w.ptr) }); err != nil {
+		return nil, err
+	}
+	var err error
+	ptr := w.ptr // the closures hold the pointer, not w: a cycle through w would keep its
+	// finalizer from ever running
+	w.events, err = newEvents(int(C.nsmon_watcher_fd(ptr)), watcherTake(ptr), func() { C.nsmon_watcher_free(ptr) })
+	if err != nil {
+		return nil, err
+	}
+	runtime.SetFinalizer(w, func(w *Watcher) { w.Close() })
+	return w, nil
+}
+
+func watcherTake(ptr *C.nsmon_watcher) func(*WatchEvent) (bool, error) {
+	return func(ev *WatchEvent) (bool, error) {
+		var c C.nsmon_watcher_event
+		rc, err := call("watcher next", func() C.int { return C.nsmon_watcher_next(ptr, &c) })
+		if rc != 1 {
+			return false, err
+		}
+		*ev = WatchEvent{Kind: WatchKind(c.kind), Name: C.GoStringN(&c.name[0], C.int(c.name_len))}
+		return true, nil
+	}
+}
