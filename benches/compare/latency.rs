@@ -1,12 +1,7 @@
-//! Watcher latency and memory, side by side with `ip netns monitor` in the same run.
-//!
-//! `cargo bench --bench watch_latency [-- N]` as root (N namespaces, default 100). For each,
-//! `ip netns add` is run and the time it returns is taken; the latency is from then to the
-//! moment the event reaches the consumer: nsmon's `Created` (which waits for the namespace to be
-//! mounted) and `ip netns monitor`'s "add" line (which reports the bare file, before the mount;
-//! run under `stdbuf -oL`, as it block-buffers into a pipe). Negative figures mean the event
-//! arrived before `ip` returned. Also prints the RSS of an idle `nsmon watch` and the memory one
-//! more watcher costs inside a process.
+//! Watcher latency: from `ip netns add` to the event in the consumer, nsmon's `Created` (which
+//! waits for the namespace to be mounted) beside `ip netns monitor`'s "add" line (which reports
+//! the bare file, before the mount; run under `stdbuf -oL`, as it block-buffers into a pipe).
+//! Negative figures mean the event arrived before `ip` returned.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -18,16 +13,22 @@ use std::time::{Duration, Instant};
 
 use nsmon::{WatchEvent, Watcher, WatcherOptions};
 
-fn main() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("watch_latency: needs root (ip netns add)");
-        std::process::exit(1);
-    }
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100);
+/// Latencies in microseconds, per consumer: from `ip netns add` returning, and from its start.
+pub struct Latencies {
+    pub nsmon: (Vec<f64>, Vec<f64>),
+    pub peer: (Vec<f64>, Vec<f64>),
+}
+
+/// The q-quantile of `v` (sorted here), if any.
+pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+}
+
+/// Adds `n` namespaces one by one and times their events in nsmon and in `ip netns monitor`.
+pub fn measure(n: usize) -> Latencies {
     let prefix = format!("nsmon-b-{}-", std::process::id());
 
     let (tx, rx) = channel::<(&'static str, Instant, String)>();
@@ -116,45 +117,11 @@ fn main() {
     let _ = peer.wait();
     delete_all(returned.keys());
 
-    for (column, title) in [
-        (0, "`ip netns add` returning"),
-        (1, "`ip netns add` starting"),
-    ] {
-        println!(
-            "\nwatcher latency over {n} namespaces, from {title} to the event in the consumer (us)"
-        );
-        println!(
-            "{:<18} {:>9} {:>10} {:>10} {:>10}",
-            "consumer", "received", "median", "p99", "max"
-        );
-        for who in ["nsmon", "ip netns monitor"] {
-            let mut v = latencies
-                .get(who)
-                .map(|l| {
-                    if column == 0 {
-                        l.0.clone()
-                    } else {
-                        l.1.clone()
-                    }
-                })
-                .unwrap_or_default();
-            v.sort_by(f64::total_cmp);
-            let pick = |q: f64| {
-                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
-                    .copied()
-            };
-            let fmt = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.0}"));
-            println!(
-                "{:<18} {:>9} {:>10} {:>10} {:>10}",
-                who,
-                format!("{}/{n}", v.len()),
-                fmt(pick(0.5)),
-                fmt(pick(0.99)),
-                fmt(pick(1.0))
-            );
-        }
+    let mut take = |who| latencies.remove(who).unwrap_or_default();
+    Latencies {
+        nsmon: take("nsmon"),
+        peer: take("ip netns monitor"),
     }
-    memory();
 }
 
 fn delete_all<'a>(names: impl Iterator<Item = &'a String>) {
@@ -171,7 +138,7 @@ fn delete_all<'a>(names: impl Iterator<Item = &'a String>) {
     child.wait().unwrap();
 }
 
-fn rss_kib(pid: &str) -> u64 {
+pub fn rss_kib(pid: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
@@ -180,7 +147,9 @@ fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn memory() {
+/// RSS of an idle `nsmon watch` process, and the memory one more watcher costs in a process
+/// (KiB).
+pub fn memory() -> (u64, f64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nsmon"))
         .arg("watch")
         .stdout(Stdio::piped())
@@ -203,9 +172,5 @@ fn memory() {
         .collect();
     let after = rss_kib("self");
     drop(watchers);
-    println!("idle `nsmon watch` process RSS: {whole} KiB");
-    println!(
-        "user memory per additional watcher: {:.1} KiB (RSS growth over {count} watchers)",
-        (after.saturating_sub(before)) as f64 / count as f64
-    );
+    (whole, (after.saturating_sub(before)) as f64 / count as f64)
 }

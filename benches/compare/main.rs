@@ -1,0 +1,480 @@
+//! nsmon beside its peers, in one run, as one table: `scripts/bench.sh` (as root) builds the
+//! consumers and runs this (`cargo bench --bench compare`; `-- --quick` for a small fleet).
+//!
+//! a. Fleet: 100 namespaces, each churned with 10,000 route adds then 10,000 deletes by
+//!    `ip -n NS -batch` (two generators in parallel). One nsmon process follows all of them
+//!    (through libnsmon from C, and as `nsmon events` writing JSON), against 100
+//!    `ip -n NS -o monitor route` processes and a bare C reader (the floor), each in its own
+//!    run of the same load.
+//! b. One namespace, the same churn: events received and CPU per event, and the per-event cost
+//!    of `next` and `dispatch` from C, Rust and Go.
+//! c. Scale: 1,000 namespaces added to one stream; the all-nsid target.
+//! d. Watcher latency beside `ip netns monitor`.
+//!
+//! The consumers in other languages come from the environment (set by scripts/bench.sh):
+//! NSMON_BENCH_BARE (benches/c/bare_reader.c), NSMON_BENCH_C (benches/c/nsmon_count.c) and
+//! NSMON_BENCH_GO (bindings/go/examples/count).
+
+mod consumers;
+mod latency;
+mod load;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use consumers::{counter, open_time_us, writers, Outcome};
+use load::{Churn, Fleet, EVENTS_PER_NS};
+use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+
+/// One row: what is measured, nsmon's figure, the peer's, and their ratio.
+struct Row(String, String, String, String);
+
+#[derive(Default)]
+struct Table(Vec<Row>);
+
+impl Table {
+    fn section(&mut self, title: &str) {
+        self.0.push(Row(
+            title.into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ));
+    }
+
+    fn add(&mut self, what: &str, nsmon: String, peer: String, ratio: Option<f64>) {
+        let ratio = ratio.map_or(String::new(), |r| format!("{r:.2}x"));
+        self.0.push(Row(format!("  {what}"), nsmon, peer, ratio));
+    }
+
+    fn print(&self) {
+        println!(
+            "\n{:<66} {:>14} {:>16} {:>7}",
+            "scenario", "nsmon", "peer", "ratio"
+        );
+        for Row(what, nsmon, peer, ratio) in &self.0 {
+            println!("{what:<66} {nsmon:>14} {peer:>16} {ratio:>7}");
+        }
+    }
+}
+
+struct Tools {
+    bare: String,
+    c: String,
+    go: String,
+    nsmon: &'static str,
+}
+
+impl Tools {
+    fn from_env() -> Tools {
+        let get = |var: &str| {
+            std::env::var(var).unwrap_or_else(|_| {
+                eprintln!("compare: {var} is not set: run scripts/bench.sh");
+                std::process::exit(2)
+            })
+        };
+        Tools {
+            bare: get("NSMON_BENCH_BARE"),
+            c: get("NSMON_BENCH_C"),
+            go: get("NSMON_BENCH_GO"),
+            nsmon: env!("CARGO_BIN_EXE_nsmon"),
+        }
+    }
+
+    fn cmd(program: &str, args: &[&str], names: &[String]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args).args(names);
+        cmd
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("consume") {
+        return consume(&args[1..]);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("compare: needs root (it creates namespaces)");
+        std::process::exit(1);
+    }
+    raise_nofile_limit();
+    let quick = args.iter().any(|a| a == "--quick");
+    let tools = Tools::from_env();
+    let dir = std::env::temp_dir().join(format!("nsmon-b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let churn = Churn::write(&dir);
+    let mut table = Table::default();
+
+    fleet(
+        &mut table,
+        &tools,
+        &churn,
+        &dir,
+        if quick { 10 } else { 100 },
+    );
+    single(&mut table, &tools, &churn, &dir);
+    scale(&mut table, &tools, if quick { 100 } else { 1000 });
+    watcher_latency(&mut table, if quick { 20 } else { 100 });
+
+    let _ = std::fs::remove_dir_all(&dir);
+    table.print();
+}
+
+fn received(o: &Outcome, of: usize) -> String {
+    if o.overruns > 0 {
+        format!("{}/{of} ({} ovr)", o.received, o.overruns)
+    } else {
+        format!("{}/{of}", o.received)
+    }
+}
+
+fn us(x: f64) -> String {
+    format!("{x:.2} us")
+}
+
+/// Events in `ip -o monitor route` output: one line each.
+fn monitor_lines(text: &str) -> usize {
+    text.lines().count()
+}
+
+/// Route events in `nsmon events` output.
+fn json_routes(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.contains("\"event\":\"new_route\"") || l.contains("\"event\":\"del_route\""))
+        .count()
+}
+
+fn ip_monitors(names: &[String]) -> Vec<Command> {
+    names
+        .iter()
+        .map(|n| {
+            let mut cmd = Command::new("ip");
+            cmd.args(["-n", n, "-o", "monitor", "route"]);
+            cmd
+        })
+        .collect()
+}
+
+fn nsmon_events(tools: &Tools, names: &[String]) -> Command {
+    let mut cmd = Command::new(tools.nsmon);
+    cmd.args(["events", "--groups", "route"]);
+    for n in names {
+        cmd.args(["--ns", n]);
+    }
+    cmd
+}
+
+fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path, count: usize) {
+    eprintln!("a. fleet: {count} namespaces");
+    let fleet = Fleet::new("fleet", count, true);
+    let names = &fleet.names;
+    let total = count * EVENTS_PER_NS;
+    let peer = writers(ip_monitors(names), dir, None, monitor_lines, churn, names);
+    let floor = counter(
+        Tools::cmd(&tools.bare, &["1048576", &total.to_string()], names),
+        churn,
+        names,
+    );
+    let floor_default = counter(
+        Tools::cmd(&tools.bare, &["0", &total.to_string()], names),
+        churn,
+        names,
+    );
+    let library = counter(
+        Tools::cmd(&tools.c, &["next", &total.to_string()], names),
+        churn,
+        names,
+    );
+    let json = writers(
+        vec![nsmon_events(tools, names)],
+        dir,
+        Some("\"ready\""),
+        json_routes,
+        churn,
+        names,
+    );
+    table.section(&format!(
+        "a. fleet: {count} namespaces x (10k route adds + 10k deletes), each consumer its own run"
+    ));
+    table.add(
+        &format!("events received of {total}: library (C) | {count} ip monitor"),
+        received(&library, total),
+        received(&peer, total),
+        None,
+    );
+    table.add(
+        "events received: nsmon events (JSON) | bare C reader, default buffer",
+        received(&json, total),
+        received(&floor_default, total),
+        None,
+    );
+    table.add(
+        "events received: bare C reader, 1 MiB buffers (the floor)",
+        String::new(),
+        received(&floor, total),
+        None,
+    );
+    table.add(
+        "CPU per event: library (C, next) | bare C reader (target <= 1.2x)",
+        us(library.cpu_per_event()),
+        us(floor.cpu_per_event()),
+        Some(library.cpu_per_event() / floor.cpu_per_event()),
+    );
+    table.add(
+        &format!("CPU per event: nsmon events (JSON) | {count} ip monitor (target <= 1.0x)"),
+        us(json.cpu_per_event()),
+        us(peer.cpu_per_event()),
+        Some(json.cpu_per_event() / peer.cpu_per_event()),
+    );
+    table.add(
+        "wall time, churn start to last event: library | ip monitor (s)",
+        format!("{:.1}", library.wall.as_secs_f64()),
+        format!("{:.1}", peer.wall.as_secs_f64()),
+        None,
+    );
+}
+
+fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path) {
+    eprintln!("b. one namespace");
+    let fleet = Fleet::new("one", 1, true);
+    let names = &fleet.names;
+    let total = EVENTS_PER_NS;
+    let t = total.to_string();
+    let peer = writers(ip_monitors(names), dir, None, monitor_lines, churn, names);
+    let floor = counter(Tools::cmd(&tools.bare, &["0", &t], names), churn, names);
+    let rust_exe = std::env::current_exe().unwrap();
+    let rust = |mode: &str| {
+        let mut cmd = Command::new(&rust_exe);
+        cmd.args(["consume", mode, &t]).args(names);
+        counter(cmd, churn, names)
+    };
+    let runs = [
+        (
+            "C, next",
+            counter(Tools::cmd(&tools.c, &["next", &t], names), churn, names),
+        ),
+        (
+            "C, dispatch",
+            counter(Tools::cmd(&tools.c, &["dispatch", &t], names), churn, names),
+        ),
+        ("Rust, next", rust("next")),
+        ("Rust, dispatch", rust("dispatch")),
+        (
+            "Go, Next",
+            counter(Tools::cmd(&tools.go, &["next", &t], names), churn, names),
+        ),
+        (
+            "Go, Dispatch",
+            counter(
+                Tools::cmd(&tools.go, &["dispatch", &t], names),
+                churn,
+                names,
+            ),
+        ),
+    ];
+    let json = writers(
+        vec![nsmon_events(tools, names)],
+        dir,
+        Some("\"ready\""),
+        json_routes,
+        churn,
+        names,
+    );
+    table.section("b. one namespace, 10k route adds + 10k deletes (default buffers)");
+    table.add(
+        "events received: library (C, next) | ip monitor",
+        received(&runs[0].1, total),
+        received(&peer, total),
+        None,
+    );
+    table.add(
+        "events received: nsmon events | bare C reader",
+        received(&json, total),
+        received(&floor, total),
+        None,
+    );
+    table.add(
+        "CPU per event: nsmon events (JSON) | ip monitor",
+        us(json.cpu_per_event()),
+        us(peer.cpu_per_event()),
+        Some(json.cpu_per_event() / peer.cpu_per_event()),
+    );
+    table.section("e. per-event cost on load b, against the bare C reader");
+    for (what, run) in &runs {
+        table.add(
+            &format!("CPU per event: {what} (received {})", received(run, total)),
+            us(run.cpu_per_event()),
+            us(floor.cpu_per_event()),
+            Some(run.cpu_per_event() / floor.cpu_per_event()),
+        );
+    }
+}
+
+fn scale(table: &mut Table, tools: &Tools, count: usize) {
+    eprintln!("c. scale: {count} namespaces");
+    let fleet = Fleet::new("scale", count, false);
+    let names = &fleet.names;
+    let bare_ms = open_time_us(Tools::cmd(&tools.bare, &["0", "1"], names)) / 1e3;
+    let batch: Vec<(&str, NetnsRef<'_>)> = names
+        .iter()
+        .map(|n| (n.as_str(), NetnsRef::Name(n)))
+        .collect();
+    let options = StreamOptions::new().groups(Groups::ROUTE | Groups::LINK);
+
+    let mut stream = Stream::new().unwrap();
+    let rss = latency::rss_kib("self");
+    let start = Instant::now();
+    assert!(stream.add_many(&batch, options).iter().all(Result::is_ok));
+    let many_ms = start.elapsed().as_secs_f64() * 1e3;
+    let per_ns = latency::rss_kib("self").saturating_sub(rss) as f64 / count as f64;
+    drop(stream);
+
+    let mut stream = Stream::new().unwrap();
+    let start = Instant::now();
+    for (key, ns) in &batch {
+        stream.add(key, *ns, options).unwrap();
+    }
+    let each_ms = start.elapsed().as_secs_f64() * 1e3;
+    drop(stream);
+
+    // All-nsid: one socket for every namespace that has an id here.
+    load::ip_batch(None, names.iter().map(|n| format!("netns set {n} auto")));
+    let mut stream = Stream::new().unwrap();
+    let rss = latency::rss_kib("self");
+    let start = Instant::now();
+    stream
+        .add_all_nsid("all", NetnsRef::Current, options)
+        .unwrap();
+    let all_ms = start.elapsed().as_secs_f64() * 1e3;
+    let all_kib = latency::rss_kib("self").saturating_sub(rss);
+    drop(stream);
+
+    table.section(&format!("c. scale: {count} namespaces added to one stream"));
+    table.add(
+        "time until all are subscribed, add_many | bare C, one thread (ms)",
+        format!("{many_ms:.1}"),
+        format!("{bare_ms:.1}"),
+        Some(many_ms / bare_ms),
+    );
+    table.add(
+        "time until all are subscribed, one add each (ms)",
+        format!("{each_ms:.1}"),
+        String::new(),
+        None,
+    );
+    table.add(
+        "user memory per namespace (RSS growth, KiB; target < 4)",
+        format!("{per_ns:.2}"),
+        String::new(),
+        None,
+    );
+    table.add(
+        "all-nsid target hearing all of them: time to add (ms), RSS growth (KiB)",
+        format!("{all_ms:.2}, {all_kib}"),
+        String::new(),
+        None,
+    );
+}
+
+fn watcher_latency(table: &mut Table, count: usize) {
+    eprintln!("d. watcher latency: {count} namespaces");
+    let l = latency::measure(count);
+    let fmt = |v: &[f64], q| latency::quantile(v, q).map_or("-".into(), |x| format!("{x:.0} us"));
+    let ratio =
+        |a: &[f64], b: &[f64]| Some(latency::quantile(a, 0.5)? / latency::quantile(b, 0.5)?);
+    table.section(&format!(
+        "d. watcher latency, {count} namespaces (nsmon waits for the mount; the peer does not)"
+    ));
+    table.add(
+        &format!("events: nsmon | ip netns monitor (of {count})"),
+        l.nsmon.0.len().to_string(),
+        l.peer.0.len().to_string(),
+        None,
+    );
+    table.add(
+        "from `ip netns add` returning: median (target < 200 us)",
+        fmt(&l.nsmon.0, 0.5),
+        fmt(&l.peer.0, 0.5),
+        None,
+    );
+    table.add(
+        "from `ip netns add` returning: p99",
+        fmt(&l.nsmon.0, 0.99),
+        fmt(&l.peer.0, 0.99),
+        None,
+    );
+    table.add(
+        "from `ip netns add` starting: median (target <= 3x)",
+        fmt(&l.nsmon.1, 0.5),
+        fmt(&l.peer.1, 0.5),
+        ratio(&l.nsmon.1, &l.peer.1),
+    );
+    let (rss, per_watcher) = latency::memory();
+    table.add(
+        "idle `nsmon watch` RSS; memory per additional watcher (KiB)",
+        format!("{rss}; {per_watcher:.1}"),
+        String::new(),
+        None,
+    );
+}
+
+/// The Rust consumer (`compare consume next|dispatch EXPECTED NAME...`), run as its own process
+/// like the C and Go ones: prints "ready", then "COUNT OVERRUNS CPU_US".
+fn consume(args: &[String]) {
+    let dispatch = args[0] == "dispatch";
+    let expected: usize = args[1].parse().unwrap();
+    let names = &args[2..];
+    let mut stream = Stream::new().unwrap();
+    let batch: Vec<(&str, NetnsRef<'_>)> = names
+        .iter()
+        .map(|n| (n.as_str(), NetnsRef::Name(n)))
+        .collect();
+    let options = StreamOptions::new().groups(Groups::IPV4_ROUTE);
+    assert!(stream.add_many(&batch, options).iter().all(Result::is_ok));
+    println!("ready");
+    let (count, overruns) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
+    let take = |event: StreamEvent| {
+        match event {
+            StreamEvent::Message { .. } => count.set(count.get() + 1),
+            StreamEvent::Overrun { .. } => overruns.set(overruns.get() + 1),
+            _ => {}
+        }
+        true
+    };
+    let mut idle = Duration::from_secs(60);
+    loop {
+        if !stream.wait(Some(idle)).unwrap() {
+            break;
+        }
+        idle = Duration::from_secs(3);
+        if dispatch {
+            stream.dispatch(take).unwrap();
+        } else {
+            while let Some(event) = stream.next().unwrap() {
+                take(event);
+            }
+        }
+        if count.get() >= expected {
+            break;
+        }
+    }
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let cpu = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) as f64 * 1e6
+            + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) as f64
+    };
+    println!("{} {} {cpu}", count.get(), overruns.get());
+}
+
+fn raise_nofile_limit() {
+    // SAFETY: reading and raising our own soft limit to the hard one.
+    unsafe {
+        let mut l: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+        l.rlim_cur = l.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+    }
+}
