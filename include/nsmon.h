@@ -71,6 +71,11 @@
 #define NSMON_NSID_AUTO -1
 
 /**
+ * The receive buffer stream sockets ask for unless told otherwise (bytes).
+ */
+#define NSMON_DEFAULT_RECEIVE_BUFFER 1048576
+
+/**
  * `nsmon_stream_options_set_groups` bit: links.
  */
 #define NSMON_GROUP_LINK 1
@@ -273,7 +278,7 @@ typedef struct nsmon_nsid_options nsmon_nsid_options;
 typedef struct nsmon_stream nsmon_stream;
 
 /**
- * Options for `nsmon_stream_add`: all groups, no dump, no resync, default receive buffer.
+ * Options for `nsmon_stream_add`: all groups, no dump, no resync, a 1 MiB receive buffer.
  */
 typedef struct nsmon_stream_options nsmon_stream_options;
 
@@ -779,7 +784,8 @@ int nsmon_nsid_set(const struct nsmon_netns_ref *observer,
                    int nsid);
 
 /**
- * Creates stream options: all groups, no dump, no resync, the kernel's default receive buffer.
+ * Creates stream options: all groups, no dump, no resync, a 1 MiB receive buffer
+ * (`NSMON_DEFAULT_RECEIVE_BUFFER`).
  * Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
  *
  * # Safety
@@ -822,7 +828,9 @@ int nsmon_stream_options_set_dump(struct nsmon_stream_options *options, bool on)
 int nsmon_stream_options_set_resync_on_overrun(struct nsmon_stream_options *options, bool on);
 
 /**
- * The receive buffer of each namespace's socket, in bytes (0: the kernel's default).
+ * The receive buffer of each namespace's socket, in bytes (default
+ * `NSMON_DEFAULT_RECEIVE_BUFFER`, 1 MiB; 0: the kernel's default, about 208 KiB).
+ * `SO_RCVBUFFORCE` when permitted, else `SO_RCVBUF` (capped at `net.core.rmem_max`).
  * Returns 0 or `NSMON_ERR_NULL`.
  *
  * # Safety

@@ -6,12 +6,15 @@
 //!
 //! - `next()` never blocks: it returns a queued event, or pumps ready sources once and returns
 //!   what that produced, or `None`.
-//! - The fd is readable whenever `next()` has an event. When events stay queued after a call, an
-//!   eventfd (mio's `Waker`) is signalled, which also gives an edge-triggered caller a new edge:
-//!   a caller that takes one event per wake-up, level- or edge-triggered, never stalls.
-//!   `dispatch()` drains and settles readiness once, so it pays no per-event wake-up.
+//! - The fd is readable whenever `next()` has an event: either a source still has data (sources
+//!   a pump leaves unread on purpose are registered level-triggered), or events are queued, in
+//!   which case an eventfd (mio's `Waker`) is signalled, once per batch, not per event.
 //! - When `next()` returns `None`, every readiness the fd showed has been consumed, so a
-//!   level-triggered caller does not spin.
+//!   level-triggered caller does not spin. An edge-triggered caller calls `next()` until it
+//!   returns `None` after each wake-up, as with any non-blocking fd read until `EAGAIN`.
+//!   (An earlier version signalled the eventfd after every `next()` so that one event per
+//!   edge-triggered wake-up could not stall; that cost a `write` per event, as much as the
+//!   `recv` that brought it.)
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -31,6 +34,12 @@ const WAKER: Token = Token(usize::MAX);
 /// How many ready sources one pump sees at most; the rest stay ready for the next pump.
 const EVENTS_CAPACITY: usize = 64;
 
+/// While a pump has a backlog, the epoll fd is asked for new readiness only every this many
+/// refills: often enough that a source that became ready meanwhile is not kept waiting behind a
+/// busy one, rarely enough that a busy source costs about one `recv` per event, not a `recv`
+/// and an `epoll_wait`.
+const POLL_EVERY: u32 = 16;
+
 /// A component's logic: turns ready sources into events.
 pub(crate) trait Pump {
     /// The component's event type.
@@ -44,9 +53,16 @@ pub(crate) trait Pump {
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<Self::Event>) -> Result<()>;
 
     /// Whether some source was left unread on purpose (a read budget, so that one busy source
-    /// cannot starve the others). The core then keeps the fd readable and calls `pump` again on
-    /// the next refill even if epoll reports nothing new.
+    /// cannot starve the others). The core then calls `pump` again on the next refill even if
+    /// epoll reports nothing new, and keeps the fd readable meanwhile.
     fn has_backlog(&self) -> bool {
+        false
+    }
+
+    /// Whether the backlog's sources keep the fd readable by themselves (they are registered
+    /// level-triggered, so epoll reports them while they hold data): then the core need not
+    /// signal its waker for the backlog.
+    fn backlog_keeps_fd_readable(&self) -> bool {
         false
     }
 }
@@ -59,6 +75,8 @@ pub(crate) struct Core<P: Pump> {
     waker: Waker,
     /// The waker has been signalled and its readiness not yet consumed by a pump.
     armed: bool,
+    /// Refills since the epoll fd was last asked for readiness (see [`POLL_EVERY`]).
+    polls_skipped: u32,
     queue: VecDeque<P::Event>,
     /// An error met while refilling after an event was already taken; returned by the next call.
     deferred: Option<Error>,
@@ -94,6 +112,7 @@ impl<P: Pump> Core<P> {
             ready: Vec::with_capacity(EVENTS_CAPACITY),
             waker,
             armed: false,
+            polls_skipped: 0,
             queue,
             deferred: None,
             pump,
@@ -107,8 +126,18 @@ impl<P: Pump> Core<P> {
         self.poll.as_raw_fd()
     }
 
-    /// Consumes all readiness the epoll fd shows and pumps the ready sources.
-    fn refill(&mut self) -> Result<()> {
+    /// Consumes the readiness the epoll fd shows and pumps the ready sources; with a backlog,
+    /// pumps that instead, asking epoll only every [`POLL_EVERY`] refills (or when `force_poll`).
+    /// Returns whether epoll was asked.
+    fn refill(&mut self, force_poll: bool) -> Result<bool> {
+        self.ready.clear();
+        let backlog = self.pump.has_backlog();
+        if backlog && !force_poll && self.polls_skipped < POLL_EVERY {
+            self.polls_skipped += 1;
+            self.pump.pump(&self.ready, &mut self.queue)?;
+            return Ok(false);
+        }
+        self.polls_skipped = 0;
         loop {
             match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
                 Ok(()) => break,
@@ -116,7 +145,6 @@ impl<P: Pump> Core<P> {
                 Err(e) => return Err(Error::os("epoll_wait", e)),
             }
         }
-        self.ready.clear();
         for event in self.events.iter() {
             if event.token() == WAKER {
                 self.armed = false;
@@ -124,38 +152,42 @@ impl<P: Pump> Core<P> {
                 self.ready.push(event.token());
             }
         }
-        if self.ready.is_empty() && !self.pump.has_backlog() {
-            return Ok(());
+        if !self.ready.is_empty() || backlog {
+            self.pump.pump(&self.ready, &mut self.queue)?;
         }
-        self.pump.pump(&self.ready, &mut self.queue)
+        Ok(true)
+    }
+
+    /// Whether nothing is left for the caller that would not show on the fd by itself.
+    fn idle(&self) -> bool {
+        self.queue.is_empty()
+            && self.deferred.is_none()
+            && (!self.pump.has_backlog() || self.pump.backlog_keeps_fd_readable())
     }
 
     /// Leaves the fd readable exactly when something is left for the caller.
     ///
-    /// When something is left, the waker is signalled again even if it already was: the
-    /// caller's epoll may be edge-triggered and have used up the previous edge, and only a new
-    /// wake-up gives it a new one. When nothing is left but the waker's readiness is still
-    /// pending, it is consumed (picking up whatever arrived meanwhile), so that a level-triggered
-    /// caller does not spin.
+    /// When events are left, the waker is signalled unless its readiness is still pending.
+    /// When nothing is left but the waker's readiness is still pending, it is consumed (picking
+    /// up whatever arrived meanwhile), so that a level-triggered caller does not spin.
     fn settle(&mut self) -> Result<()> {
-        let idle = |core: &Self| {
-            core.queue.is_empty() && core.deferred.is_none() && !core.pump.has_backlog()
-        };
-        if idle(self) {
+        if self.idle() {
             if !self.armed {
                 return Ok(());
             }
-            if let Err(err) = self.refill() {
+            if let Err(err) = self.refill(true) {
                 self.deferred = Some(err);
             }
-            if idle(self) {
+            if self.idle() {
                 return Ok(());
             }
         }
-        self.waker
-            .wake()
-            .map_err(|e| Error::os("eventfd write", e))?;
-        self.armed = true;
+        if !self.armed {
+            self.waker
+                .wake()
+                .map_err(|e| Error::os("eventfd write", e))?;
+            self.armed = true;
+        }
         Ok(())
     }
 
@@ -165,8 +197,15 @@ impl<P: Pump> Core<P> {
         if let Some(err) = self.deferred.take() {
             return Err(err);
         }
-        if self.queue.is_empty() {
-            self.refill()?;
+        if self.queue.is_empty()
+            && !self.refill(false)?
+            && self.queue.is_empty()
+            && (!self.pump.backlog_keeps_fd_readable() || self.armed)
+        {
+            // The backlog gave nothing: ask epoll before saying there is nothing. (Not needed
+            // when every source is level-triggered and the waker is not pending: whatever
+            // arrived since keeps the fd readable by itself, so `None` hides nothing.)
+            self.refill(true)?;
         }
         Ok(self.queue.pop_front())
     }
@@ -214,7 +253,7 @@ impl<P: Pump> Core<P> {
                 return Ok(true);
             }
             // A backlog may hold only messages that produce no event: pump it before blocking.
-            if let Err(err) = self.refill() {
+            if let Err(err) = self.refill(true) {
                 self.deferred = Some(err);
             }
             if !self.queue.is_empty() || self.deferred.is_some() {
@@ -255,9 +294,10 @@ macro_rules! handle_api {
         impl $handle {
             /// The handle's pollable fd: readable whenever [`next`](Self::next) has an event.
             ///
-            /// Borrowed from the handle: do not close it. Put it in your own epoll/poll loop
-            /// (level- or edge-triggered) and call `next` after each wake-up; taking a single
-            /// event per wake-up is fine, the fd stays readable while more are queued.
+            /// Borrowed from the handle: do not close it. Put it in your own epoll/poll loop and
+            /// call `next` after each wake-up. Level-triggered, take as many events per wake-up
+            /// as you like (the fd stays readable while more are left); edge-triggered
+            /// (`EPOLLET`), call `next` until it returns `Ok(None)`, as with any non-blocking fd.
             pub fn fd(&self) -> std::os::fd::RawFd {
                 self.core.raw_fd()
             }

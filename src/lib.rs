@@ -28,7 +28,7 @@ pub use error::{Error, Result};
 pub use name::{validate_name, NAME_MAX};
 pub use netns::NetnsRef;
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
-pub use stream::{Groups, Stream, StreamEvent, StreamOptions};
+pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};
 pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};
 
 /// The library's version, `MAJOR.MINOR.PATCH`.

@@ -765,3 +765,45 @@ fn add_many_adds_each_entry_on_its_own_and_tags_every_event() {
     routes_come_tagged_with_their_own_key(&mut stream, &set.names, "m");
     assert!(stream.add_many(&[], StreamOptions::new()).is_empty());
 }
+
+fn receive_buffer_of(fd: i32) -> usize {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    value as usize
+}
+
+#[test]
+fn sockets_get_the_default_receive_buffer_unless_told_otherwise() {
+    require_root!();
+    for (options, check) in [
+        (
+            StreamOptions::new(),
+            (|b| b >= nsmon::DEFAULT_RECEIVE_BUFFER) as fn(usize) -> bool,
+        ),
+        (StreamOptions::new().receive_buffer(0), |b| {
+            b < nsmon::DEFAULT_RECEIVE_BUFFER
+        }),
+        (StreamOptions::new().receive_buffer(4 << 20), |b| {
+            b >= 4 << 20
+        }),
+    ] {
+        let ns = Netns::add("rcvbuf");
+        let mut stream = Stream::new().unwrap();
+        stream.add("r", NetnsRef::Name(&ns.name), options).unwrap();
+        let sockets = our_sockets_in(&ns.name);
+        assert_eq!(sockets.len(), 1);
+        let granted = receive_buffer_of(sockets[0]);
+        assert!(check(granted), "{options:?}: SO_RCVBUF {granted}");
+    }
+}

@@ -76,13 +76,13 @@ pub fn open_time_us(mut cmd: Command) -> f64 {
 }
 
 /// Processes writing events to files (one `ip monitor` per namespace, or `nsmon events`):
-/// `count` says how many events a file's text holds. Ready after `settle` (or, with `ready`, once
+/// `count` says how many events (and overruns) a file's text holds. Ready after `settle` (or, with `ready`, once
 /// every file holds that line); done when the files stop growing for 3 s after the churn.
 pub fn writers(
     cmds: Vec<Command>,
     dir: &Path,
     ready: Option<&str>,
-    count: fn(&str) -> usize,
+    count: fn(&str) -> (usize, usize),
     churn: &Churn,
     names: &[String],
 ) -> Outcome {
@@ -132,15 +132,17 @@ pub fn writers(
     }
     let wall = last_change.saturating_duration_since(start);
     let cpu_us: f64 = children.iter().map(|(c, _)| cpu_of(c.id())).sum();
-    let mut received = 0;
+    let (mut received, mut overruns) = (0, 0);
     for (child, path) in &mut children {
         let _ = child.kill();
         let _ = child.wait();
-        received += count(&std::fs::read_to_string(path).unwrap());
+        let (events, lost) = count(&std::fs::read_to_string(path).unwrap());
+        received += events;
+        overruns += lost;
     }
     Outcome {
         received,
-        overruns: 0,
+        overruns,
         cpu_us,
         wall,
     }

@@ -1,5 +1,6 @@
 //! nsmon beside its peers, in one run, as one table: `scripts/bench.sh` (as root) builds the
-//! consumers and runs this (`cargo bench --bench compare`; `-- --quick` for a small fleet).
+//! consumers and runs this (`cargo bench --bench compare`; `-- --quick` for a small fleet,
+//! `-- --only=ab` for some scenarios).
 //!
 //! a. Fleet: 100 namespaces, each churned with 10,000 route adds then 10,000 deletes by
 //!    `ip -n NS -batch` (two generators in parallel). One nsmon process follows all of them
@@ -100,22 +101,31 @@ fn main() {
     }
     raise_nofile_limit();
     let quick = args.iter().any(|a| a == "--quick");
+    // --only=abcd: the scenarios to run (default all).
+    let only = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--only="))
+        .unwrap_or("abcd")
+        .to_string();
     let tools = Tools::from_env();
     let dir = std::env::temp_dir().join(format!("nsmon-b-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let churn = Churn::write(&dir);
     let mut table = Table::default();
 
-    fleet(
-        &mut table,
-        &tools,
-        &churn,
-        &dir,
-        if quick { 10 } else { 100 },
-    );
-    single(&mut table, &tools, &churn, &dir);
-    scale(&mut table, &tools, if quick { 100 } else { 1000 });
-    watcher_latency(&mut table, if quick { 20 } else { 100 });
+    if only.contains('a') {
+        let count = if quick { 10 } else { 100 };
+        fleet(&mut table, &tools, &churn, &dir, count);
+    }
+    if only.contains('b') || only.contains('e') {
+        single(&mut table, &tools, &churn, &dir);
+    }
+    if only.contains('c') {
+        scale(&mut table, &tools, if quick { 100 } else { 1000 });
+    }
+    if only.contains('d') {
+        watcher_latency(&mut table, if quick { 20 } else { 100 });
+    }
 
     let _ = std::fs::remove_dir_all(&dir);
     table.print();
@@ -134,15 +144,34 @@ fn us(x: f64) -> String {
 }
 
 /// Events in `ip -o monitor route` output: one line each.
-fn monitor_lines(text: &str) -> usize {
-    text.lines().count()
+fn monitor_lines(text: &str) -> (usize, usize) {
+    (text.lines().count(), 0)
 }
 
-/// Route events in `nsmon events` output.
-fn json_routes(text: &str) -> usize {
-    text.lines()
-        .filter(|l| l.contains("\"event\":\"new_route\"") || l.contains("\"event\":\"del_route\""))
-        .count()
+/// Route events and overruns in `nsmon events` output. After an overrun the command dumps the
+/// namespace again (until `synced`): those lines are a listing, not events, and are not counted.
+fn json_routes(text: &str) -> (usize, usize) {
+    let mut resyncing = std::collections::HashSet::new();
+    let (mut events, mut overruns) = (0, 0);
+    for line in text.lines() {
+        let ns = line
+            .split("\"ns\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default();
+        if line.contains("\"event\":\"overrun\"") {
+            overruns += 1;
+            resyncing.insert(ns.to_string());
+        } else if line.contains("\"event\":\"synced\"") {
+            resyncing.remove(ns);
+        } else if (line.contains("\"event\":\"new_route\"")
+            || line.contains("\"event\":\"del_route\""))
+            && !resyncing.contains(ns)
+        {
+            events += 1;
+        }
+    }
+    (events, overruns)
 }
 
 fn ip_monitors(names: &[String]) -> Vec<Command> {

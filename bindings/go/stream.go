@@ -36,7 +36,7 @@ const (
 )
 
 // StreamOptions configures how a namespace is followed. The zero value follows every group,
-// with no dump, no resync and the kernel's default receive buffer.
+// with no dump, no resync and a 1 MiB receive buffer.
 type StreamOptions struct {
 	// Groups to follow (0: GroupAll).
 	Groups Groups
@@ -44,7 +44,7 @@ type StreamOptions struct {
 	Dump bool
 	// ResyncOnOverrun dumps again after an Overrun, then reports Synced.
 	ResyncOnOverrun bool
-	// ReceiveBuffer is the socket's receive buffer in bytes (0: the kernel's default).
+	// ReceiveBuffer is the socket's receive buffer in bytes (0: libnsmon's default, 1 MiB).
 	ReceiveBuffer int
 }
 

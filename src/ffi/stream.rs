@@ -9,6 +9,11 @@ use super::{boxed, c_str, guard, guard_void, Failure};
 use crate::rtnl::{Change, Rtnl};
 use crate::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
 
+/// The receive buffer stream sockets ask for unless told otherwise (bytes).
+pub const NSMON_DEFAULT_RECEIVE_BUFFER: usize = 1048576;
+// A literal for cbindgen, kept equal to the library's.
+const _: () = assert!(NSMON_DEFAULT_RECEIVE_BUFFER == crate::stream::DEFAULT_RECEIVE_BUFFER);
+
 /// `nsmon_stream_options_set_groups` bit: links.
 pub const NSMON_GROUP_LINK: u32 = 1;
 /// Group bit: IPv4 addresses.
@@ -212,7 +217,7 @@ pub struct nsmon_stream_event {
 pub type nsmon_stream_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const nsmon_stream_event) -> c_int>;
 
-/// Options for `nsmon_stream_add`: all groups, no dump, no resync, default receive buffer.
+/// Options for `nsmon_stream_add`: all groups, no dump, no resync, a 1 MiB receive buffer.
 pub struct nsmon_stream_options {
     inner: StreamOptions,
 }
@@ -227,7 +232,7 @@ pub struct nsmon_stream {
 pub(crate) struct StreamWithStorage {
     stream: Stream,
     last: Option<StreamEvent>,
-    last_error: std::ffi::CString,
+    last_error: Option<std::ffi::CString>,
 }
 
 impl crate::handle::HandleOps for StreamWithStorage {
@@ -377,13 +382,19 @@ fn fill(event: &StreamEvent, error: *const c_char) -> nsmon_stream_event {
     out
 }
 
-fn error_text(event: &StreamEvent) -> std::ffi::CString {
+/// The text of an ERROR event, NUL-terminated for C; `None` for other events (so that the
+/// per-event path allocates nothing for it).
+fn error_text(event: &StreamEvent) -> Option<std::ffi::CString> {
     match event {
         StreamEvent::Error { error, .. } => {
-            std::ffi::CString::new(error.to_string().replace('\0', " ")).unwrap_or_default()
+            Some(std::ffi::CString::new(error.to_string().replace('\0', " ")).unwrap_or_default())
         }
-        _ => std::ffi::CString::default(),
+        _ => None,
     }
+}
+
+fn c_ptr(text: &Option<std::ffi::CString>) -> *const c_char {
+    text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
 }
 
 impl CHandle for nsmon_stream {
@@ -397,7 +408,8 @@ impl CHandle for nsmon_stream {
     }
 }
 
-/// Creates stream options: all groups, no dump, no resync, the kernel's default receive buffer.
+/// Creates stream options: all groups, no dump, no resync, a 1 MiB receive buffer
+/// (`NSMON_DEFAULT_RECEIVE_BUFFER`).
 /// Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
 ///
 /// # Safety
@@ -513,7 +525,9 @@ pub unsafe extern "C" fn nsmon_stream_options_set_resync_on_overrun(
     unsafe { update(options, |o| Ok(o.resync_on_overrun(on))) }
 }
 
-/// The receive buffer of each namespace's socket, in bytes (0: the kernel's default).
+/// The receive buffer of each namespace's socket, in bytes (default
+/// `NSMON_DEFAULT_RECEIVE_BUFFER`, 1 MiB; 0: the kernel's default, about 208 KiB).
+/// `SO_RCVBUFFORCE` when permitted, else `SO_RCVBUF` (capped at `net.core.rmem_max`).
 /// Returns 0 or `NSMON_ERR_NULL`.
 ///
 /// # Safety
@@ -524,14 +538,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_receive_buffer(
     bytes: usize,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe {
-        update(options, |mut o| {
-            if bytes > 0 {
-                o = o.receive_buffer(bytes);
-            }
-            Ok(o)
-        })
-    }
+    unsafe { update(options, |o| Ok(o.receive_buffer(bytes))) }
 }
 
 /// Creates an empty stream. Returns 0 and sets `*out`, or a negative code.
@@ -550,7 +557,7 @@ pub unsafe extern "C" fn nsmon_stream_new(out: *mut *mut nsmon_stream) -> c_int 
             cell: HandleCell::new(StreamWithStorage {
                 stream,
                 last: None,
-                last_error: std::ffi::CString::default(),
+                last_error: None,
             }),
             fd,
         });
@@ -815,7 +822,7 @@ pub unsafe extern "C" fn nsmon_stream_next(
                 return Ok(0);
             };
             s.last_error = error_text(last);
-            let c = fill(last, s.last_error.as_ptr());
+            let c = fill(last, c_ptr(&s.last_error));
             // SAFETY: checked non-NULL; writable per the contract.
             unsafe { event.write(c) };
             Ok(1)
@@ -843,7 +850,7 @@ pub unsafe extern "C" fn nsmon_stream_dispatch(
             s.last = None;
             let delivered = s.stream.dispatch(|e| {
                 let error = error_text(&e);
-                let c = fill(&e, error.as_ptr());
+                let c = fill(&e, c_ptr(&error));
                 // SAFETY: the caller vouches for the callback; `c`, `e` and `error` outlive it.
                 let stop = unsafe { callback(userdata, &c) } != 0;
                 !stop && !handle.cell.free_requested()

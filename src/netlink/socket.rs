@@ -45,6 +45,8 @@ pub(crate) struct Socket {
     fd: OwnedFd,
     port: u32,
     seq: u32,
+    /// Listens to all namespaces: receives need the control message with the source nsid.
+    all_nsid: bool,
 }
 
 impl Socket {
@@ -86,7 +88,12 @@ impl Socket {
         if blocking {
             set_receive_timeout(fd.as_fd(), REPLY_TIMEOUT)?;
         }
-        Ok(Socket { fd, port, seq: 0 })
+        Ok(Socket {
+            fd,
+            port,
+            seq: 0,
+            all_nsid: false,
+        })
     }
 
     /// This socket's port id (the `nlmsg_pid` of the kernel's replies to it).
@@ -102,9 +109,11 @@ impl Socket {
 
     /// Also hears the groups it joined in every namespace that has an id in this socket's
     /// namespace; each such message comes with that id (see [`Received::Data`]).
-    pub(crate) fn listen_all_nsid(&self) -> Result<()> {
+    pub(crate) fn listen_all_nsid(&mut self) -> Result<()> {
         sys::set_int_option(self.fd.as_fd(), SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, 1)
-            .map_err(|e| Error::os("NETLINK_LISTEN_ALL_NSID", e))
+            .map_err(|e| Error::os("NETLINK_LISTEN_ALL_NSID", e))?;
+        self.all_nsid = true;
+        Ok(())
     }
 
     /// Sets the receive buffer: `SO_RCVBUFFORCE` when permitted (CAP_NET_ADMIN), else
@@ -128,7 +137,12 @@ impl Socket {
     /// Receives one datagram from the kernel, dropping any sent by another socket.
     pub(crate) fn receive(&self, buf: &mut [u8]) -> Result<Received> {
         loop {
-            let datagram = match sys::recv(self.fd.as_fd(), buf) {
+            let datagram = if self.all_nsid {
+                sys::recv_with_nsid(self.fd.as_fd(), buf)
+            } else {
+                sys::recv(self.fd.as_fd(), buf)
+            };
+            let datagram = match datagram {
                 Ok(d) => d,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Received::Nothing),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Ok(Received::Overrun),

@@ -94,3 +94,25 @@ pub(crate) fn set_receive_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::
     ))?;
     Ok(())
 }
+
+/// Adds `fd` to the epoll set `epoll` *level-triggered* for reading, reported with `token`.
+/// (mio registers edge-triggered only; a source that a pump may leave unread must keep the
+/// epoll fd readable by itself.)
+pub(crate) fn epoll_add_level(
+    epoll: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    token: usize,
+) -> io::Result<()> {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: token as u64,
+    };
+    // SAFETY: both fds are open for the duration of the borrows; `event` outlives the call.
+    syscall!(epoll_ctl(
+        epoll.as_raw_fd(),
+        libc::EPOLL_CTL_ADD,
+        fd.as_raw_fd(),
+        &mut event
+    ))?;
+    Ok(())
+}
