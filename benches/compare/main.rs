@@ -251,6 +251,15 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
         Some(library.cpu_per_event() / floor.cpu_per_event()),
     );
     table.add(
+        &format!(
+            "CPU per event: library from Go (received {}) | bare C",
+            received(&go, total)
+        ),
+        us(go.cpu_per_event()),
+        us(floor.cpu_per_event()),
+        Some(go.cpu_per_event() / floor.cpu_per_event()),
+    );
+    table.add(
         &format!("CPU per event: nsmon events (JSON) | {count} ip monitor (target <= 1.0x)"),
         us(json.cpu_per_event()),
         us(peer.cpu_per_event()),

@@ -184,6 +184,16 @@ func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// An event ready now needs no poller, deadline or watchdog goroutine: the common case
+	// under load, where they cost more than the event.
+	got := false
+	if err := p.with(func() error {
+		var e error
+		got, e = try()
+		return e
+	}); err != nil || got {
+		return err
+	}
 	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
 		return ErrClosed
 	}

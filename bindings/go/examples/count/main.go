@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,15 +59,28 @@ func main() {
 		}
 		return true
 	}
-	idle := 60 * time.Second
+	// One watchdog for the whole run ends the wait once no event came for 3 s (60 s before
+	// the first): a context per Read would cost a timer each.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen int64
+	go func() {
+		last, idle := int64(-1), 60*time.Second
+		for {
+			time.Sleep(idle)
+			now := atomic.LoadInt64(&seen)
+			if now == last {
+				cancel()
+				return
+			}
+			last, idle = now, 3*time.Second
+		}
+	}()
 	for count < expected {
-		ctx, cancel := context.WithTimeout(context.Background(), idle)
 		ev, err := s.Read(ctx)
-		cancel()
 		if err != nil {
 			break // idle: the load is over
 		}
-		idle = 3 * time.Second
 		take(ev)
 		if dispatch {
 			_, err = s.Dispatch(take)
@@ -84,6 +98,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		atomic.StoreInt64(&seen, int64(count))
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
