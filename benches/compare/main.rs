@@ -215,6 +215,11 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
         churn,
         names,
     );
+    let go = counter(
+        Tools::cmd(&tools.go, &["next", &total.to_string()], names),
+        churn,
+        names,
+    );
     let json = writers(
         vec![nsmon_events(tools, names)],
         dir,
