@@ -39,10 +39,17 @@ pub enum Error {
 impl Error {
     /// Wraps an OS error with the operation that produced it.
     pub(crate) fn os(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Os {
-            context: context.into(),
-            source,
+        let mut context = context.into();
+        // Out of fds is the failure a caller adding many namespaces meets first: say which limit.
+        let hint = match source.raw_os_error() {
+            Some(libc::EMFILE) => " (the process's open-file limit, RLIMIT_NOFILE, is reached)",
+            Some(libc::ENFILE) => " (the system's open-file limit, fs.file-max, is reached)",
+            _ => "",
+        };
+        if !hint.is_empty() && !context.contains("limit") {
+            context.push_str(hint);
         }
+        Error::Os { context, source }
     }
 
     /// The errno value that best describes this error (always positive).
