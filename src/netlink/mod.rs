@@ -5,5 +5,6 @@
 //!   dumps, receive-buffer sizing, and the rule that only the kernel (port id 0) is heard.
 
 pub(crate) mod consts;
+pub(crate) mod control;
 pub(crate) mod message;
 pub(crate) mod socket;

@@ -1,11 +1,10 @@
 //! Raw netlink socket calls.
 
 use std::io;
-use std::mem::{size_of, size_of_val, zeroed};
+use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-// NETLINK_LISTEN_ALL_NSID is also the type of the control message carrying the source nsid.
-use crate::netlink::consts::{NETLINK_LISTEN_ALL_NSID, SOL_NETLINK};
+use crate::netlink::control::nsid_from_control;
 
 /// Opens a `NETLINK_ROUTE` socket, close-on-exec, non-blocking unless `blocking`.
 pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {
@@ -108,27 +107,9 @@ pub(crate) struct Datagram {
     pub(crate) nsid: Option<i32>,
 }
 
-/// The source namespace id from a received message's control data, if the kernel sent one
-/// (it does only for a socket listening to all namespaces, and only for namespaces other than
-/// the socket's own that have an id in it).
-fn nsid_from_control(msg: &libc::msghdr) -> Option<i32> {
-    // SAFETY: `msg` was filled by recvmsg; the CMSG_* macros stay within msg_controllen, and a
-    // cmsg of our level and type carries one int (checked against its length before reading).
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
-        while !cmsg.is_null() {
-            let header = &*cmsg;
-            if header.cmsg_level == SOL_NETLINK
-                && header.cmsg_type == NETLINK_LISTEN_ALL_NSID
-                && header.cmsg_len as usize >= libc::CMSG_LEN(size_of::<i32>() as u32) as usize
-            {
-                return Some(libc::CMSG_DATA(cmsg).cast::<i32>().read_unaligned());
-            }
-            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
-        }
-        None
-    }
-}
+/// Room for one int control message, aligned for `struct cmsghdr`.
+#[repr(C, align(8))]
+struct Control([u8; 32]);
 
 /// Receives one datagram into `buf`, with its source namespace id (for a socket listening to
 /// all namespaces). `WouldBlock` when none is queued, `ENOBUFS` after the kernel dropped
@@ -146,11 +127,10 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
     msg.msg_namelen = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // Room for one int control message, aligned for cmsghdr.
-    let mut control = [0u64; 4];
+    let mut control = Control([0; 32]);
     loop {
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = size_of_val(&control) as _;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len() as _;
         // SAFETY: `msg` points at `addr` and `iov`, which point at live, writable memory.
         match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, 0)) {
             Ok(n) => {
@@ -158,7 +138,9 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
                     len: (n as usize).min(buf.len()),
                     sender: addr.nl_pid,
                     truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-                    nsid: nsid_from_control(&msg),
+                    nsid: nsid_from_control(
+                        control.0.get(..msg.msg_controllen as usize).unwrap_or_default(),
+                    ),
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
