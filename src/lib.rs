@@ -14,6 +14,8 @@
 
 mod error;
 mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod name;
 mod netlink;

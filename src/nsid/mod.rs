@@ -11,7 +11,7 @@
 //! namespace with that id is destroyed (after its last reference, socket or mount, goes), which
 //! deleting the name alone does not do while something still holds it.
 
-mod parse;
+pub(crate) mod parse;
 mod query;
 
 use std::collections::VecDeque;

@@ -190,21 +190,8 @@ impl Directory {
                 if mask.intersects(lost_mask()) {
                     return self.establish(inotify, false, true, out);
                 }
-                if mask.contains(EventMask::ISDIR) {
-                    return Ok(());
-                }
-                let Some(name) = name.and_then(|n| n.to_str()) else {
-                    return Ok(());
-                };
-                if validate_name(name).is_err() {
-                    return Ok(());
-                }
-                if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
-                    let readiness = self.classify(name);
-                    self.entries.appeared(name, readiness, out);
-                } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM) {
-                    self.entries.removed(name, out);
-                }
+                let (path, policy) = (&self.path, self.policy);
+                entry_event(&mut self.entries, mask, name, |n| classify(path, policy, n), out);
                 Ok(())
             }
             Some(Anchor::Ancestor { wd: cur, next }) if cur == wd => {
@@ -251,6 +238,33 @@ impl Directory {
             listing.push((name, readiness));
         }
         listing
+    }
+}
+
+/// What one inotify event about an entry of the watched directory means for the entries: the
+/// part of `on_event` that does no I/O but `classify`, kept apart so that it can be fuzzed.
+/// Directories, names that are not UTF-8 or not valid namespace names, and other masks are
+/// ignored.
+pub(crate) fn entry_event(
+    entries: &mut Entries,
+    mask: EventMask,
+    name: Option<&std::ffi::OsStr>,
+    classify: impl FnOnce(&str) -> Readiness,
+    out: &mut VecDeque<WatchEvent>,
+) {
+    if mask.contains(EventMask::ISDIR) {
+        return;
+    }
+    let Some(name) = name.and_then(|n| n.to_str()) else {
+        return;
+    };
+    if validate_name(name).is_err() {
+        return;
+    }
+    if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
+        entries.appeared(name, classify(name), out);
+    } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM) {
+        entries.removed(name, out);
     }
 }
 

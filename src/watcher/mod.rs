@@ -19,8 +19,8 @@
 //! - **Overflow.** When the inotify queue overflows, an `Overflow` event is reported, then the
 //!   directory is listed again and exactly the difference is reported.
 
-mod directory;
-mod entries;
+pub(crate) mod directory;
+pub(crate) mod entries;
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -1,0 +1,158 @@
+//! Entry points for fuzzers and the property tests: every parser that reads bytes from outside
+//! the process, each behind one function that takes arbitrary bytes and checks the parser's
+//! promises (no panic, no read past a length, the invariants below). Not part of the API.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::netlink::consts::NLMSG_ERROR;
+use crate::netlink::message::{attrs, messages, parse_ack};
+use crate::watcher::entries::{Entries, Readiness};
+use crate::WatchEvent;
+
+/// A netlink datagram: the message walker, each message's attributes, acks (`NLMSG_ERROR`,
+/// with extended-ack text) and the typed rtnetlink parser on every message it yields.
+pub fn netlink_datagram(data: &[u8]) {
+    let mut total = 0;
+    for msg in messages(data) {
+        let Ok(msg) = msg else { break };
+        assert!(msg.bytes.len() >= 16 && msg.bytes.len() <= data.len());
+        assert_eq!(msg.payload.len() + 16, msg.bytes.len());
+        total += msg.bytes.len();
+        assert!(total <= data.len(), "the walk went past the datagram");
+        for attr in attrs(msg.payload) {
+            let Ok((_, value)) = attr else { break };
+            assert!(value.len() <= msg.payload.len());
+        }
+        if msg.kind == NLMSG_ERROR {
+            let _ = parse_ack(msg.payload, msg.flags);
+        }
+        rtnetlink_message(msg.bytes);
+    }
+}
+
+/// One rtnetlink message (link, address, route, neighbour, qdisc, class, filter): parsed, and
+/// whatever it yields fits in the message it came from.
+pub fn rtnetlink_message(data: &[u8]) {
+    let Ok(Some(message)) = crate::rtnl::parse(data) else {
+        return;
+    };
+    let fits = |n: usize| assert!(n <= data.len(), "a field longer than its message");
+    match &message {
+        crate::rtnl::Rtnl::Link(_, l) => {
+            fits(l.name.as_ref().map_or(0, String::len));
+            fits(l.kind.as_ref().map_or(0, String::len));
+            fits(l.mac.as_ref().map_or(0, Vec::len));
+        }
+        crate::rtnl::Rtnl::Address(_, a) => fits(a.label.as_ref().map_or(0, String::len)),
+        crate::rtnl::Rtnl::Neighbour(_, n) => fits(n.lladdr.as_ref().map_or(0, Vec::len)),
+        crate::rtnl::Rtnl::Qdisc(_, t)
+        | crate::rtnl::Rtnl::Class(_, t)
+        | crate::rtnl::Rtnl::Filter(_, t) => fits(t.kind.as_ref().map_or(0, String::len)),
+        crate::rtnl::Rtnl::Route(..) => {}
+    }
+    // The stream plans class and filter dumps from qdisc and class replies.
+    for dump in crate::stream::Groups::TC.dumps() {
+        let _ = dump.follow_ups(&message, &mut Vec::new());
+    }
+}
+
+/// The payload of an `RTM_NEWNSID`/`RTM_DELNSID` message.
+pub fn nsid_payload(data: &[u8]) {
+    let _ = crate::nsid::parse::parse_nsid(data);
+}
+
+/// The control data of a datagram received with `NETLINK_LISTEN_ALL_NSID`.
+pub fn listen_all_nsid_control(data: &[u8]) {
+    let _ = crate::netlink::control::nsid_from_control(data);
+}
+
+/// A namespace name: accepted only if it is one path component that stays in its directory.
+pub fn name(data: &[u8]) {
+    let Ok(name) = std::str::from_utf8(data) else {
+        return;
+    };
+    if crate::validate_name(name).is_ok() {
+        assert!(!name.is_empty() && name != "." && name != "..");
+        assert!(!name.contains('/') && !name.contains('\0') && name.len() <= crate::NAME_MAX);
+        let joined = std::path::Path::new("/var/run/netns").join(name);
+        assert_eq!(joined.parent(), Some(std::path::Path::new("/var/run/netns")));
+    }
+}
+
+/// A sequence of inotify events (and rescans) applied to the watcher's memory of the
+/// directory: whatever the kernel sends, each name's events alternate `Created`, `Deleted`,
+/// starting with `Created`, and what is known matches what was reported.
+///
+/// Each step is `[op, mask (4 bytes), name length, name...]`; op picks an inotify event, a
+/// re-check of pending entries, a rescan (overflow), or the directory's loss.
+pub fn inotify_events(data: &[u8]) {
+    let mut entries = Entries::default();
+    let mut out = VecDeque::new();
+    let readiness = |name: &str| match name.len() % 3 {
+        0 => Readiness::Ready,
+        1 => Readiness::NotYet,
+        _ => Readiness::Absent,
+    };
+    let mut rest = data;
+    while rest.len() >= 6 {
+        let op = rest[0];
+        let mask = u32::from_ne_bytes([rest[1], rest[2], rest[3], rest[4]]);
+        let len = usize::from(rest[5]).min(rest.len() - 6);
+        let name = &rest[6..6 + len];
+        rest = &rest[6 + len..];
+        match op % 4 {
+            0 => crate::watcher::directory::entry_event(
+                &mut entries,
+                inotify::EventMask::from_bits_retain(mask),
+                Some(OsStr::from_bytes(name)),
+                readiness,
+                &mut out,
+            ),
+            // Mounts changed: what was not a namespace yet may be one now (flip by the mask).
+            1 => entries.recheck_pending(
+                |n| {
+                    if mask & 1 == 0 {
+                        Readiness::Ready
+                    } else {
+                        readiness(n)
+                    }
+                },
+                &mut out,
+            ),
+            2 => {
+                // An overflow: a fresh listing, names taken from the step's bytes.
+                let listing = name
+                    .split(|b| *b == b' ')
+                    .filter_map(|n| std::str::from_utf8(n).ok())
+                    .filter(|n| crate::validate_name(n).is_ok())
+                    .map(|n| (n.to_string(), readiness(n)))
+                    .collect();
+                entries.reconcile(listing, mask & 1 == 0, &mut out);
+            }
+            _ => entries.forget_all(&mut out),
+        }
+    }
+    let mut state: HashMap<String, bool> = HashMap::new();
+    for event in &out {
+        match event {
+            WatchEvent::Created { name } => {
+                let known = state.insert(name.clone(), true).unwrap_or(false);
+                assert!(!known, "{name} created twice");
+            }
+            WatchEvent::Deleted { name } => {
+                let known = state.insert(name.clone(), false).unwrap_or(false);
+                assert!(known, "{name} deleted but never created");
+            }
+            _ => {}
+        }
+    }
+    let known: Vec<String> = {
+        let mut v: Vec<String> = state.into_iter().filter(|(_, k)| *k).map(|(n, _)| n).collect();
+        v.sort_unstable();
+        v
+    };
+    // Names remembered silently (a rescan that does not report) are known without a Created.
+    assert!(known.iter().all(|n| entries.names().contains(n)));
+}
