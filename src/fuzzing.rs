@@ -2,7 +2,7 @@
 //! the process, each behind one function that takes arbitrary bytes and checks the parser's
 //! promises (no panic, no read past a length, the invariants below). Not part of the API.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
@@ -82,14 +82,15 @@ pub fn name(data: &[u8]) {
 }
 
 /// A sequence of inotify events (and rescans) applied to the watcher's memory of the
-/// directory: whatever the kernel sends, each name's events alternate `Created`, `Deleted`,
-/// starting with `Created`, and what is known matches what was reported.
+/// directory. Whatever the kernel sends, after every step the events it produced are exactly
+/// the difference between what was known before and after: `Created` only for a name that was
+/// not known and now is, `Deleted` only for one that was known and now is not (a rescan that
+/// does not report remembers new names silently).
 ///
 /// Each step is `[op, mask (4 bytes), name length, name...]`; op picks an inotify event, a
 /// re-check of pending entries, a rescan (overflow), or the directory's loss.
 pub fn inotify_events(data: &[u8]) {
     let mut entries = Entries::default();
-    let mut out = VecDeque::new();
     let readiness = |name: &str| match name.len() % 3 {
         0 => Readiness::Ready,
         1 => Readiness::NotYet,
@@ -102,6 +103,9 @@ pub fn inotify_events(data: &[u8]) {
         let len = usize::from(rest[5]).min(rest.len() - 6);
         let name = &rest[6..6 + len];
         rest = &rest[6 + len..];
+        let before: HashSet<String> = entries.names().into_iter().collect();
+        let mut out = VecDeque::new();
+        let mut silent = false;
         match op % 4 {
             0 => crate::watcher::directory::entry_event(
                 &mut entries,
@@ -110,7 +114,7 @@ pub fn inotify_events(data: &[u8]) {
                 readiness,
                 &mut out,
             ),
-            // Mounts changed: what was not a namespace yet may be one now (flip by the mask).
+            // Mounts changed: what was not a namespace yet may be one now.
             1 => entries.recheck_pending(
                 |n| {
                     if mask & 1 == 0 {
@@ -129,30 +133,34 @@ pub fn inotify_events(data: &[u8]) {
                     .filter(|n| crate::validate_name(n).is_ok())
                     .map(|n| (n.to_string(), readiness(n)))
                     .collect();
-                entries.reconcile(listing, mask & 1 == 0, &mut out);
+                silent = mask & 1 == 1;
+                entries.reconcile(listing, !silent, &mut out);
             }
             _ => entries.forget_all(&mut out),
         }
-    }
-    let mut state: HashMap<String, bool> = HashMap::new();
-    for event in &out {
-        match event {
-            WatchEvent::Created { name } => {
-                let known = state.insert(name.clone(), true).unwrap_or(false);
-                assert!(!known, "{name} created twice");
+        let after: HashSet<String> = entries.names().into_iter().collect();
+        let mut created = HashSet::new();
+        let mut deleted = HashSet::new();
+        for event in &out {
+            match event {
+                WatchEvent::Created { name } => {
+                    assert!(!before.contains(name), "{name} created while known");
+                    assert!(created.insert(name.clone()), "{name} created twice");
+                }
+                WatchEvent::Deleted { name } => {
+                    assert!(before.contains(name), "{name} deleted while not known");
+                    assert!(deleted.insert(name.clone()), "{name} deleted twice");
+                }
+                _ => {}
             }
-            WatchEvent::Deleted { name } => {
-                let known = state.insert(name.clone(), false).unwrap_or(false);
-                assert!(known, "{name} deleted but never created");
-            }
-            _ => {}
+        }
+        let appeared: HashSet<String> = after.difference(&before).cloned().collect();
+        let gone: HashSet<String> = before.difference(&after).cloned().collect();
+        assert_eq!(gone, deleted, "deletions reported are not the names forgotten");
+        if silent {
+            assert!(created.is_empty());
+        } else {
+            assert_eq!(appeared, created, "creations reported are not the names learnt");
         }
     }
-    let known: Vec<String> = {
-        let mut v: Vec<String> = state.into_iter().filter(|(_, k)| *k).map(|(n, _)| n).collect();
-        v.sort_unstable();
-        v
-    };
-    // Names remembered silently (a rescan that does not report) are known without a Created.
-    assert!(known.iter().all(|n| entries.names().contains(n)));
 }
