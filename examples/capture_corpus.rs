@@ -87,7 +87,10 @@ fn capture(corpus: &Corpus, ns: &str, peer: &str, dir: &Path) {
     n("neigh add 198.51.100.7 lladdr 02:00:00:00:00:07 dev nsmon-br0");
     n("neigh add 2001:db8::7 lladdr 02:00:00:00:00:08 dev nsmon-br0");
     tc(ns, "qdisc add dev nsmon-br0 root handle 1: htb");
-    tc(ns, "class add dev nsmon-br0 parent 1: classid 1:10 htb rate 1mbit");
+    tc(
+        ns,
+        "class add dev nsmon-br0 parent 1: classid 1:10 htb rate 1mbit",
+    );
     tc(ns, "filter add dev nsmon-br0 parent 1: protocol ip prio 1 u32 match ip dst 203.0.113.0/24 flowid 1:10");
     tc(ns, "qdisc add dev nsmon-v0 clsact");
     tc(ns, "filter add dev nsmon-v0 ingress protocol ip prio 3 u32 match ip src 198.51.100.0/24 classid 1:1");
@@ -137,14 +140,35 @@ fn capture(corpus: &Corpus, ns: &str, peer: &str, dir: &Path) {
     };
     let sequences: Vec<Vec<Vec<u8>>> = vec![
         vec![step(0, CREATE, "blue"), step(0, DELETE, "blue")],
-        vec![step(0, CREATE, "red"), step(1, 0, ""), step(0, MOVED_FROM, "red")],
-        vec![step(0, MOVED_TO, "abc"), step(2, 1, "abc def"), step(3, 0, "")],
-        vec![step(0, CREATE | ISDIR, "sub"), step(0, CREATE, ".."), step(0, DELETE, "ok")],
+        vec![
+            step(0, CREATE, "red"),
+            step(1, 0, ""),
+            step(0, MOVED_FROM, "red"),
+        ],
+        vec![
+            step(0, MOVED_TO, "abc"),
+            step(2, 1, "abc def"),
+            step(3, 0, ""),
+        ],
+        vec![
+            step(0, CREATE | ISDIR, "sub"),
+            step(0, CREATE, ".."),
+            step(0, DELETE, "ok"),
+        ],
     ];
     for seq in sequences {
         corpus.save("inotify_events", &seq.concat());
     }
-    for name in ["blue", "nsmon-t-1", "..", ".", "a/b", "", "x\0y", &"n".repeat(256)] {
+    for name in [
+        "blue",
+        "nsmon-t-1",
+        "..",
+        ".",
+        "a/b",
+        "",
+        "x\0y",
+        &"n".repeat(256),
+    ] {
         corpus.save("name", name.as_bytes());
     }
 }

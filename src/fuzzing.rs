@@ -77,7 +77,10 @@ pub fn name(data: &[u8]) {
         assert!(!name.is_empty() && name != "." && name != "..");
         assert!(!name.contains('/') && !name.contains('\0') && name.len() <= crate::NAME_MAX);
         let joined = std::path::Path::new("/var/run/netns").join(name);
-        assert_eq!(joined.parent(), Some(std::path::Path::new("/var/run/netns")));
+        assert_eq!(
+            joined.parent(),
+            Some(std::path::Path::new("/var/run/netns"))
+        );
     }
 }
 
@@ -156,11 +159,17 @@ pub fn inotify_events(data: &[u8]) {
         }
         let appeared: HashSet<String> = after.difference(&before).cloned().collect();
         let gone: HashSet<String> = before.difference(&after).cloned().collect();
-        assert_eq!(gone, deleted, "deletions reported are not the names forgotten");
+        assert_eq!(
+            gone, deleted,
+            "deletions reported are not the names forgotten"
+        );
         if silent {
             assert!(created.is_empty());
         } else {
-            assert_eq!(appeared, created, "creations reported are not the names learnt");
+            assert_eq!(
+                appeared, created,
+                "creations reported are not the names learnt"
+            );
         }
     }
 }

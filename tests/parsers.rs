@@ -12,13 +12,18 @@ const TARGETS: [(&str, Target); 6] = [
     ("netlink_datagram", nsmon::fuzzing::netlink_datagram),
     ("rtnetlink_message", nsmon::fuzzing::rtnetlink_message),
     ("nsid_payload", nsmon::fuzzing::nsid_payload),
-    ("listen_all_nsid_control", nsmon::fuzzing::listen_all_nsid_control),
+    (
+        "listen_all_nsid_control",
+        nsmon::fuzzing::listen_all_nsid_control,
+    ),
     ("inotify_events", nsmon::fuzzing::inotify_events),
     ("name", nsmon::fuzzing::name),
 ];
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()

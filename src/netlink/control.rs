@@ -26,7 +26,9 @@ pub(crate) fn nsid_from_control(control: &[u8]) -> Option<i32> {
             return None;
         }
         if level == SOL_NETLINK && kind == NETLINK_LISTEN_ALL_NSID && len >= HEADER + 4 {
-            return Some(i32::from_ne_bytes(rest[HEADER..HEADER + 4].try_into().ok()?));
+            return Some(i32::from_ne_bytes(
+                rest[HEADER..HEADER + 4].try_into().ok()?,
+            ));
         }
         rest = rest.get(align(len)..)?;
     }

@@ -139,7 +139,10 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
                     sender: addr.nl_pid,
                     truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
                     nsid: nsid_from_control(
-                        control.0.get(..msg.msg_controllen as usize).unwrap_or_default(),
+                        control
+                            .0
+                            .get(..msg.msg_controllen as usize)
+                            .unwrap_or_default(),
                     ),
                 })
             }

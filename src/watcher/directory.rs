@@ -191,7 +191,13 @@ impl Directory {
                     return self.establish(inotify, false, true, out);
                 }
                 let (path, policy) = (&self.path, self.policy);
-                entry_event(&mut self.entries, mask, name, |n| classify(path, policy, n), out);
+                entry_event(
+                    &mut self.entries,
+                    mask,
+                    name,
+                    |n| classify(path, policy, n),
+                    out,
+                );
                 Ok(())
             }
             Some(Anchor::Ancestor { wd: cur, next }) if cur == wd => {
