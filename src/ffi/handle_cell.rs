@@ -207,3 +207,47 @@ pub(crate) unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
         drop(unsafe { Box::from_raw(ptr) });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::error::{NSMON_ERR_PANIC, NSMON_ERR_UTF8};
+    use crate::ffi::guard;
+
+    #[test]
+    fn a_panic_inside_a_call_stays_on_the_rust_side_and_poisons_the_handle() {
+        let cell = HandleCell::new(0u32);
+        // A panic in the middle of a call (as if a callback's caller code had a bug): the
+        // guard turns it into a code and a message, the handle refuses further use.
+        let rc =
+            guard(|| cell.enter(|_| -> Result<c_int, Failure> { panic!("forced for the test") }));
+        assert_eq!(rc, NSMON_ERR_PANIC);
+        // SAFETY: nsmon_last_error returns a NUL-terminated thread-local string.
+        let text = unsafe { std::ffi::CStr::from_ptr(crate::ffi::error::nsmon_last_error()) };
+        assert!(text.to_str().unwrap().contains("forced for the test"));
+        assert_eq!(guard(|| cell.enter(|_| Ok(0))), NSMON_ERR_PANIC);
+        assert!(
+            !cell.busy.get(),
+            "a panicking call must not leave the handle busy"
+        );
+    }
+
+    #[test]
+    fn a_call_from_inside_a_call_is_refused_and_the_outer_one_goes_on() {
+        let cell = HandleCell::new(0u32);
+        let rc = guard(|| {
+            cell.enter(|v| {
+                *v += 1;
+                let inner = guard(|| cell.enter(|v| Ok(*v as c_int)));
+                assert_eq!(inner, -libc::EBUSY);
+                Ok(*v as c_int)
+            })
+        });
+        assert_eq!(rc, 1);
+        assert_eq!(guard(|| cell.enter(|v| Ok(*v as c_int))), 1);
+        assert_eq!(
+            guard(|| Err::<c_int, _>(Failure::Utf8("key"))),
+            NSMON_ERR_UTF8
+        );
+    }
+}
