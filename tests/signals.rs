@@ -23,7 +23,7 @@ fn install_handler() {
     // SAFETY: a handler that does nothing; no SA_RESTART, so blocking calls see EINTR.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = ignore as usize;
+        action.sa_sigaction = ignore as *const () as usize;
         libc::sigemptyset(&mut action.sa_mask);
         action.sa_flags = 0;
         assert_eq!(
