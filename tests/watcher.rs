@@ -417,3 +417,67 @@ fn bad_options_are_refused_with_clear_errors() {
     fn assert_send<T: Send>() {}
     assert_send::<Watcher>();
 }
+
+#[test]
+fn the_directory_removed_and_recreated_under_load_loses_and_duplicates_nothing() {
+    require_root!();
+    let parent = TempDir::new("dirload");
+    let dir = parent.join("netns");
+    fs::create_dir(&dir).unwrap();
+    let mut watcher = Watcher::new(plain_files(&dir).directory_events(true)).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A writer creating and deleting entries as fast as it can, failing quietly while the
+    // directory is away.
+    let writer = {
+        let (dir, stop) = (dir.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = dir.join(format!("f{}", i % 64));
+                if i % 3 == 2 {
+                    let _ = fs::remove_file(&name);
+                } else {
+                    let _ = fs::write(&name, b"");
+                }
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut events = Vec::new();
+    for round in 0..20 {
+        std::thread::sleep(Duration::from_millis(20));
+        if round % 2 == 0 {
+            let _ = fs::remove_dir_all(&dir);
+        } else {
+            let _ = fs::create_dir(&dir);
+        }
+        while let Some(event) = watcher.next().unwrap() {
+            events.push(event);
+        }
+    }
+    let _ = fs::create_dir(&dir);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    events.extend(collect_for(&mut watcher, QUIET));
+    assert!(writes > 1000, "only {writes} writes: no load");
+    assert!(
+        events
+            .iter()
+            .filter(|e| **e == WatchEvent::DirectoryDeleted)
+            .count()
+            >= 5,
+        "the directory was not seen going: {events:?}"
+    );
+    // Every name alternates, and what the watcher ends up knowing is what is there.
+    let present = check_alternation(&[], &events);
+    let mut on_disk: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    on_disk.sort();
+    let mut reported: Vec<String> = present.into_iter().collect();
+    reported.sort();
+    assert_eq!(reported, on_disk);
+    assert_eq!(watcher.namespaces(), on_disk);
+}
