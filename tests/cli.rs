@@ -463,3 +463,71 @@ fn events_bad_input_gets_a_message_and_a_non_zero_exit() {
         );
     }
 }
+
+/// `nsmon ARGS | head -1` in a real shell: once `head` has its line and exits, nsmon's next
+/// write fails (EPIPE: Rust ignores SIGPIPE) and it must exit 0, silently. `poke` makes
+/// something happen for nsmon to report, until the pipeline is over.
+fn ends_quietly_in_a_pipe_to_head(args: &[&str], mut poke: impl FnMut(usize)) {
+    let dir = TempDir::new("head");
+    let stderr = dir.join("stderr");
+    let script = "\"$0\" \"$@\" 2>\"$NSMON_STDERR\" | head -1; echo \"status=${PIPESTATUS[0]}\"";
+    let mut pipeline = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(NSMON)
+        .args(args)
+        .env("NSMON_STDERR", &stderr)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0.. {
+        if pipeline.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(i < 200, "`nsmon {args:?} | head -1` did not end");
+        poke(i);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let out = pipeline.wait_with_output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with('{'), "{out}");
+    assert_eq!(lines[1], "status=0", "nsmon {args:?} in a pipe to head");
+    assert_eq!(
+        fs::read_to_string(&stderr).unwrap(),
+        "",
+        "nsmon {args:?} said something"
+    );
+}
+
+#[test]
+fn every_subcommand_ends_quietly_when_head_closes_the_pipe() {
+    require_root!();
+    let dir = TempDir::new("headwatch");
+    let d = dir.path.to_str().unwrap().to_string();
+    ends_quietly_in_a_pipe_to_head(&["watch", "--any-file", "--dir", &d], |i| {
+        fs::write(dir.join(&format!("h{i}")), b"").unwrap();
+    });
+    let ns = Netns::add("headevents");
+    ends_quietly_in_a_pipe_to_head(&["events", "--ns", &ns.name, "--groups", "link"], |i| {
+        run(
+            "ip",
+            &[
+                "-n",
+                &ns.name,
+                "link",
+                "add",
+                &format!("nsmon-h{i}"),
+                "type",
+                "bridge",
+            ],
+        );
+    });
+    let mut made = Vec::new();
+    ends_quietly_in_a_pipe_to_head(&["nsid"], |_| {
+        let ns = Netns::add("headnsid");
+        run("ip", &["netns", "set", &ns.name, "auto"]);
+        made.push(ns);
+    });
+}
