@@ -462,6 +462,47 @@ fn an_overrun_is_reported_then_a_resync_and_the_stream_goes_on() {
             .any(|e| matches!(e, StreamEvent::Synced { key } if &**key == "o")),
         "no resync"
     );
+    // No lasting loss: after the last overrun, the resync lists every route the burst made
+    // (read on until its Synced, then check the routes dumped since the last Overrun).
+    let mut ev = ev;
+    let settled = |ev: &[StreamEvent]| {
+        let last = ev
+            .iter()
+            .rposition(|e| matches!(e, StreamEvent::Overrun { .. }))
+            .unwrap_or(0);
+        ev[last..]
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Synced { .. }))
+    };
+    while !settled(&ev) {
+        ev.extend(collect(&mut stream, |e| {
+            e.iter().any(|e| matches!(e, StreamEvent::Synced { .. }))
+        }));
+    }
+    ev.extend(collect_for(&mut stream, Duration::from_millis(300)));
+    let last = ev
+        .iter()
+        .rposition(|e| matches!(e, StreamEvent::Overrun { .. }))
+        .unwrap();
+    let listed: std::collections::HashSet<IpAddr> = messages_of(&ev[last..], "o")
+        .into_iter()
+        .filter_map(|m| match m {
+            Rtnl::Route(Change::New, r) if r.dst_len == 32 && r.table == 254 => r.dst,
+            _ => None,
+        })
+        .collect();
+    let made: Vec<IpAddr> = lines
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .map(|a| a.trim_end_matches("/32").parse().unwrap())
+        .collect();
+    let missing = made.iter().filter(|a| !listed.contains(a)).count();
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} routes not in the resync",
+        made.len()
+    );
     ip_n(n, "route add 203.0.113.77/32 dev lo");
     let ev = collect(&mut stream, |e| {
         has(
