@@ -102,6 +102,9 @@ check_follow "$work/follow" "+ namespace @NS@" "[@NS@] new link nsmon-fex" "- na
 step "Go bindings: gofmt, go vet, go test -race (real namespaces), the example, a static link"
 (
     cd bindings/go
+    # Go's build cache does not key on what pkg-config prints, so a package built against an
+    # earlier run's (deleted) temporary prefix would be reused; these variables are keyed on.
+    export CGO_CFLAGS="-g -O2 -I$work/prefix/include" CGO_LDFLAGS="-g -O2 -L$work/prefix/lib"
     unformatted=$(gofmt -l .)
     [ -z "$unformatted" ] || { echo "gofmt: $unformatted" >&2; exit 1; }
     go vet ./...
