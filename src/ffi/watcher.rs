@@ -268,8 +268,9 @@ pub unsafe extern "C" fn nsmon_watcher_new(
 }
 
 /// The watcher's pollable fd: readable whenever `nsmon_watcher_next` has an event. Put it in your
-/// epoll/poll loop (level- or edge-triggered), then call `nsmon_watcher_next` until it returns 0
-/// (or take one event per wake-up: the fd stays readable while events are queued).
+/// epoll/poll loop and call `nsmon_watcher_next` after each wake-up: level-triggered, as many
+/// times as you like (the fd stays readable while events are left); edge-triggered (`EPOLLET`),
+/// until it returns 0, as with any non-blocking fd.
 ///
 /// Returns the fd (>= 0) or `NSMON_ERR_NULL`.
 ///

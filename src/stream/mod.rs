@@ -3,15 +3,17 @@
 //! tagged with the caller's key for its namespace.
 //!
 //! - One `NETLINK_ROUTE` socket per namespace, created inside it by a short-lived helper thread
-//!   (the caller's thread never changes namespace). The socket keeps the namespace alive until
-//!   the key is removed.
+//!   (one per [`Stream::add_many`] batch; the caller's thread never changes namespace). The
+//!   socket keeps the namespace alive until the key is removed. An all-nsid target
+//!   ([`Stream::add_all_nsid`]) is one socket for every namespace with an id.
 //! - [`Stream::add`] and [`Stream::remove`] work between polls and never block on the kernel.
 //! - With [`StreamOptions::dump`], the namespace's current objects are dumped after subscribing
 //!   (subscribe first, so nothing falls between the two), then `Synced` is reported. Dumps run
 //!   one kind at a time on the socket, so they never collide (the kernel would answer `EBUSY`).
-//! - Fair under load: each namespace's socket is read at most a few datagrams per pump, and what
-//!   is left is read on the next one, so a namespace flooded with changes cannot starve the
-//!   others; the fd stays readable meanwhile.
+//! - Fair under load: sockets with data are read one datagram at a time, round robin, so a
+//!   namespace flooded with changes cannot starve the others. They are registered
+//!   level-triggered, so the fd stays readable while any of them holds data, and the kernel's
+//!   receive buffer (1 MiB by default) is the only queue: no unbounded copy in user space.
 //! - Only the kernel is heard (sender port id 0); every length is checked. `ENOBUFS` becomes
 //!   `Overrun { key }`, optionally followed by a fresh dump and `Synced`. A namespace whose
 //!   socket fails gives `Error { key, .. }` and is dropped; the others carry on.
