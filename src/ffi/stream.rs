@@ -703,8 +703,11 @@ pub unsafe extern "C" fn nsmon_stream_add_many(
             }
             Ok(added)
         })?;
-        // SAFETY: `results` holds `count` elements per the contract.
-        unsafe { std::ptr::copy_nonoverlapping(codes.as_ptr(), results, count) };
+        if count > 0 {
+            // SAFETY: `results` is non-NULL (checked) and holds `count` elements per the
+            // contract. (With count 0 it may be NULL: nothing to write.)
+            unsafe { std::ptr::copy_nonoverlapping(codes.as_ptr(), results, count) };
+        }
         if let Some(failure) = first_failure {
             super::error::set_last_error(failure.message());
         }
@@ -906,4 +909,30 @@ pub unsafe extern "C" fn nsmon_stream_wait(stream: *mut nsmon_stream, timeout_ms
 pub unsafe extern "C" fn nsmon_stream_free(stream: *mut nsmon_stream) {
     // SAFETY: forwarded contract.
     unsafe { handle_free(stream) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty batch may pass NULL arrays (the contract says so): nothing is read or written.
+    #[test]
+    fn an_empty_batch_takes_null_arrays() {
+        let mut stream = std::ptr::null_mut();
+        // SAFETY: valid out-pointer; the stream is freed below.
+        unsafe {
+            assert_eq!(nsmon_stream_new(&mut stream), 0);
+            let added = nsmon_stream_add_many(
+                stream,
+                std::ptr::null(),
+                std::ptr::null(),
+                0,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+            );
+            assert_eq!(added, 0);
+            assert_eq!(nsmon_stream_len(stream), 0);
+            nsmon_stream_free(stream);
+        }
+    }
 }
