@@ -59,6 +59,14 @@ pub(crate) const RTM_NEWTCLASS: u16 = 40;
 pub(crate) const RTM_DELTCLASS: u16 = 41;
 pub(crate) const RTM_NEWTFILTER: u16 = 44;
 pub(crate) const RTM_DELTFILTER: u16 = 45;
+// The dump requests the stream sends.
+pub(crate) const RTM_GETLINK: u16 = 18;
+pub(crate) const RTM_GETADDR: u16 = 22;
+pub(crate) const RTM_GETROUTE: u16 = 26;
+pub(crate) const RTM_GETNEIGH: u16 = 30;
+pub(crate) const RTM_GETQDISC: u16 = 38;
+pub(crate) const RTM_GETTCLASS: u16 = 42;
+pub(crate) const RTM_GETTFILTER: u16 = 46;
 
 pub(crate) const IFLA_ADDRESS: u16 = 1;
 pub(crate) const IFLA_IFNAME: u16 = 3;

@@ -1,6 +1,10 @@
 //! Which kinds of objects a namespace is followed for: multicast groups to join, dumps to run,
 //! and the filter that keeps other kinds out (a dump or group may carry more than was asked).
 
+use crate::netlink::consts::{
+    RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETQDISC, RTM_GETROUTE, RTM_GETTCLASS,
+    RTM_GETTFILTER,
+};
 use crate::rtnl::Rtnl;
 
 /// A set of object kinds to follow; combine with `|`.
@@ -93,14 +97,6 @@ impl Groups {
             .collect()
     }
 }
-
-const RTM_GETLINK: u16 = 18;
-const RTM_GETADDR: u16 = 22;
-const RTM_GETROUTE: u16 = 26;
-const RTM_GETNEIGH: u16 = 30;
-const RTM_GETQDISC: u16 = 38;
-const RTM_GETTCLASS: u16 = 42;
-const RTM_GETTFILTER: u16 = 46;
 
 /// The ingress hook of `ingress` and `clsact` qdiscs (`TC_H_MAKE(TC_H_CLSACT,
 /// TC_H_MIN_INGRESS)`), and the egress hook of `clsact`.
