@@ -148,10 +148,15 @@ fn protocol(m: Malformed) -> Error {
 /// Parses one netlink message (header included). `Ok(None)` for message types nsmon does not
 /// type (e.g. `NLMSG_DONE`); an error for a malformed one.
 pub fn parse(msg: &[u8]) -> Result<Option<Rtnl>> {
-    let m = match message::messages(msg).next() {
-        Some(m) => m.map_err(protocol)?,
-        None => return Err(Error::Protocol("empty message".into())),
-    };
+    match message::messages(msg).next() {
+        Some(m) => parse_message(&m.map_err(protocol)?),
+        None => Err(Error::Protocol("empty message".into())),
+    }
+}
+
+/// [`parse`] for a message already walked (its header checked): the stream's per-event path,
+/// which would otherwise check every header twice.
+pub(crate) fn parse_message(m: &message::Message<'_>) -> Result<Option<Rtnl>> {
     let change = |new: u16| {
         if m.kind == new {
             Change::New

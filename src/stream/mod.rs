@@ -288,7 +288,7 @@ impl Target {
                     }
                     continue;
                 }
-                let Some(message) = rtnl::parse(msg.bytes)? else {
+                let Some(message) = rtnl::parse_message(&msg)? else {
                     continue;
                 };
                 if is_dump_reply {
