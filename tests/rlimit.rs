@@ -1,5 +1,6 @@
 //! Out of fds: `add` fails with a clear EMFILE error, changes nothing, leaks nothing, and the
-//! stream goes on. Alone in its binary: it lowers the whole process's RLIMIT_NOFILE.
+//! stream goes on; a large batch needs few more fds than it keeps. Alone in its binary (and one
+//! test at a time): they lower the whole process's RLIMIT_NOFILE.
 
 mod common;
 
@@ -8,6 +9,9 @@ use std::time::Duration;
 use common::*;
 use nsmon::rtnl::{Change, Rtnl};
 use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+
+/// The tests here change the process's limit and count its fds: one at a time.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn set_soft_nofile(limit: u64) -> u64 {
     // SAFETY: reading and setting this process's own limit.
@@ -24,6 +28,7 @@ fn set_soft_nofile(limit: u64) -> u64 {
 #[test]
 fn add_fails_clearly_at_the_fd_limit_and_the_stream_goes_on() {
     require_root!();
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let set = NetnsSet::add("nofile", 40);
     let mut stream = Stream::new().unwrap();
     let options = StreamOptions::new().groups(Groups::LINK);
@@ -100,4 +105,30 @@ fn add_fails_clearly_at_the_fd_limit_and_the_stream_goes_on() {
             "no event from {k}"
         );
     }
+}
+
+#[test]
+fn a_large_batch_needs_no_more_fds_than_it_keeps_plus_a_chunk() {
+    require_root!();
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    // 300 namespaces under a limit of 300 + 256 + a margin more fds than are open now: one
+    // socket each stays open, and at most one chunk of namespace fds is held beside them.
+    let set = NetnsSet::add("nofilebatch", 300);
+    let batch: Vec<(&str, NetnsRef<'_>)> = set
+        .names
+        .iter()
+        .map(|n| (n.as_str(), NetnsRef::Name(n)))
+        .collect();
+    let mut stream = Stream::new().unwrap();
+    let old = set_soft_nofile(fd_count() as u64 + 300 + 256 + 16);
+    let results = stream.add_many(&batch, StreamOptions::new().groups(Groups::LINK));
+    set_soft_nofile(old);
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert_eq!(stream.len(), 300);
 }

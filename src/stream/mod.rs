@@ -332,6 +332,10 @@ impl std::hash::Hasher for TokenHasher {
 
 type TokenHash = std::hash::BuildHasherDefault<TokenHasher>;
 
+/// Namespaces `add_many` opens at once (one helper thread each chunk): bounds the fds a large
+/// batch holds beyond the sockets it creates, at a thread spawn per 256 namespaces.
+const ADD_CHUNK: usize = 256;
+
 /// Datagrams one pump reads at most while looking for an event (messages the caller did not
 /// ask for produce none), before giving the caller its turn.
 const READ_BUDGET: usize = 64;
@@ -495,24 +499,45 @@ impl Stream {
         options: StreamOptions,
     ) -> Vec<Result<()>> {
         let mut results: Vec<Result<()>> = Vec::with_capacity(targets.len());
-        // (entry, its namespace) for each entry that passed the checks.
-        let mut opened = Vec::with_capacity(targets.len());
+        // The entries whose key is new (checked for the whole batch first).
+        let mut keyed = Vec::with_capacity(targets.len());
         let mut seen = HashSet::with_capacity(targets.len());
-        for (i, (key, target)) in targets.iter().enumerate() {
+        for (i, (key, _)) in targets.iter().enumerate() {
             let checked = self
                 .check_new_key(key)
                 .and_then(|()| match seen.insert(*key) {
-                    true => target.open(),
+                    true => Ok(()),
                     false => Err(Error::InvalidArgument(format!(
                         "key {key:?} is given twice"
                     ))),
                 });
-            match checked {
-                Ok(ns) => {
-                    opened.push((i, ns));
-                    results.push(Ok(()));
-                }
-                Err(e) => results.push(Err(e)),
+            if checked.is_ok() {
+                keyed.push(i);
+            }
+            results.push(checked);
+        }
+        // In chunks: each namespace is held open by an fd until its socket exists, and a whole
+        // large batch at once would need twice its size in fds.
+        for chunk in keyed.chunks(ADD_CHUNK) {
+            self.add_chunk(targets, chunk, options, &mut results);
+        }
+        results
+    }
+
+    /// Adds the entries `chunk` (indices into `targets`) with one helper thread, writing each
+    /// one's outcome into `results`.
+    fn add_chunk(
+        &mut self,
+        targets: &[(&str, NetnsRef<'_>)],
+        chunk: &[usize],
+        options: StreamOptions,
+        results: &mut [Result<()>],
+    ) {
+        let mut opened = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            match targets[i].1.open() {
+                Ok(ns) => opened.push((i, ns)),
+                Err(e) => results[i] = Err(e),
             }
         }
         let groups = group_mask(options.groups.multicast_groups());
@@ -555,7 +580,6 @@ impl Stream {
                 self.insert(key, ns.as_fd(), target, socket, options, None)
             });
         }
-        results
     }
 
     /// Starts an all-nsid target under `key`: one socket in `observer`'s namespace that hears
