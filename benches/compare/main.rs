@@ -194,32 +194,27 @@ fn nsmon_events(tools: &Tools, names: &[String]) -> Command {
     cmd
 }
 
+/// Runs a counting consumer, `program FIRST EXPECTED NAME...`, against one run of the churn in
+/// `names` (EXPECTED: every event the churn makes there).
+fn count_with(program: &str, first: &str, churn: &Churn, names: &[String]) -> Outcome {
+    let expected = (names.len() * EVENTS_PER_NS).to_string();
+    counter(
+        Tools::cmd(program, &[first, &expected], names),
+        churn,
+        names,
+    )
+}
+
 fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path, count: usize) {
     eprintln!("a. fleet: {count} namespaces");
     let fleet = Fleet::new("fleet", count, true);
     let names = &fleet.names;
     let total = count * EVENTS_PER_NS;
     let peer = writers(ip_monitors(names), dir, None, monitor_lines, churn, names);
-    let floor = counter(
-        Tools::cmd(&tools.bare, &["1048576", &total.to_string()], names),
-        churn,
-        names,
-    );
-    let floor_default = counter(
-        Tools::cmd(&tools.bare, &["0", &total.to_string()], names),
-        churn,
-        names,
-    );
-    let library = counter(
-        Tools::cmd(&tools.c, &["next", &total.to_string()], names),
-        churn,
-        names,
-    );
-    let go = counter(
-        Tools::cmd(&tools.go, &["next", &total.to_string()], names),
-        churn,
-        names,
-    );
+    let floor = count_with(&tools.bare, "1048576", churn, names);
+    let floor_default = count_with(&tools.bare, "0", churn, names);
+    let library = count_with(&tools.c, "next", churn, names);
+    let go = count_with(&tools.go, "next", churn, names);
     let json = writers(
         vec![nsmon_events(tools, names)],
         dir,
@@ -285,7 +280,7 @@ fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path
     let total = EVENTS_PER_NS;
     let t = total.to_string();
     let peer = writers(ip_monitors(names), dir, None, monitor_lines, churn, names);
-    let floor = counter(Tools::cmd(&tools.bare, &["0", &t], names), churn, names);
+    let floor = count_with(&tools.bare, "0", churn, names);
     let rust_exe = std::env::current_exe().unwrap();
     let rust = |mode: &str| {
         let mut cmd = Command::new(&rust_exe);
@@ -293,27 +288,17 @@ fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path
         counter(cmd, churn, names)
     };
     let runs = [
-        (
-            "C, next",
-            counter(Tools::cmd(&tools.c, &["next", &t], names), churn, names),
-        ),
+        ("C, next", count_with(&tools.c, "next", churn, names)),
         (
             "C, dispatch",
-            counter(Tools::cmd(&tools.c, &["dispatch", &t], names), churn, names),
+            count_with(&tools.c, "dispatch", churn, names),
         ),
         ("Rust, next", rust("next")),
         ("Rust, dispatch", rust("dispatch")),
-        (
-            "Go, Next",
-            counter(Tools::cmd(&tools.go, &["next", &t], names), churn, names),
-        ),
+        ("Go, Next", count_with(&tools.go, "next", churn, names)),
         (
             "Go, Dispatch",
-            counter(
-                Tools::cmd(&tools.go, &["dispatch", &t], names),
-                churn,
-                names,
-            ),
+            count_with(&tools.go, "dispatch", churn, names),
         ),
     ];
     let json = writers(
