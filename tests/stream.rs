@@ -354,38 +354,40 @@ fn a_dump_lists_existing_objects_then_synced() {
         .position(|e| matches!(e, StreamEvent::Synced { key } if &**key == "d"))
         .expect("no Synced");
     let before = &ev[..synced_at];
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("lo"))
-    ));
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0"))
-    ));
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Address(_, a) if a.address == addr("198.51.100.1"))
-    ));
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Route(_, r) if r.dst == addr("203.0.113.0"))
-    ));
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_deref() == Some("htb"))
-    ));
     // Classes and filters have no namespace-wide dump; the stream lists them per interface and
     // parent: on the qdisc, on a class, and on both clsact hooks.
-    assert!(has(
-        before,
-        "d",
-        |m| matches!(m, Rtnl::Class(_, c) if c.handle == 0x1_0010 && c.kind.as_deref() == Some("htb"))
-    ));
+    type Check = (&'static str, Box<dyn Fn(&Rtnl) -> bool>);
+    let listed: [Check; 6] = [
+        (
+            "lo",
+            Box::new(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("lo"))),
+        ),
+        (
+            "the bridge",
+            Box::new(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0"))),
+        ),
+        (
+            "the address",
+            Box::new(|m| matches!(m, Rtnl::Address(_, a) if a.address == addr("198.51.100.1"))),
+        ),
+        (
+            "the route",
+            Box::new(|m| matches!(m, Rtnl::Route(_, r) if r.dst == addr("203.0.113.0"))),
+        ),
+        (
+            "the qdisc",
+            Box::new(|m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_deref() == Some("htb"))),
+        ),
+        (
+            "the class",
+            Box::new(
+                |m| matches!(m, Rtnl::Class(_, c) if c.handle == 0x1_0010 && c.kind.as_deref() == Some("htb")),
+            ),
+        ),
+    ];
+    for (what, check) in &listed {
+        assert!(has(before, "d", check), "the dump lacks {what}: {before:?}");
+    }
     for parent in [0x1_0000, 0x1_0010, 0xffff_fff2, 0xffff_fff3] {
         assert!(
             has(before, "d", |m| matches!(m, Rtnl::Filter(_, f)
