@@ -137,9 +137,15 @@ enum nsmon_nsid_event_kind
    */
   NSMON_NSID_EVENT_KIND_DEL_NSID = 2,
   /**
-   * The kernel dropped NSID messages (receive buffer full); the subscriber goes on.
+   * The kernel dropped NSID messages (receive buffer full); `lost` says how many (-1: the
+   * kernel does not say). The subscriber goes on.
    */
   NSMON_NSID_EVENT_KIND_OVERRUN = 3,
+  /**
+   * An NSID message nsmon could not read: `raw` has its bytes, `reason` why. The subscriber
+   * goes on.
+   */
+  NSMON_NSID_EVENT_KIND_UNPARSED = 4,
 };
 #ifndef __cplusplus
 typedef uint32_t nsmon_nsid_event_kind;
@@ -214,13 +220,26 @@ enum nsmon_stream_event_kind
    */
   NSMON_STREAM_EVENT_KIND_SYNCED = 15,
   /**
-   * The kernel dropped messages for the namespace (a resync follows if asked for).
+   * The kernel dropped notifications for the namespace; `lost` says how many (-1: the kernel
+   * does not say). Reported after the messages queued before the loss. A resync follows if
+   * asked for, and whenever a dump was running.
    */
   NSMON_STREAM_EVENT_KIND_OVERRUN = 16,
   /**
-   * The namespace's socket failed and it was removed; `error` has the reason.
+   * The namespace's socket failed and it was removed; `reason` says why.
    */
   NSMON_STREAM_EVENT_KIND_ERROR = 17,
+  /**
+   * A message nsmon could not type (malformed, of a type nsmon does not type, or the part of
+   * a datagram that could not be split or read whole): `raw` has its bytes, `reason` why.
+   * The namespace goes on.
+   */
+  NSMON_STREAM_EVENT_KIND_UNPARSED = 18,
+  /**
+   * The dump (or resync) ended without a complete, consistent snapshot (a dump failed, or
+   * its table kept changing while it was dumped); `reason` says which. Live events go on.
+   */
+  NSMON_STREAM_EVENT_KIND_SYNC_FAILED = 19,
 };
 #ifndef __cplusplus
 typedef uint32_t nsmon_stream_event_kind;
@@ -253,7 +272,8 @@ enum nsmon_watcher_event_kind
   NSMON_WATCHER_EVENT_KIND_DIR_DELETED = 4,
   /**
    * The kernel's inotify queue overflowed. The directory was listed again, and the CREATED and
-   * DELETED events that follow are exactly the difference.
+   * DELETED events that follow are exactly the difference. (inotify keeps no count of what
+   * it dropped.)
    */
   NSMON_WATCHER_EVENT_KIND_OVERFLOW = 5,
 };
@@ -320,7 +340,8 @@ typedef struct nsmon_netns_ref {
  * One NSID event, filled in by nsmon into memory the caller owns.
  *
  * # Memory and lifetimes
- * Plain data: copy it, keep it, no freeing needed.
+ * Plain data but for `raw` and `reason` (UNPARSED only), which point into the subscriber and
+ * stay valid until the next call on it (or, in a callback, until it returns).
  */
 typedef struct nsmon_nsid_event {
   /**
@@ -328,7 +349,7 @@ typedef struct nsmon_nsid_event {
    */
   nsmon_nsid_event_kind kind;
   /**
-   * The id (-1 for OVERRUN).
+   * The id (-1 for OVERRUN and UNPARSED).
    */
   int32_t nsid;
   /**
@@ -339,6 +360,22 @@ typedef struct nsmon_nsid_event {
    * NETNSA_FD when the kernel sent it, else -1.
    */
   int32_t fd;
+  /**
+   * For OVERRUN: how many messages were lost, or -1 when the kernel does not say. 0 otherwise.
+   */
+  int64_t lost;
+  /**
+   * For UNPARSED: the bytes that could not be read; NULL otherwise.
+   */
+  const uint8_t *raw;
+  /**
+   * Length of `raw`.
+   */
+  size_t raw_len;
+  /**
+   * For UNPARSED: why, NUL-terminated; NULL otherwise.
+   */
+  const char *reason;
 } nsmon_nsid_event;
 
 /**
@@ -348,7 +385,24 @@ typedef struct nsmon_nsid_event {
 typedef int (*nsmon_nsid_callback)(void *userdata, const struct nsmon_nsid_event *event);
 
 /**
- * A link event's fields. Absent numbers are 0, absent strings empty.
+ * A byte string that nsmon owns: `len` bytes at `bytes`, not NUL-terminated, not necessarily
+ * UTF-8.
+ */
+typedef struct nsmon_bytes {
+  /**
+   * The first byte.
+   */
+  const uint8_t *bytes;
+  /**
+   * How many.
+   */
+  size_t len;
+} nsmon_bytes;
+
+/**
+ * A link event's fields. Absent numbers are 0, absent strings empty. Names are the kernel's
+ * bytes, not necessarily UTF-8 (the kernel allows any but `/`, `:` and white space), with their
+ * length beside them; the kernel keeps them under 16 bytes, so they always fit.
  */
 typedef struct nsmon_link {
   /**
@@ -380,6 +434,14 @@ typedef struct nsmon_link {
    */
   uint8_t mac[32];
   /**
+   * Length of `name` in bytes.
+   */
+  uint8_t name_len;
+  /**
+   * Length of `kind` in bytes.
+   */
+  uint8_t kind_len;
+  /**
    * Interface name, NUL-terminated.
    */
   char name[16];
@@ -387,6 +449,15 @@ typedef struct nsmon_link {
    * Link kind (`"bridge"`, `"veth"`, ...), NUL-terminated.
    */
   char kind[32];
+  /**
+   * The alternative names (`ip link property add ... altname`), `alt_names_count` of them;
+   * they point into the stream, valid as long as `key`.
+   */
+  const struct nsmon_bytes *alt_names;
+  /**
+   * How many alternative names.
+   */
+  size_t alt_names_count;
 } nsmon_link;
 
 /**
@@ -424,7 +495,11 @@ typedef struct nsmon_addr {
    */
   uint8_t scope;
   /**
-   * Label (IPv4), NUL-terminated.
+   * Length of `label` in bytes.
+   */
+  uint8_t label_len;
+  /**
+   * Label (IPv4): bytes like a link name, NUL-terminated.
    */
   char label[16];
 } nsmon_addr;
@@ -518,6 +593,10 @@ typedef struct nsmon_tc {
    */
   uint32_t parent;
   /**
+   * Length of `kind` in bytes.
+   */
+  uint8_t kind_len;
+  /**
    * Kind (`"htb"`, `"u32"`, ...), NUL-terminated.
    */
   char kind[32];
@@ -527,8 +606,9 @@ typedef struct nsmon_tc {
  * One stream event, filled in by nsmon into memory the caller owns.
  *
  * # Memory and lifetimes
- * The typed members are plain data. `key`, `raw` and `error` point into the stream and stay
- * valid until the next call on the same stream (or, in a callback, until it returns).
+ * The typed members are plain data but for `link.alt_names`. `key`, `raw`, `reason` and
+ * `link.alt_names` point into the stream and stay valid until the next call on the same stream
+ * (or, in a callback, until it returns).
  */
 typedef struct nsmon_stream_event {
   /**
@@ -544,7 +624,8 @@ typedef struct nsmon_stream_event {
    */
   size_t key_len;
   /**
-   * The netlink message as the kernel sent it (NULL for SYNCED, OVERRUN, ERROR).
+   * The netlink message as the kernel sent it; for UNPARSED, the bytes that could not be
+   * typed (NULL for SYNCED, SYNC_FAILED, OVERRUN, ERROR).
    */
   const uint8_t *raw;
   /**
@@ -557,9 +638,14 @@ typedef struct nsmon_stream_event {
    */
   int32_t nsid;
   /**
-   * For ERROR: the reason, NUL-terminated; NULL otherwise.
+   * For OVERRUN: how many notifications were lost, or -1 when the kernel does not say
+   * (before Linux 4.12). 0 for other events.
    */
-  const char *error;
+  int64_t lost;
+  /**
+   * For ERROR, UNPARSED and SYNC_FAILED: why, NUL-terminated; NULL otherwise.
+   */
+  const char *reason;
   /**
    * For LINK events.
    */
@@ -604,7 +690,8 @@ typedef struct nsmon_watcher_event {
    */
   uint32_t name_len;
   /**
-   * The namespace's name, UTF-8 and NUL-terminated; empty for events without a name.
+   * The namespace's name: the file name's bytes (any but `/` and NUL, so not necessarily
+   * UTF-8), NUL-terminated; empty for events without a name.
    */
   char name[NSMON_NAME_SIZE];
 } nsmon_watcher_event;
@@ -721,6 +808,7 @@ int nsmon_nsid_fd(const struct nsmon_nsid *nsid);
 
 /**
  * Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+ * An UNPARSED event's `raw` and `reason` stay valid until the next call on this subscriber.
  *
  * # Safety
  * `nsid` is NULL or a live subscriber; `event` is NULL or writable for one event.
@@ -934,7 +1022,8 @@ int nsmon_stream_fd(const struct nsmon_stream *stream);
 
 /**
  * Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
- * `event->key`, `raw` and `error` stay valid until the next call on this stream.
+ * `event->key`, `raw`, `reason` and `link.alt_names` stay valid until the next call on this
+ * stream.
  *
  * # Safety
  * `stream` is NULL or live; `event` is NULL or writable for one event.

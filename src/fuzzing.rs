@@ -41,15 +41,16 @@ pub fn rtnetlink_message(data: &[u8]) {
     let fits = |n: usize| assert!(n <= data.len(), "a field longer than its message");
     match &message {
         crate::rtnl::Rtnl::Link(_, l) => {
-            fits(l.name.as_ref().map_or(0, String::len));
-            fits(l.kind.as_ref().map_or(0, String::len));
+            fits(l.name.as_ref().map_or(0, crate::Name::len));
+            fits(l.kind.as_ref().map_or(0, crate::Name::len));
+            fits(l.alt_names.iter().map(crate::Name::len).sum());
             fits(l.mac.as_ref().map_or(0, Vec::len));
         }
-        crate::rtnl::Rtnl::Address(_, a) => fits(a.label.as_ref().map_or(0, String::len)),
+        crate::rtnl::Rtnl::Address(_, a) => fits(a.label.as_ref().map_or(0, crate::Name::len)),
         crate::rtnl::Rtnl::Neighbour(_, n) => fits(n.lladdr.as_ref().map_or(0, Vec::len)),
         crate::rtnl::Rtnl::Qdisc(_, t)
         | crate::rtnl::Rtnl::Class(_, t)
-        | crate::rtnl::Rtnl::Filter(_, t) => fits(t.kind.as_ref().map_or(0, String::len)),
+        | crate::rtnl::Rtnl::Filter(_, t) => fits(t.kind.as_ref().map_or(0, crate::Name::len)),
         crate::rtnl::Rtnl::Route(..) => {}
     }
     // The stream plans class and filter dumps from qdisc and class replies.
@@ -68,11 +69,27 @@ pub fn listen_all_nsid_control(data: &[u8]) {
     let _ = crate::netlink::control::nsid_from_control(data);
 }
 
-/// A namespace name: accepted only if it is one path component that stays in its directory.
+/// A namespace name: accepted only if it is one path component that stays in its directory;
+/// the rule on bytes (names read from the file system) agrees with the rule on text; a [`Name`]
+/// keeps its bytes.
+///
+/// [`Name`]: crate::Name
 pub fn name(data: &[u8]) {
+    let kept = crate::Name::from(data);
+    assert_eq!(kept.as_bytes(), data);
+    assert_eq!(kept.to_str(), std::str::from_utf8(data).ok());
+    let bytes_ok = crate::name::name_problem(data).is_none();
     let Ok(name) = std::str::from_utf8(data) else {
+        if bytes_ok {
+            let joined = std::path::Path::new("/var/run/netns").join(kept.as_os_str());
+            assert_eq!(
+                joined.parent(),
+                Some(std::path::Path::new("/var/run/netns"))
+            );
+        }
         return;
     };
+    assert_eq!(crate::validate_name(name).is_ok(), bytes_ok);
     if crate::validate_name(name).is_ok() {
         assert!(!name.is_empty() && name != "." && name != "..");
         assert!(!name.contains('/') && !name.contains('\0') && name.len() <= crate::NAME_MAX);
@@ -94,7 +111,7 @@ pub fn name(data: &[u8]) {
 /// re-check of pending entries, a rescan (overflow), or the directory's loss.
 pub fn inotify_events(data: &[u8]) {
     let mut entries = Entries::default();
-    let readiness = |name: &str| match name.len() % 3 {
+    let readiness = |name: &crate::Name| match name.len() % 3 {
         0 => Readiness::Ready,
         1 => Readiness::NotYet,
         _ => Readiness::Absent,
@@ -106,7 +123,7 @@ pub fn inotify_events(data: &[u8]) {
         let len = usize::from(rest[5]).min(rest.len() - 6);
         let name = &rest[6..6 + len];
         rest = &rest[6 + len..];
-        let before: HashSet<String> = entries.names().into_iter().collect();
+        let before: HashSet<crate::Name> = entries.names().into_iter().collect();
         let mut out = VecDeque::new();
         let mut silent = false;
         match op % 4 {
@@ -132,16 +149,19 @@ pub fn inotify_events(data: &[u8]) {
                 // An overflow: a fresh listing, names taken from the step's bytes.
                 let listing = name
                     .split(|b| *b == b' ')
-                    .filter_map(|n| std::str::from_utf8(n).ok())
-                    .filter(|n| crate::validate_name(n).is_ok())
-                    .map(|n| (n.to_string(), readiness(n)))
+                    .filter(|n| crate::name::name_problem(n).is_none())
+                    .map(crate::Name::from)
+                    .map(|n| {
+                        let r = readiness(&n);
+                        (n, r)
+                    })
                     .collect();
                 silent = mask & 1 == 1;
                 entries.reconcile(listing, !silent, &mut out);
             }
             _ => entries.forget_all(&mut out),
         }
-        let after: HashSet<String> = entries.names().into_iter().collect();
+        let after: HashSet<crate::Name> = entries.names().into_iter().collect();
         let mut created = HashSet::new();
         let mut deleted = HashSet::new();
         for event in &out {
@@ -157,8 +177,8 @@ pub fn inotify_events(data: &[u8]) {
                 _ => {}
             }
         }
-        let appeared: HashSet<String> = after.difference(&before).cloned().collect();
-        let gone: HashSet<String> = before.difference(&after).cloned().collect();
+        let appeared: HashSet<crate::Name> = after.difference(&before).cloned().collect();
+        let gone: HashSet<crate::Name> = before.difference(&after).cloned().collect();
         assert_eq!(
             gone, deleted,
             "deletions reported are not the names forgotten"

@@ -7,6 +7,13 @@
 //! - [`Watcher`]: named namespaces appearing and disappearing in `/var/run/netns`.
 //! - [`NsidSubscriber`]: namespace ids assigned and released; [`nsid::nsid`] and friends query
 //!   and assign them.
+//! - [`Stream`]: typed rtnetlink events (links, addresses, routes, neighbours, tc) from any
+//!   number of namespaces, each tagged with the caller's key.
+//!
+//! Nothing inside a namespace can blind nsmon: a message the typed parser cannot read is
+//! delivered as its own event with its bytes and the reason, names are bytes ([`Name`]), dumps
+//! end in `Synced` only when complete and consistent, and an overrun says how many events were
+//! lost.
 //!
 //! The same API is exported to C as `libnsmon` (see `include/nsmon.h`).
 #![deny(missing_docs, missing_debug_implementations)]
@@ -27,7 +34,7 @@ mod sys;
 pub mod watcher;
 
 pub use error::{Error, Result};
-pub use name::{validate_name, NAME_MAX};
+pub use name::{validate_name, Name, NAME_MAX};
 pub use netns::NetnsRef;
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};

@@ -3,7 +3,10 @@
 //! [`parse`] turns one netlink message (header included), as the kernel sends it, into a typed
 //! [`Rtnl`] value; [`messages`] splits a datagram into messages. Lengths are checked before
 //! every read; a malformed message is an error, never a panic. Fields the kernel did not send
-//! are `None`. The multi-namespace stream reports these types; callers that receive raw bytes
+//! are `None`. Names are [`Name`]s: the kernel's bytes, not necessarily UTF-8. What nsmon does
+//! not type is carried, not refused: unknown attributes are skipped, and an address of a family
+//! other than IPv4 and IPv6 (e.g. an MPLS neighbour) is `None`, its bytes still in the raw
+//! message. The multi-namespace stream reports these types; callers that receive raw bytes
 //! elsewhere can use the parser directly.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -11,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::error::{Error, Result};
 use crate::netlink::consts::*;
 use crate::netlink::message::{self, attr_u32, attrs, Malformed};
+use crate::Name;
 
 /// Whether an object appeared (or changed) or went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,8 +33,10 @@ pub struct Link {
     pub index: u32,
     /// `IFF_*` flags (`IFF_UP` = 1, ...).
     pub flags: u32,
-    /// Interface name (`IFLA_IFNAME`).
-    pub name: Option<String>,
+    /// Interface name (`IFLA_IFNAME`): any bytes but `/`, `:` and white space.
+    pub name: Option<Name>,
+    /// Alternative names (`IFLA_PROP_LIST`/`IFLA_ALT_IFNAME`), in the kernel's order.
+    pub alt_names: Vec<Name>,
     /// MTU (`IFLA_MTU`).
     pub mtu: Option<u32>,
     /// RFC 2863 operational state (`IFLA_OPERSTATE`: 0 unknown ... 6 up).
@@ -40,7 +46,7 @@ pub struct Link {
     /// Index of the master device, e.g. a bridge (`IFLA_MASTER`).
     pub master: Option<u32>,
     /// Link kind, e.g. `"bridge"`, `"veth"` (`IFLA_LINKINFO`/`IFLA_INFO_KIND`).
-    pub kind: Option<String>,
+    pub kind: Option<Name>,
 }
 
 /// An interface address (`RTM_NEWADDR` / `RTM_DELADDR`).
@@ -51,14 +57,15 @@ pub struct Address {
     pub family: u8,
     /// Interface index.
     pub index: u32,
-    /// The address: `IFA_LOCAL` when present (the local end), else `IFA_ADDRESS`.
+    /// The address: `IFA_LOCAL` when present (the local end), else `IFA_ADDRESS`. `None` for a
+    /// family other than IPv4 and IPv6.
     pub address: Option<IpAddr>,
     /// Prefix length.
     pub prefix_len: u8,
     /// Scope (`RT_SCOPE_*`: 0 universe, 253 link, 254 host).
     pub scope: u8,
-    /// Label (`IFA_LABEL`, IPv4 only).
-    pub label: Option<String>,
+    /// Label (`IFA_LABEL`, IPv4 only): bytes, like a link name.
+    pub label: Option<Name>,
 }
 
 /// A route (`RTM_NEWROUTE` / `RTM_DELROUTE`).
@@ -89,11 +96,12 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Neighbour {
-    /// `AF_INET`, `AF_INET6` or `AF_BRIDGE`.
+    /// `AF_INET`, `AF_INET6`, `AF_BRIDGE`, or another family the kernel keeps neighbours of.
     pub family: u8,
     /// Interface index.
     pub index: u32,
-    /// The neighbour's address (`NDA_DST`).
+    /// The neighbour's address (`NDA_DST`); `None` for a family other than IPv4 and IPv6
+    /// (a bridge FDB entry, an MPLS neighbour: the bytes are in the raw message).
     pub address: Option<IpAddr>,
     /// Its link-layer address (`NDA_LLADDR`).
     pub lladdr: Option<Vec<u8>>,
@@ -112,7 +120,7 @@ pub struct Tc {
     /// Parent handle (`0xffffffff` is root).
     pub parent: u32,
     /// Kind, e.g. `"htb"`, `"fq_codel"`, `"u32"` (`TCA_KIND`).
-    pub kind: Option<String>,
+    pub kind: Option<Name>,
 }
 
 /// One typed rtnetlink message.
@@ -192,24 +200,27 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn string(value: &[u8], name: &str) -> Result<String> {
-    let bytes = value.split(|b| *b == 0).next().unwrap_or_default();
-    String::from_utf8(bytes.to_vec()).map_err(|_| Error::Protocol(format!("{name} is not UTF-8")))
+/// A string attribute's bytes up to its NUL (the kernel terminates them), whatever they are.
+fn name(value: &[u8]) -> Name {
+    Name::from(value.split(|b| *b == 0).next().unwrap_or_default())
 }
 
-fn ip(family: u8, value: &[u8], name: &str) -> Result<IpAddr> {
+/// An address attribute: `None` for a family nsmon does not type (carried in the raw bytes), an
+/// error for an IPv4 or IPv6 address of the wrong length.
+fn ip(family: u8, value: &[u8], name: &str) -> Result<Option<IpAddr>> {
     match (family as i32, value.len()) {
-        (libc::AF_INET, 4) => Ok(IpAddr::V4(Ipv4Addr::new(
+        (libc::AF_INET, 4) => Ok(Some(IpAddr::V4(Ipv4Addr::new(
             value[0], value[1], value[2], value[3],
-        ))),
+        )))),
         (libc::AF_INET6, 16) => {
             let mut b = [0u8; 16];
             b.copy_from_slice(value);
-            Ok(IpAddr::V6(Ipv6Addr::from(b)))
+            Ok(Some(IpAddr::V6(Ipv6Addr::from(b))))
         }
-        (f, n) => Err(Error::Protocol(format!(
-            "{name}: {n} bytes is not an address of family {f}"
+        (libc::AF_INET | libc::AF_INET6, n) => Err(Error::Protocol(format!(
+            "{name}: {n} bytes is not an address of family {family}"
         ))),
+        _ => Ok(None),
     }
 }
 
@@ -227,7 +238,15 @@ fn link(p: &[u8]) -> Result<Link> {
     for a in attrs(rest) {
         let (kind, v) = a.map_err(protocol)?;
         match kind {
-            IFLA_IFNAME => link.name = Some(string(v, "IFLA_IFNAME")?),
+            IFLA_IFNAME => link.name = Some(name(v)),
+            IFLA_PROP_LIST => {
+                for inner in attrs(v) {
+                    let (k, iv) = inner.map_err(protocol)?;
+                    if k == IFLA_ALT_IFNAME {
+                        link.alt_names.push(name(iv));
+                    }
+                }
+            }
             IFLA_MTU => link.mtu = Some(u32_attr(v, "IFLA_MTU")?),
             IFLA_OPERSTATE => {
                 link.operstate = Some(
@@ -241,7 +260,7 @@ fn link(p: &[u8]) -> Result<Link> {
                 for inner in attrs(v) {
                     let (k, iv) = inner.map_err(protocol)?;
                     if k == IFLA_INFO_KIND {
-                        link.kind = Some(string(iv, "IFLA_INFO_KIND")?);
+                        link.kind = Some(name(iv));
                     }
                 }
             }
@@ -266,9 +285,9 @@ fn address(p: &[u8]) -> Result<Address> {
     for a in attrs(rest) {
         let (kind, v) = a.map_err(protocol)?;
         match kind {
-            IFA_LOCAL => out.address = Some(ip(family, v, "IFA_LOCAL")?),
-            IFA_ADDRESS => peer = Some(ip(family, v, "IFA_ADDRESS")?),
-            IFA_LABEL => out.label = Some(string(v, "IFA_LABEL")?),
+            IFA_LOCAL => out.address = ip(family, v, "IFA_LOCAL")?,
+            IFA_ADDRESS => peer = ip(family, v, "IFA_ADDRESS")?,
+            IFA_LABEL => out.label = Some(name(v)),
             _ => {}
         }
     }
@@ -293,8 +312,8 @@ fn route(p: &[u8]) -> Result<Route> {
     for a in attrs(rest) {
         let (kind, v) = a.map_err(protocol)?;
         match kind {
-            RTA_DST => out.dst = Some(ip(family, v, "RTA_DST")?),
-            RTA_GATEWAY => out.gateway = Some(ip(family, v, "RTA_GATEWAY")?),
+            RTA_DST => out.dst = ip(family, v, "RTA_DST")?,
+            RTA_GATEWAY => out.gateway = ip(family, v, "RTA_GATEWAY")?,
             RTA_OIF => out.oif = Some(u32_attr(v, "RTA_OIF")?),
             RTA_TABLE => out.table = u32_attr(v, "RTA_TABLE")?,
             _ => {}
@@ -316,10 +335,7 @@ fn neighbour(p: &[u8]) -> Result<Neighbour> {
     for a in attrs(rest) {
         let (kind, v) = a.map_err(protocol)?;
         match kind {
-            // Bridge FDB entries carry no IP destination; other families must be addresses.
-            NDA_DST if family as i32 != libc::AF_BRIDGE => {
-                out.address = Some(ip(family, v, "NDA_DST")?)
-            }
+            NDA_DST => out.address = ip(family, v, "NDA_DST")?,
             NDA_LLADDR => out.lladdr = Some(v.to_vec()),
             _ => {}
         }
@@ -338,7 +354,7 @@ fn tc(p: &[u8]) -> Result<Tc> {
     for a in attrs(rest) {
         let (kind, v) = a.map_err(protocol)?;
         if kind == TCA_KIND {
-            out.kind = Some(string(v, "TCA_KIND")?);
+            out.kind = Some(name(v));
         }
     }
     Ok(out)
@@ -389,12 +405,12 @@ mod tests {
         };
         assert_eq!(link.index, 7);
         assert_eq!(link.flags, 1);
-        assert_eq!(link.name.as_deref(), Some("br0"));
+        assert_eq!(link.name, Some("br0".into()));
         assert_eq!(link.mtu, Some(1400));
         assert_eq!(link.operstate, Some(6));
         assert_eq!(link.mac, Some(vec![2, 0, 0, 0, 0, 7]));
         assert_eq!(link.master, Some(3));
-        assert_eq!(link.kind.as_deref(), Some("bridge"));
+        assert_eq!(link.kind, Some("bridge".into()));
         let deleted = msg(RTM_DELLINK, &ifinfo(7, 0), &[]);
         assert!(matches!(
             parse(&deleted).unwrap(),
@@ -425,8 +441,8 @@ mod tests {
             "IFA_LOCAL wins"
         );
         assert_eq!(
-            (a.index, a.prefix_len, a.label.as_deref()),
-            (4, 24, Some("br0"))
+            (a.index, a.prefix_len, a.label.clone()),
+            (4, 24, Some("br0".into()))
         );
 
         let rt = [libc::AF_INET6 as u8, 32, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
@@ -496,8 +512,8 @@ mod tests {
             };
             assert_eq!(got, want);
             assert_eq!(
-                (tc.index, tc.handle, tc.parent, tc.kind.as_deref()),
-                (4, 0x10000, u32::MAX, Some("htb"))
+                (tc.index, tc.handle, tc.parent, tc.kind.clone()),
+                (4, 0x10000, u32::MAX, Some("htb".into()))
             );
         }
     }
@@ -511,12 +527,6 @@ mod tests {
         assert!(parse(&msg(RTM_NEWTFILTER, &[0; 16], &[])).is_err());
         // Bad attribute values.
         assert!(parse(&msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_MTU, &[1, 2])])).is_err());
-        assert!(parse(&msg(
-            RTM_NEWLINK,
-            &ifinfo(1, 0),
-            &[(IFLA_IFNAME, &[0xff, 0xfe])]
-        ))
-        .is_err());
         assert!(parse(&msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_OPERSTATE, &[])])).is_err());
         let v4_route = [libc::AF_INET as u8, 24, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
         assert!(parse(&msg(RTM_NEWROUTE, &v4_route, &[(RTA_DST, &[1, 2, 3])])).is_err());
@@ -537,6 +547,48 @@ mod tests {
             }
             let _ = parse(&m);
         }
+    }
+
+    #[test]
+    fn names_are_bytes_and_unknown_families_are_carried() {
+        // Any bytes but '/', ':' and white space may name a link: kept exactly.
+        let mut props = Vec::new();
+        push_attr(&mut props, IFLA_ALT_IFNAME, b"nsmon-\xfe\x01alt\0");
+        push_attr(&mut props, IFLA_ALT_IFNAME, b"second\0");
+        push_attr(&mut props, 99, b"ignored");
+        let m = msg(
+            RTM_NEWLINK,
+            &ifinfo(1, 0),
+            &[(IFLA_IFNAME, b"nsmon-\xff\"q\0"), (IFLA_PROP_LIST, &props)],
+        );
+        let Some(Rtnl::Link(_, l)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.name.unwrap().as_bytes(), b"nsmon-\xff\"q");
+        let alt: Vec<&[u8]> = l.alt_names.iter().map(Name::as_bytes).collect();
+        assert_eq!(alt, vec![&b"nsmon-\xfe\x01alt"[..], b"second"]);
+        let inet = libc::AF_INET as u8;
+        let mut ifa = vec![inet, 24, 0, 0];
+        ifa.extend(4u32.to_ne_bytes());
+        let m = msg(RTM_NEWADDR, &ifa, &[(IFA_LABEL, b"\xc3\x28\0")]);
+        let Some(Rtnl::Address(_, a)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.label.unwrap().as_bytes(), b"\xc3\x28");
+        // A neighbour of another family (AF_MPLS, 28): carried, its address left in the bytes.
+        let mut nd = vec![28u8, 0, 0, 0];
+        nd.extend(4u32.to_ne_bytes());
+        nd.extend(0x80u16.to_ne_bytes());
+        nd.extend([0, 1]);
+        let m = msg(RTM_NEWNEIGH, &nd, &[(NDA_DST, &[0, 1, 0x41])]);
+        let Some(Rtnl::Neighbour(_, n)) = parse(&m).unwrap() else {
+            panic!()
+        };
+        assert_eq!((n.family, n.index, n.address), (28, 4, None));
+        // But an IPv4 address of the wrong length is malformed.
+        let mut nd4 = nd.clone();
+        nd4[0] = inet;
+        assert!(parse(&msg(RTM_NEWNEIGH, &nd4, &[(NDA_DST, &[1, 2, 3])])).is_err());
     }
 
     #[test]

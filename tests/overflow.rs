@@ -64,7 +64,7 @@ fn an_inotify_overflow_is_reported_then_the_difference() {
     let present = check_alternation(&listed, &events);
     let mut expected: Vec<String> = (10..20).map(|i| format!("old{i}")).collect();
     expected.extend((50..200).map(|i| format!("new{i}")));
-    let mut present: Vec<String> = present.into_iter().collect();
+    let mut present: Vec<nsmon::Name> = present.into_iter().collect();
     present.sort();
     expected.sort();
     assert_eq!(present, expected);

@@ -93,7 +93,7 @@ fn add_fails_clearly_at_the_fd_limit_and_the_stream_goes_on() {
         wanted.iter().all(|k| {
             e.iter().any(|e| {
                 matches!(e, StreamEvent::Message { key, message: Rtnl::Link(Change::New, l), .. }
-                if &**key == k && l.name.as_deref() == Some("nsmon-nofile"))
+                if &**key == k && l.name.as_ref().is_some_and(|n| *n == "nsmon-nofile"))
             })
         })
     });

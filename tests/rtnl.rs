@@ -170,19 +170,21 @@ fn real_kernel_messages_parse_with_the_right_fields() {
         links
             .iter()
             .find_map(|l| match l {
-                Rtnl::Link(Change::New, l) if l.name.as_deref() == Some(name) => Some(l.clone()),
+                Rtnl::Link(Change::New, l) if l.name.as_ref().is_some_and(|n| *n == name) => {
+                    Some(l.clone())
+                }
                 _ => None,
             })
             .unwrap_or_else(|| panic!("no link {name} in {links:?}"))
     };
     let br = link("nsmon-br0");
     assert_eq!(br.mtu, Some(1400));
-    assert_eq!(br.kind.as_deref(), Some("bridge"));
+    assert_eq!(br.kind, Some("bridge".into()));
     assert_eq!(br.mac, Some(vec![2, 0, 0, 0, 0, 1]));
     assert!(br.flags & libc::IFF_UP as u32 != 0);
     let port = link("nsmon-port0");
     assert_eq!(port.master, Some(br.index));
-    assert_eq!(port.kind.as_deref(), Some("veth"));
+    assert_eq!(port.kind, Some("veth".into()));
     assert_eq!(link("lo").index, 1);
 
     let addrs = dump(n, RTM_GETADDR, &[0; 8]);
@@ -192,7 +194,7 @@ fn real_kernel_messages_parse_with_the_right_fields() {
             .any(|a| matches!(a, Rtnl::Address(Change::New, a)
         if a.index == br.index && a.prefix_len == 24
             && a.address == Some("198.51.100.1".parse().unwrap())
-            && a.label.as_deref() == Some("nsmon-br0:a"))),
+            && a.label.as_ref().is_some_and(|n| *n == "nsmon-br0:a"))),
         "{addrs:?}"
     );
     assert!(
@@ -227,13 +229,13 @@ fn real_kernel_messages_parse_with_the_right_fields() {
     assert!(
         qdiscs.iter().any(|q| matches!(q, Rtnl::Qdisc(_, q)
         if q.index == br.index && q.handle == 0x0001_0000 && q.parent == u32::MAX
-            && q.kind.as_deref() == Some("htb"))),
+            && q.kind.as_ref().is_some_and(|n| *n == "htb"))),
         "{qdiscs:?}"
     );
     let classes = dump(n, RTM_GETTCLASS, &tcm);
     assert!(
         classes.iter().any(|c| matches!(c, Rtnl::Class(_, c)
-        if c.handle == 0x0001_0010 && c.kind.as_deref() == Some("htb"))),
+        if c.handle == 0x0001_0010 && c.kind.as_ref().is_some_and(|n| *n == "htb"))),
         "{classes:?}"
     );
     let mut filter_tcm = tcm.clone();
@@ -241,7 +243,7 @@ fn real_kernel_messages_parse_with_the_right_fields() {
     let filters = dump(n, RTM_GETTFILTER, &filter_tcm);
     assert!(
         filters.iter().any(|f| matches!(f, Rtnl::Filter(_, f)
-        if f.index == br.index && f.kind.as_deref() == Some("u32"))),
+        if f.index == br.index && f.kind.as_ref().is_some_and(|n| *n == "u32"))),
         "{filters:?}"
     );
 }

@@ -76,13 +76,12 @@ fn every_group_gives_typed_events_with_the_right_key() {
             |m| matches!(m, Rtnl::Link(Change::New, l) if l.mtu == Some(1400)),
         )
     });
-    let Some(Rtnl::Link(_, br)) = messages_of(&ev, "k1")
-        .into_iter()
-        .find(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0")))
-    else {
+    let Some(Rtnl::Link(_, br)) = messages_of(&ev, "k1").into_iter().find(
+        |m| matches!(m, Rtnl::Link(_, l) if l.name.as_ref().is_some_and(|n| *n == "nsmon-br0")),
+    ) else {
         panic!("no link event: {ev:?}")
     };
-    assert_eq!(br.kind.as_deref(), Some("bridge"));
+    assert_eq!(br.kind, Some("bridge".into()));
     let index = br.index;
 
     ip_n(n, "addr add 198.51.100.1/24 dev nsmon-br0");
@@ -133,7 +132,7 @@ fn every_group_gives_typed_events_with_the_right_key() {
             "qdisc",
             Box::new(move |m| {
                 matches!(m, Rtnl::Qdisc(Change::New, q)
-            if q.index == index && q.handle == 0x10000 && q.kind.as_deref() == Some("htb"))
+            if q.index == index && q.handle == 0x10000 && q.kind.as_ref().is_some_and(|n| *n == "htb"))
             }),
         ),
         (
@@ -144,7 +143,7 @@ fn every_group_gives_typed_events_with_the_right_key() {
             "filter",
             Box::new(|m| {
                 matches!(m, Rtnl::Filter(Change::New, f)
-            if f.kind.as_deref() == Some("u32"))
+            if f.kind.as_ref().is_some_and(|n| *n == "u32"))
             }),
         ),
     ];
@@ -287,7 +286,7 @@ fn add_remove_and_lookups_between_polls() {
         has(
             e,
             "a",
-            |m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br9")),
+            |m| matches!(m, Rtnl::Link(_, l) if l.name.as_ref().is_some_and(|n| *n == "nsmon-br9")),
         )
     });
     assert!(has(&ev, "a", |m| matches!(m, Rtnl::Link(..))));
@@ -360,11 +359,15 @@ fn a_dump_lists_existing_objects_then_synced() {
     let listed: [Check; 6] = [
         (
             "lo",
-            Box::new(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("lo"))),
+            Box::new(
+                |m| matches!(m, Rtnl::Link(_, l) if l.name.as_ref().is_some_and(|n| *n == "lo")),
+            ),
         ),
         (
             "the bridge",
-            Box::new(|m| matches!(m, Rtnl::Link(_, l) if l.name.as_deref() == Some("nsmon-br0"))),
+            Box::new(
+                |m| matches!(m, Rtnl::Link(_, l) if l.name.as_ref().is_some_and(|n| *n == "nsmon-br0")),
+            ),
         ),
         (
             "the address",
@@ -376,12 +379,14 @@ fn a_dump_lists_existing_objects_then_synced() {
         ),
         (
             "the qdisc",
-            Box::new(|m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_deref() == Some("htb"))),
+            Box::new(
+                |m| matches!(m, Rtnl::Qdisc(_, q) if q.kind.as_ref().is_some_and(|n| *n == "htb")),
+            ),
         ),
         (
             "the class",
             Box::new(
-                |m| matches!(m, Rtnl::Class(_, c) if c.handle == 0x1_0010 && c.kind.as_deref() == Some("htb")),
+                |m| matches!(m, Rtnl::Class(_, c) if c.handle == 0x1_0010 && c.kind.as_ref().is_some_and(|n| *n == "htb")),
             ),
         ),
     ];
@@ -391,7 +396,7 @@ fn a_dump_lists_existing_objects_then_synced() {
     for parent in [0x1_0000, 0x1_0010, 0xffff_fff2, 0xffff_fff3] {
         assert!(
             has(before, "d", |m| matches!(m, Rtnl::Filter(_, f)
-                if f.parent == parent && f.kind.as_deref() == Some("u32"))),
+                if f.parent == parent && f.kind.as_ref().is_some_and(|n| *n == "u32"))),
             "no filter under {parent:#x}: {before:?}"
         );
     }
@@ -456,7 +461,7 @@ fn an_overrun_is_reported_then_a_resync_and_the_stream_goes_on() {
     });
     let at = ev
         .iter()
-        .position(|e| matches!(e, StreamEvent::Overrun { key } if &**key == "o"))
+        .position(|e| matches!(e, StreamEvent::Overrun { key, .. } if &**key == "o"))
         .expect("no Overrun");
     assert!(
         ev[at..]
@@ -602,7 +607,7 @@ fn our_sockets_in(ns: &str) -> Vec<i32> {
 }
 
 /// Makes the kernel cut every datagram for `fd` to 12 bytes (a classic BPF socket filter
-/// returning 12): less than a netlink header, which the stream must treat as a broken socket.
+/// returning 12): less than a netlink header.
 fn cut_datagrams(fd: i32) {
     let mut program = [libc::sock_filter {
         code: 0x06, // BPF_RET | BPF_K
@@ -627,6 +632,72 @@ fn cut_datagrams(fd: i32) {
     assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
 }
 
+fn uncut_datagrams(fd: i32) {
+    let zero = 0i32;
+    // SAFETY: SO_DETACH_FILTER reads an int that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DETACH_FILTER,
+            (&raw const zero).cast(),
+            4,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+}
+
+fn new_link_named(events: &[StreamEvent], key: &str, name: &str) -> bool {
+    has(
+        events,
+        key,
+        |m| matches!(m, Rtnl::Link(Change::New, l) if l.name.as_ref().is_some_and(|n| *n == name)),
+    )
+}
+
+#[test]
+fn a_datagram_cut_short_is_reported_and_the_namespace_goes_on() {
+    require_root!();
+    let ns = Netns::add("cut");
+    let n = ns.name.as_str();
+    let mut stream = Stream::new().unwrap();
+    let links = StreamOptions::new().groups(Groups::LINK);
+    stream.add("cut", NetnsRef::Name(n), links).unwrap();
+    let sockets = our_sockets_in(n);
+    assert_eq!(sockets.len(), 1, "one stream socket in {n}: {sockets:?}");
+    cut_datagrams(sockets[0]);
+
+    ip_n(n, "link add nsmon-cut type bridge");
+    let ev = collect(&mut stream, |e| {
+        e.iter()
+            .any(|e| matches!(e, StreamEvent::Unparsed { key, .. } if &**key == "cut"))
+    });
+    let (reason, raw) = ev
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Unparsed {
+                key, reason, raw, ..
+            } if &**key == "cut" => Some((reason.clone(), raw.clone())),
+            _ => None,
+        })
+        .expect("no Unparsed for the cut datagram");
+    assert!(reason.contains("12 bytes left"), "unclear reason: {reason}");
+    assert_eq!(raw.len(), 12, "the bytes received are given");
+    assert!(
+        !ev.iter().any(|e| matches!(e, StreamEvent::Error { .. })),
+        "{ev:?}"
+    );
+    assert!(
+        stream.contains("cut"),
+        "one bad datagram ended the namespace"
+    );
+
+    uncut_datagrams(sockets[0]);
+    ip_n(n, "link add nsmon-whole type bridge");
+    let ev = collect(&mut stream, |e| new_link_named(e, "cut", "nsmon-whole"));
+    assert!(new_link_named(&ev, "cut", "nsmon-whole"), "{ev:?}");
+}
+
 #[test]
 fn one_namespace_failing_leaves_the_others_running() {
     require_root!();
@@ -639,13 +710,30 @@ fn one_namespace_failing_leaves_the_others_running() {
     stream.add("healthy", NetnsRef::Name(h), links).unwrap();
     let sockets = our_sockets_in(b);
     assert_eq!(sockets.len(), 1, "one stream socket in {b}: {sockets:?}");
-    cut_datagrams(sockets[0]);
+    // The socket itself fails: its fd number now names a pipe (receives fail with ENOTSOCK),
+    // while a duplicate keeps the netlink socket, and so its readiness, alive.
+    let fd = sockets[0];
+    let mut pipe = [0; 2];
+    // SAFETY: plain fd calls on fds this test owns or deliberately takes over.
+    let kept = unsafe {
+        assert_eq!(libc::pipe(pipe.as_mut_ptr()), 0);
+        let kept = libc::dup(fd);
+        assert!(kept >= 0);
+        assert_eq!(libc::dup2(pipe[0], fd), fd);
+        libc::close(pipe[0]);
+        kept
+    };
 
     ip_n(b, "link add nsmon-cut type bridge");
     let ev = collect(&mut stream, |e| {
         e.iter()
             .any(|e| matches!(e, StreamEvent::Error { key, .. } if &**key == "broken"))
     });
+    // SAFETY: closing the fds this test made.
+    unsafe {
+        libc::close(kept);
+        libc::close(pipe[1]);
+    }
     let error = ev
         .iter()
         .find_map(|e| match e {
@@ -653,24 +741,20 @@ fn one_namespace_failing_leaves_the_others_running() {
             _ => None,
         })
         .expect("no Error for the broken namespace");
-    assert!(error.contains("netlink"), "unclear error: {error}");
+    assert!(error.contains("recvmsg"), "unclear error: {error}");
     assert!(!stream.contains("broken"), "a failed namespace stays in");
     assert!(stream.contains("healthy"));
     assert_eq!(stream.len(), 1);
-    assert!(
-        our_sockets_in(b).is_empty(),
-        "the failed namespace's socket was not closed"
+    // SAFETY: F_GETFD only asks whether the fd is open.
+    assert_eq!(
+        unsafe { libc::fcntl(fd, libc::F_GETFD) },
+        -1,
+        "the failed namespace's fd was not closed"
     );
 
     ip_n(h, "link add nsmon-ok type bridge");
-    let ev = collect(&mut stream, |e| {
-        has(
-            e,
-            "healthy",
-            |m| matches!(m, Rtnl::Link(Change::New, l) if l.name.as_deref() == Some("nsmon-ok")),
-        )
-    });
-    assert!(has(&ev, "healthy", |m| matches!(m, Rtnl::Link(..))));
+    let ev = collect(&mut stream, |e| new_link_named(e, "healthy", "nsmon-ok"));
+    assert!(new_link_named(&ev, "healthy", "nsmon-ok"), "{ev:?}");
     assert!(
         !ev.iter().any(|e| matches!(e, StreamEvent::Error { .. })),
         "{ev:?}"
@@ -685,7 +769,7 @@ fn all_nsid_link(events: &[StreamEvent], name: &str) -> Option<(String, Option<i
             nsid,
             message: Rtnl::Link(Change::New, l),
             ..
-        } if l.name.as_deref() == Some(name) => Some((key.to_string(), *nsid)),
+        } if l.name.as_ref().is_some_and(|n| *n == name) => Some((key.to_string(), *nsid)),
         _ => None,
     })
 }

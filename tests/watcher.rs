@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::*;
-use nsmon::{Error, WatchEvent, Watcher, WatcherOptions};
+use nsmon::{Error, Name, WatchEvent, Watcher, WatcherOptions};
 
 const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(200);
@@ -51,15 +51,15 @@ fn a_burst_of_200_namespaces_gives_exactly_those_names() {
     ));
     all.extend(about(&collect_for(&mut watcher, QUIET), &prefix));
 
-    let expected: HashSet<String> = names.iter().cloned().collect();
-    let created: Vec<&String> = all
+    let expected: HashSet<Name> = names.iter().map(|n| Name::from(n.as_str())).collect();
+    let created: Vec<&Name> = all
         .iter()
         .filter_map(|e| match e {
             WatchEvent::Created { name } => Some(name),
             _ => None,
         })
         .collect();
-    let deleted: Vec<&String> = all
+    let deleted: Vec<&Name> = all
         .iter()
         .filter_map(|e| match e {
             WatchEvent::Deleted { name } => Some(name),
@@ -113,7 +113,7 @@ fn list_and_watch_misses_nothing_while_files_are_being_created() {
     let events = collect_until(&mut watcher, T, |e| listed.len() + e.len() >= total);
     let events = [events, collect_for(&mut watcher, QUIET)].concat();
     let present = check_alternation(&listed, &events);
-    let expected: HashSet<String> = (0..total).map(|i| format!("f{i}")).collect();
+    let expected: HashSet<Name> = (0..total).map(|i| Name::from(format!("f{i}"))).collect();
     assert_eq!(present, expected);
     assert_eq!(
         listed.len() + events.len(),
@@ -140,9 +140,9 @@ fn list_and_watch_misses_no_namespace_while_namespaces_are_being_added() {
     }
     let (listed, mut watcher) = Watcher::list_and_watch(WatcherOptions::new()).unwrap();
     adder.join().unwrap();
-    let listed: Vec<String> = listed
+    let listed: Vec<Name> = listed
         .into_iter()
-        .filter(|n| n.starts_with(&prefix))
+        .filter(|n| n.as_bytes().starts_with(prefix.as_bytes()))
         .collect();
     let events = collect_until(&mut watcher, T, |e| {
         listed.len() + about(e, &prefix).len() >= names.len()
@@ -152,7 +152,8 @@ fn list_and_watch_misses_no_namespace_while_namespaces_are_being_added() {
         &prefix,
     );
     let present = check_alternation(&listed, &events);
-    assert_eq!(present, names.iter().cloned().collect::<HashSet<_>>());
+    let expected: HashSet<Name> = names.iter().map(|n| Name::from(n.as_str())).collect();
+    assert_eq!(present, expected);
     assert_eq!(listed.len() + events.len(), names.len());
 }
 
@@ -161,7 +162,7 @@ fn list_existing_reports_present_namespaces_as_created() {
     require_root!();
     let ns = Netns::add("listed");
     let mut watcher = Watcher::new(WatcherOptions::new().list_existing(true)).unwrap();
-    assert!(watcher.namespaces().contains(&ns.name));
+    assert!(watcher.namespaces().contains(&Name::from(ns.name.as_str())));
     let events = collect_until(&mut watcher, T, |e| !about(e, &ns.name).is_empty());
     assert_eq!(about(&events, &ns.name), vec![created(&ns.name)]);
 }
@@ -476,12 +477,12 @@ fn the_directory_removed_and_recreated_under_load_loses_and_duplicates_nothing()
     );
     // Every name alternates, and what the watcher ends up knowing is what is there.
     let present = check_alternation(&[], &events);
-    let mut on_disk: Vec<String> = fs::read_dir(&dir)
+    let mut on_disk: Vec<Name> = fs::read_dir(&dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|e| Name::from(e.unwrap().file_name().as_os_str()))
         .collect();
     on_disk.sort();
-    let mut reported: Vec<String> = present.into_iter().collect();
+    let mut reported: Vec<Name> = present.into_iter().collect();
     reported.sort();
     assert_eq!(reported, on_disk);
     assert_eq!(watcher.namespaces(), on_disk);

@@ -64,8 +64,8 @@ pub fn measure(n: usize) -> Latencies {
                 while let Some(event) = watcher.next().expect("next") {
                     let at = Instant::now();
                     if let WatchEvent::Created { name } = event {
-                        if name.starts_with(&prefix) {
-                            let _ = tx.send(("nsmon", at, name));
+                        if name.as_bytes().starts_with(prefix.as_bytes()) {
+                            let _ = tx.send(("nsmon", at, name.to_string()));
                         }
                     }
                 }

@@ -82,6 +82,134 @@ pub(crate) trait PlainEvents: CHandle {
     fn to_c(event: &<Self::Inner as HandleOps>::Event) -> Self::CEvent;
 }
 
+/// What a C event's pointers may point into besides the Rust event itself: text made for C
+/// (NUL-terminated) and arrays of byte strings. Kept by the handle until the next call (for
+/// `_next`), or by `_dispatch` during each callback.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) text: Option<std::ffi::CString>,
+    pub(crate) names: Vec<super::stream::nsmon_bytes>,
+}
+
+impl Scratch {
+    /// The text as a C pointer (NULL when there is none).
+    pub(crate) fn text_ptr(&self) -> *const std::ffi::c_char {
+        self.text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+    }
+}
+
+/// A Rust handle with the last event `_next` returned and its scratch, which the C event points
+/// into until the next call.
+pub(crate) struct Kept<H: HandleOps> {
+    pub(crate) handle: H,
+    last: Option<H::Event>,
+    scratch: Scratch,
+}
+
+impl<H: HandleOps> Kept<H> {
+    pub(crate) fn new(handle: H) -> Self {
+        Kept {
+            handle,
+            last: None,
+            scratch: Scratch::default(),
+        }
+    }
+}
+
+impl<H: HandleOps> HandleOps for Kept<H> {
+    type Event = H::Event;
+    fn next_event(&mut self) -> crate::Result<Option<H::Event>> {
+        self.handle.next_event()
+    }
+    fn dispatch_events(
+        &mut self,
+        callback: &mut dyn FnMut(H::Event) -> bool,
+    ) -> crate::Result<usize> {
+        self.handle.dispatch_events(callback)
+    }
+    fn wait_event(&mut self, timeout: Option<Duration>) -> crate::Result<bool> {
+        self.handle.wait_event(timeout)
+    }
+}
+
+/// A handle whose C events point into the Rust event (bytes, keys) or its scratch, so that
+/// nothing is copied or allocated per event that the caller may not need.
+pub(crate) trait KeptEvents: CHandle<Inner = Kept<Self::Handle>> {
+    type Handle: HandleOps;
+    /// The C event struct.
+    type CEvent;
+    /// Writes the C form of `event` into `out` (which may be uninitialised); its pointers point
+    /// into `event` and `scratch`, which must outlive the C event's use.
+    ///
+    /// # Safety
+    /// `out` is valid for writing one event.
+    unsafe fn fill(
+        event: &<Self::Handle as HandleOps>::Event,
+        scratch: &mut Scratch,
+        out: *mut Self::CEvent,
+    );
+}
+
+/// `_next` for [`KeptEvents`]: 1 and `*out` filled (valid until the next call on the handle),
+/// 0 when nothing is ready, or a negative code.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle; `out` is NULL or writable for one event.
+pub(crate) unsafe fn handle_next_kept<H: KeptEvents>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        if out.is_null() {
+            return Err(Failure::Null("event"));
+        }
+        handle.cell().enter(|inner| {
+            inner.last = inner.handle.next_event()?;
+            let Some(last) = inner.last.as_ref() else {
+                return Ok(0);
+            };
+            // SAFETY: checked non-NULL; writable per the contract.
+            unsafe { H::fill(last, &mut inner.scratch, out) };
+            Ok(1)
+        })
+    })
+}
+
+/// `_dispatch` for [`KeptEvents`]: each C event's pointers are valid during its callback.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle; `callback` is NULL or safe to call with `userdata`.
+pub(crate) unsafe fn handle_dispatch_kept<H: KeptEvents>(
+    ptr: *mut H,
+    callback: Callback<H::CEvent>,
+    userdata: *mut c_void,
+) -> c_int {
+    let rc = guard(|| {
+        // SAFETY: per the contract.
+        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        let callback = callback.ok_or(Failure::Null("callback"))?;
+        handle.cell().enter(|inner| {
+            inner.last = None;
+            let mut scratch = Scratch::default();
+            let delivered = inner.handle.dispatch_events(&mut |event| {
+                let mut c = std::mem::MaybeUninit::<H::CEvent>::uninit();
+                // SAFETY: `c` is writable for one event; `fill` initialises it whole.
+                let c = unsafe {
+                    H::fill(&event, &mut scratch, c.as_mut_ptr());
+                    c.assume_init()
+                };
+                // SAFETY: the caller vouches for the callback; `c`, `event` and `scratch`
+                // outlive the call.
+                let stop = unsafe { callback(userdata, &c) } != 0;
+                !stop && !handle.cell().free_requested()
+            })?;
+            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
+        })
+    });
+    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
+    unsafe { finish_call(ptr) };
+    rc
+}
+
 /// A C callback for events of type `E`.
 pub(crate) type Callback<E> = Option<unsafe extern "C" fn(*mut c_void, *const E) -> c_int>;
 

@@ -3,8 +3,8 @@
 use std::ffi::{c_int, c_void};
 
 use super::handle_cell::{
-    handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
-    PlainEvents,
+    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
+    HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
 use super::{boxed, guard, guard_void, Failure};
@@ -25,25 +25,38 @@ pub enum nsmon_nsid_event_kind {
     NewNsid = 1,
     /// The namespace with id `nsid` was destroyed; the id is free again.
     DelNsid = 2,
-    /// The kernel dropped NSID messages (receive buffer full); the subscriber goes on.
+    /// The kernel dropped NSID messages (receive buffer full); `lost` says how many (-1: the
+    /// kernel does not say). The subscriber goes on.
     Overrun = 3,
+    /// An NSID message nsmon could not read: `raw` has its bytes, `reason` why. The subscriber
+    /// goes on.
+    Unparsed = 4,
 }
 
 /// One NSID event, filled in by nsmon into memory the caller owns.
 ///
 /// # Memory and lifetimes
-/// Plain data: copy it, keep it, no freeing needed.
+/// Plain data but for `raw` and `reason` (UNPARSED only), which point into the subscriber and
+/// stay valid until the next call on it (or, in a callback, until it returns).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nsmon_nsid_event {
     /// What happened.
     pub kind: nsmon_nsid_event_kind,
-    /// The id (-1 for OVERRUN).
+    /// The id (-1 for OVERRUN and UNPARSED).
     pub nsid: i32,
     /// NETNSA_PID when the kernel sent it, else -1.
     pub pid: i32,
     /// NETNSA_FD when the kernel sent it, else -1.
     pub fd: i32,
+    /// For OVERRUN: how many messages were lost, or -1 when the kernel does not say. 0 otherwise.
+    pub lost: i64,
+    /// For UNPARSED: the bytes that could not be read; NULL otherwise.
+    pub raw: *const u8,
+    /// Length of `raw`.
+    pub raw_len: usize,
+    /// For UNPARSED: why, NUL-terminated; NULL otherwise.
+    pub reason: *const std::ffi::c_char,
 }
 
 fn or_minus_one(v: Option<u32>) -> i32 {
@@ -64,14 +77,14 @@ pub struct nsmon_nsid_options {
 
 /// An NSID subscriber. Not thread-safe: use it from one thread at a time.
 pub struct nsmon_nsid {
-    cell: HandleCell<NsidSubscriber>,
+    cell: HandleCell<Kept<NsidSubscriber>>,
     fd: c_int,
 }
 
 impl CHandle for nsmon_nsid {
-    type Inner = NsidSubscriber;
+    type Inner = Kept<NsidSubscriber>;
     const NAME: &'static str = "nsid";
-    fn cell(&self) -> &HandleCell<NsidSubscriber> {
+    fn cell(&self) -> &HandleCell<Kept<NsidSubscriber>> {
         &self.cell
     }
     fn raw_fd(&self) -> c_int {
@@ -79,25 +92,45 @@ impl CHandle for nsmon_nsid {
     }
 }
 
-impl PlainEvents for nsmon_nsid {
+impl KeptEvents for nsmon_nsid {
+    type Handle = NsidSubscriber;
     type CEvent = nsmon_nsid_event;
-    fn to_c(event: &NsidEvent) -> nsmon_nsid_event {
-        let (kind, nsid, pid, fd) = match *event {
-            NsidEvent::NewNsid { nsid, pid, fd } => (
-                nsmon_nsid_event_kind::NewNsid,
-                nsid,
-                or_minus_one(pid),
-                or_minus_one(fd),
-            ),
-            NsidEvent::DelNsid { nsid } => (nsmon_nsid_event_kind::DelNsid, nsid, -1, -1),
-            NsidEvent::Overrun => (nsmon_nsid_event_kind::Overrun, u32::MAX, -1, -1),
+
+    unsafe fn fill(event: &NsidEvent, scratch: &mut Scratch, out: *mut nsmon_nsid_event) {
+        let mut c = nsmon_nsid_event {
+            kind: nsmon_nsid_event_kind::Overrun,
+            nsid: -1,
+            pid: -1,
+            fd: -1,
+            lost: 0,
+            raw: std::ptr::null(),
+            raw_len: 0,
+            reason: std::ptr::null(),
         };
-        nsmon_nsid_event {
-            kind,
-            nsid: i32::try_from(nsid).unwrap_or(-1),
-            pid,
-            fd,
+        match event {
+            NsidEvent::NewNsid { nsid, pid, fd } => {
+                c.kind = nsmon_nsid_event_kind::NewNsid;
+                c.nsid = i32::try_from(*nsid).unwrap_or(-1);
+                c.pid = or_minus_one(*pid);
+                c.fd = or_minus_one(*fd);
+            }
+            NsidEvent::DelNsid { nsid } => {
+                c.kind = nsmon_nsid_event_kind::DelNsid;
+                c.nsid = i32::try_from(*nsid).unwrap_or(-1);
+            }
+            NsidEvent::Overrun { lost } => {
+                c.lost = lost.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            NsidEvent::Unparsed { reason, raw } => {
+                c.kind = nsmon_nsid_event_kind::Unparsed;
+                c.raw = raw.as_ptr();
+                c.raw_len = raw.len();
+                scratch.text = Some(super::stream::c_text(reason.clone()));
+                c.reason = scratch.text_ptr();
+            }
         }
+        // SAFETY: writable for one event per the contract.
+        unsafe { out.write(c) };
     }
 }
 
@@ -205,7 +238,7 @@ pub unsafe extern "C" fn nsmon_nsid_new(
         };
         let fd = subscriber.fd();
         let handle = boxed(nsmon_nsid {
-            cell: HandleCell::new(subscriber),
+            cell: HandleCell::new(Kept::new(subscriber)),
             fd,
         });
         // SAFETY: checked non-NULL; writable per the contract.
@@ -226,6 +259,7 @@ pub unsafe extern "C" fn nsmon_nsid_fd(nsid: *const nsmon_nsid) -> c_int {
 }
 
 /// Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
+/// An UNPARSED event's `raw` and `reason` stay valid until the next call on this subscriber.
 ///
 /// # Safety
 /// `nsid` is NULL or a live subscriber; `event` is NULL or writable for one event.
@@ -235,7 +269,7 @@ pub unsafe extern "C" fn nsmon_nsid_next(
     event: *mut nsmon_nsid_event,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { handle_next(nsid, event) }
+    unsafe { handle_next_kept(nsid, event) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
@@ -251,7 +285,7 @@ pub unsafe extern "C" fn nsmon_nsid_dispatch(
     userdata: *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { handle_dispatch(nsid, callback, userdata) }
+    unsafe { handle_dispatch_kept(nsid, callback, userdata) }
 }
 
 /// Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal

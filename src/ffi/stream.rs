@@ -3,11 +3,14 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::net::IpAddr;
 
-use super::handle_cell::{finish_call, handle_fd, handle_free, handle_wait, CHandle, HandleCell};
+use super::handle_cell::{
+    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
+    HandleCell, Kept, KeptEvents, Scratch,
+};
 use super::netns::{netns_ref, nsmon_netns_ref};
 use super::{boxed, c_str, guard, guard_void, Failure};
 use crate::rtnl::{Change, Rtnl};
-use crate::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+use crate::{Groups, Name, NetnsRef, Stream, StreamEvent, StreamOptions};
 
 /// The receive buffer stream sockets ask for unless told otherwise (bytes).
 pub const NSMON_DEFAULT_RECEIVE_BUFFER: usize = 1048576;
@@ -65,10 +68,30 @@ pub enum nsmon_stream_event_kind {
     DelFilter = 14,
     /// The namespace's dump (or resync) is complete.
     Synced = 15,
-    /// The kernel dropped messages for the namespace (a resync follows if asked for).
+    /// The kernel dropped notifications for the namespace; `lost` says how many (-1: the kernel
+    /// does not say). Reported after the messages queued before the loss. A resync follows if
+    /// asked for, and whenever a dump was running.
     Overrun = 16,
-    /// The namespace's socket failed and it was removed; `error` has the reason.
+    /// The namespace's socket failed and it was removed; `reason` says why.
     Error = 17,
+    /// A message nsmon could not type (malformed, of a type nsmon does not type, or the part of
+    /// a datagram that could not be split or read whole): `raw` has its bytes, `reason` why.
+    /// The namespace goes on.
+    Unparsed = 18,
+    /// The dump (or resync) ended without a complete, consistent snapshot (a dump failed, or
+    /// its table kept changing while it was dumped); `reason` says which. Live events go on.
+    SyncFailed = 19,
+}
+
+/// A byte string that nsmon owns: `len` bytes at `bytes`, not NUL-terminated, not necessarily
+/// UTF-8.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nsmon_bytes {
+    /// The first byte.
+    pub bytes: *const u8,
+    /// How many.
+    pub len: usize,
 }
 
 /// An IP address: `family` is `AF_INET` (4 bytes used) or `AF_INET6` (16), 0 when absent.
@@ -81,9 +104,11 @@ pub struct nsmon_ip {
     pub bytes: [u8; 16],
 }
 
-/// A link event's fields. Absent numbers are 0, absent strings empty.
+/// A link event's fields. Absent numbers are 0, absent strings empty. Names are the kernel's
+/// bytes, not necessarily UTF-8 (the kernel allows any but `/`, `:` and white space), with their
+/// length beside them; the kernel keeps them under 16 bytes, so they always fit.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct nsmon_link {
     /// Interface index.
     pub index: u32,
@@ -99,10 +124,19 @@ pub struct nsmon_link {
     pub mac_len: u8,
     /// Link-layer address.
     pub mac: [u8; 32],
+    /// Length of `name` in bytes.
+    pub name_len: u8,
+    /// Length of `kind` in bytes.
+    pub kind_len: u8,
     /// Interface name, NUL-terminated.
     pub name: [c_char; 16],
     /// Link kind (`"bridge"`, `"veth"`, ...), NUL-terminated.
     pub kind: [c_char; 32],
+    /// The alternative names (`ip link property add ... altname`), `alt_names_count` of them;
+    /// they point into the stream, valid as long as `key`.
+    pub alt_names: *const nsmon_bytes,
+    /// How many alternative names.
+    pub alt_names_count: usize,
 }
 
 /// An address event's fields.
@@ -117,7 +151,9 @@ pub struct nsmon_addr {
     pub prefix_len: u8,
     /// `RT_SCOPE_*`.
     pub scope: u8,
-    /// Label (IPv4), NUL-terminated.
+    /// Length of `label` in bytes.
+    pub label_len: u8,
+    /// Label (IPv4): bytes like a link name, NUL-terminated.
     pub label: [c_char; 16],
 }
 
@@ -173,6 +209,8 @@ pub struct nsmon_tc {
     pub handle: u32,
     /// Parent handle (`0xffffffff`: root).
     pub parent: u32,
+    /// Length of `kind` in bytes.
+    pub kind_len: u8,
     /// Kind (`"htb"`, `"u32"`, ...), NUL-terminated.
     pub kind: [c_char; 32],
 }
@@ -180,8 +218,9 @@ pub struct nsmon_tc {
 /// One stream event, filled in by nsmon into memory the caller owns.
 ///
 /// # Memory and lifetimes
-/// The typed members are plain data. `key`, `raw` and `error` point into the stream and stay
-/// valid until the next call on the same stream (or, in a callback, until it returns).
+/// The typed members are plain data but for `link.alt_names`. `key`, `raw`, `reason` and
+/// `link.alt_names` point into the stream and stay valid until the next call on the same stream
+/// (or, in a callback, until it returns).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nsmon_stream_event {
@@ -191,15 +230,19 @@ pub struct nsmon_stream_event {
     pub key: *const c_char,
     /// Length of `key`.
     pub key_len: usize,
-    /// The netlink message as the kernel sent it (NULL for SYNCED, OVERRUN, ERROR).
+    /// The netlink message as the kernel sent it; for UNPARSED, the bytes that could not be
+    /// typed (NULL for SYNCED, SYNC_FAILED, OVERRUN, ERROR).
     pub raw: *const u8,
     /// Length of `raw`.
     pub raw_len: usize,
     /// From an all-nsid target: the source namespace's id in the observer's namespace; -1
     /// otherwise (the observer's own events, every other target, and non-message events).
     pub nsid: i32,
-    /// For ERROR: the reason, NUL-terminated; NULL otherwise.
-    pub error: *const c_char,
+    /// For OVERRUN: how many notifications were lost, or -1 when the kernel does not say
+    /// (before Linux 4.12). 0 for other events.
+    pub lost: i64,
+    /// For ERROR, UNPARSED and SYNC_FAILED: why, NUL-terminated; NULL otherwise.
+    pub reason: *const c_char,
     /// For LINK events.
     pub link: nsmon_link,
     /// For ADDR events.
@@ -224,39 +267,19 @@ pub struct nsmon_stream_options {
 
 /// A stream. Not thread-safe: use it from one thread at a time.
 pub struct nsmon_stream {
-    cell: HandleCell<StreamWithStorage>,
+    cell: HandleCell<Kept<Stream>>,
     fd: c_int,
 }
 
-/// The stream plus the storage that `key`, `raw` and `error` of the last event point into.
-pub(crate) struct StreamWithStorage {
-    stream: Stream,
-    last: Option<StreamEvent>,
-    last_error: Option<std::ffi::CString>,
-}
-
-impl crate::handle::HandleOps for StreamWithStorage {
-    type Event = StreamEvent;
-    fn next_event(&mut self) -> crate::Result<Option<StreamEvent>> {
-        self.stream.next()
-    }
-    fn dispatch_events(
-        &mut self,
-        callback: &mut dyn FnMut(StreamEvent) -> bool,
-    ) -> crate::Result<usize> {
-        self.stream.dispatch(callback)
-    }
-    fn wait_event(&mut self, timeout: Option<std::time::Duration>) -> crate::Result<bool> {
-        self.stream.wait(timeout)
-    }
-}
-
-fn copy_str<const N: usize>(dst: &mut [c_char; N], s: Option<&str>) {
-    let bytes = s.unwrap_or_default().as_bytes();
-    let n = bytes.len().min(N - 1);
+/// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
+/// make moot) and returns how many were copied.
+fn copy_name<const N: usize>(dst: &mut [c_char; N], name: Option<&Name>) -> u8 {
+    let bytes = name.map_or(&[][..], |n| n.as_bytes());
+    let n = bytes.len().min(N - 1).min(usize::from(u8::MAX));
     for (d, b) in dst.iter_mut().zip(&bytes[..n]) {
         *d = *b as c_char;
     }
+    n as u8
 }
 
 fn copy_bytes(dst: &mut [u8; 32], src: Option<&[u8]>) -> u8 {
@@ -284,6 +307,7 @@ fn ip(a: Option<IpAddr>) -> nsmon_ip {
 
 // SAFETY (the five below): these members are plain data (integers, byte arrays), for which
 // all-zero is the documented "absent" value.
+// (`nsmon_link.alt_names` is a pointer: all-zero is NULL, with a count of 0.)
 const ZERO_LINK: nsmon_link = unsafe { std::mem::zeroed() };
 const ZERO_ADDR: nsmon_addr = unsafe { std::mem::zeroed() };
 const ZERO_ROUTE: nsmon_route = unsafe { std::mem::zeroed() };
@@ -298,7 +322,8 @@ const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
     raw: std::ptr::null(),
     raw_len: 0,
     nsid: -1,
-    error: std::ptr::null(),
+    lost: 0,
+    reason: std::ptr::null(),
     link: ZERO_LINK,
     addr: ZERO_ADDR,
     route: ZERO_ROUTE,
@@ -306,120 +331,147 @@ const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
     tc: ZERO_TC,
 };
 
-/// Writes the C form of `event` into `out` (which may be uninitialised); `event`'s storage
-/// (`key`, `raw`) must outlive the C event's use. Filled in place: the struct is a few hundred
-/// bytes, and building it aside to copy it over showed as a third of the per-event copying.
-///
-/// # Safety
-/// `out` is valid for writing one event.
-unsafe fn fill(event: &StreamEvent, error: *const c_char, out: *mut nsmon_stream_event) {
-    use nsmon_stream_event_kind as K;
-    // SAFETY: per the contract; written whole before the reference is made.
-    let out = unsafe {
-        out.write(EMPTY_EVENT);
-        &mut *out
-    };
-    let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
-    let key = match event {
-        StreamEvent::Message {
-            key,
-            nsid,
-            message,
-            raw,
-        } => {
-            out.nsid = nsid.unwrap_or(-1);
-            out.raw = raw.as_ptr();
-            out.raw_len = raw.len();
-            match message {
-                Rtnl::Link(c, l) => {
-                    out.kind = pick(c, K::NewLink, K::DelLink);
-                    out.link.index = l.index;
-                    out.link.flags = l.flags;
-                    out.link.mtu = l.mtu.unwrap_or(0);
-                    out.link.master = l.master.unwrap_or(0);
-                    out.link.operstate = l.operstate.unwrap_or(0);
-                    out.link.mac_len = copy_bytes(&mut out.link.mac, l.mac.as_deref());
-                    copy_str(&mut out.link.name, l.name.as_deref());
-                    copy_str(&mut out.link.kind, l.kind.as_deref());
-                }
-                Rtnl::Address(c, a) => {
-                    out.kind = pick(c, K::NewAddr, K::DelAddr);
-                    out.addr.index = a.index;
-                    out.addr.addr = ip(a.address);
-                    out.addr.prefix_len = a.prefix_len;
-                    out.addr.scope = a.scope;
-                    copy_str(&mut out.addr.label, a.label.as_deref());
-                }
-                Rtnl::Route(c, r) => {
-                    out.kind = pick(c, K::NewRoute, K::DelRoute);
-                    out.route = nsmon_route {
-                        family: r.family,
-                        dst_len: r.dst_len,
-                        protocol: r.protocol,
-                        scope: r.scope,
-                        route_type: r.kind,
-                        table: r.table,
-                        oif: r.oif.unwrap_or(0),
-                        dst: ip(r.dst),
-                        gateway: ip(r.gateway),
-                    };
-                }
-                Rtnl::Neighbour(c, n) => {
-                    out.kind = pick(c, K::NewNeigh, K::DelNeigh);
-                    out.neigh.family = n.family;
-                    out.neigh.state = n.state;
-                    out.neigh.index = n.index;
-                    out.neigh.dst = ip(n.address);
-                    out.neigh.lladdr_len = copy_bytes(&mut out.neigh.lladdr, n.lladdr.as_deref());
-                }
-                Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
-                    out.kind = match message {
-                        Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
-                        Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
-                        _ => pick(c, K::NewFilter, K::DelFilter),
-                    };
-                    out.tc.index = t.index;
-                    out.tc.handle = t.handle;
-                    out.tc.parent = t.parent;
-                    copy_str(&mut out.tc.kind, t.kind.as_deref());
-                }
-            }
-            key
-        }
-        StreamEvent::Synced { key } => key,
-        StreamEvent::Overrun { key } => {
-            out.kind = K::Overrun;
-            key
-        }
-        StreamEvent::Error { key, .. } => {
-            out.kind = K::Error;
-            out.error = error;
-            key
-        }
-    };
-    out.key = key.as_ptr().cast();
-    out.key_len = key.len();
-}
+impl KeptEvents for nsmon_stream {
+    type Handle = Stream;
+    type CEvent = nsmon_stream_event;
 
-/// The text of an ERROR event, NUL-terminated for C; `None` for other events (so that the
-/// per-event path allocates nothing for it).
-fn error_text(event: &StreamEvent) -> Option<std::ffi::CString> {
-    match event {
-        StreamEvent::Error { error, .. } => {
-            Some(std::ffi::CString::new(error.to_string().replace('\0', " ")).unwrap_or_default())
-        }
-        _ => None,
+    /// Filled in place: the struct is a few hundred bytes, and building it aside to copy it
+    /// over showed as a third of the per-event copying. Text is made only for the events that
+    /// have some (no allocation per message event).
+    unsafe fn fill(event: &StreamEvent, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
+        use nsmon_stream_event_kind as K;
+        // SAFETY: per the contract; written whole before the reference is made.
+        let out = unsafe {
+            out.write(EMPTY_EVENT);
+            &mut *out
+        };
+        let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
+        let mut reason = |text: String| {
+            scratch.text = Some(c_text(text));
+            scratch.text_ptr()
+        };
+        let key = match event {
+            StreamEvent::Message {
+                key,
+                nsid,
+                message,
+                raw,
+            } => {
+                out.nsid = nsid.unwrap_or(-1);
+                out.raw = raw.as_ptr();
+                out.raw_len = raw.len();
+                match message {
+                    Rtnl::Link(c, l) => {
+                        out.kind = pick(c, K::NewLink, K::DelLink);
+                        out.link.index = l.index;
+                        out.link.flags = l.flags;
+                        out.link.mtu = l.mtu.unwrap_or(0);
+                        out.link.master = l.master.unwrap_or(0);
+                        out.link.operstate = l.operstate.unwrap_or(0);
+                        out.link.mac_len = copy_bytes(&mut out.link.mac, l.mac.as_deref());
+                        out.link.name_len = copy_name(&mut out.link.name, l.name.as_ref());
+                        out.link.kind_len = copy_name(&mut out.link.kind, l.kind.as_ref());
+                        if !l.alt_names.is_empty() {
+                            scratch.names.clear();
+                            scratch
+                                .names
+                                .extend(l.alt_names.iter().map(|n| nsmon_bytes {
+                                    bytes: n.as_bytes().as_ptr(),
+                                    len: n.len(),
+                                }));
+                            out.link.alt_names = scratch.names.as_ptr();
+                            out.link.alt_names_count = scratch.names.len();
+                        }
+                    }
+                    Rtnl::Address(c, a) => {
+                        out.kind = pick(c, K::NewAddr, K::DelAddr);
+                        out.addr.index = a.index;
+                        out.addr.addr = ip(a.address);
+                        out.addr.prefix_len = a.prefix_len;
+                        out.addr.scope = a.scope;
+                        out.addr.label_len = copy_name(&mut out.addr.label, a.label.as_ref());
+                    }
+                    Rtnl::Route(c, r) => {
+                        out.kind = pick(c, K::NewRoute, K::DelRoute);
+                        out.route = nsmon_route {
+                            family: r.family,
+                            dst_len: r.dst_len,
+                            protocol: r.protocol,
+                            scope: r.scope,
+                            route_type: r.kind,
+                            table: r.table,
+                            oif: r.oif.unwrap_or(0),
+                            dst: ip(r.dst),
+                            gateway: ip(r.gateway),
+                        };
+                    }
+                    Rtnl::Neighbour(c, n) => {
+                        out.kind = pick(c, K::NewNeigh, K::DelNeigh);
+                        out.neigh.family = n.family;
+                        out.neigh.state = n.state;
+                        out.neigh.index = n.index;
+                        out.neigh.dst = ip(n.address);
+                        out.neigh.lladdr_len =
+                            copy_bytes(&mut out.neigh.lladdr, n.lladdr.as_deref());
+                    }
+                    Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
+                        out.kind = match message {
+                            Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
+                            Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
+                            _ => pick(c, K::NewFilter, K::DelFilter),
+                        };
+                        out.tc.index = t.index;
+                        out.tc.handle = t.handle;
+                        out.tc.parent = t.parent;
+                        out.tc.kind_len = copy_name(&mut out.tc.kind, t.kind.as_ref());
+                    }
+                }
+                key
+            }
+            StreamEvent::Unparsed {
+                key,
+                nsid,
+                reason: why,
+                raw,
+            } => {
+                out.kind = K::Unparsed;
+                out.nsid = nsid.unwrap_or(-1);
+                out.raw = raw.as_ptr();
+                out.raw_len = raw.len();
+                out.reason = reason(why.clone());
+                key
+            }
+            StreamEvent::Synced { key } => key,
+            StreamEvent::SyncFailed { key, reason: why } => {
+                out.kind = K::SyncFailed;
+                out.reason = reason(why.clone());
+                key
+            }
+            StreamEvent::Overrun { key, lost } => {
+                out.kind = K::Overrun;
+                out.lost = lost.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+                key
+            }
+            StreamEvent::Error { key, error } => {
+                out.kind = K::Error;
+                out.reason = reason(error.to_string());
+                key
+            }
+        };
+        out.key = key.as_ptr().cast();
+        out.key_len = key.len();
     }
 }
 
-fn c_ptr(text: &Option<std::ffi::CString>) -> *const c_char {
-    text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr())
+/// Text for C: NUL-terminated (an inner NUL, which no message should hold, becomes a space).
+pub(crate) fn c_text(text: String) -> std::ffi::CString {
+    std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default()
 }
 
 impl CHandle for nsmon_stream {
-    type Inner = StreamWithStorage;
+    type Inner = Kept<Stream>;
     const NAME: &'static str = "stream";
-    fn cell(&self) -> &HandleCell<StreamWithStorage> {
+    fn cell(&self) -> &HandleCell<Kept<Stream>> {
         &self.cell
     }
     fn raw_fd(&self) -> c_int {
@@ -573,11 +625,7 @@ pub unsafe extern "C" fn nsmon_stream_new(out: *mut *mut nsmon_stream) -> c_int 
         let stream = Stream::new()?;
         let fd = stream.fd();
         let handle = boxed(nsmon_stream {
-            cell: HandleCell::new(StreamWithStorage {
-                stream,
-                last: None,
-                last_error: None,
-            }),
+            cell: HandleCell::new(Kept::new(stream)),
             fd,
         });
         // SAFETY: checked non-NULL; writable per the contract.
@@ -627,7 +675,7 @@ unsafe fn add_with(
         // SAFETY: per the contract.
         let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
         handle.cell.enter(|s| {
-            add(&mut s.stream, key, ns, options)?;
+            add(&mut s.handle, key, ns, options)?;
             Ok(0)
         })
     })
@@ -689,7 +737,7 @@ pub unsafe extern "C" fn nsmon_stream_add_many(
         }
         let added = handle.cell.enter(|s| {
             let batch: Vec<(&str, NetnsRef<'_>)> = valid.iter().map(|(_, k, t)| (*k, *t)).collect();
-            let outcomes = s.stream.add_many(&batch, options);
+            let outcomes = s.handle.add_many(&batch, options);
             let mut added = 0;
             for ((i, _, _), outcome) in valid.iter().zip(outcomes) {
                 match outcome {
@@ -758,7 +806,7 @@ unsafe fn with_key(
         let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
         // SAFETY: per the contract.
         let key = unsafe { c_str(key, "key") }?;
-        handle.cell.enter(|s| Ok(f(&mut s.stream, key)))
+        handle.cell.enter(|s| Ok(f(&mut s.handle, key)))
     })
 }
 
@@ -792,7 +840,7 @@ pub unsafe extern "C" fn nsmon_stream_contains(
         let key = unsafe { c_str(key, "key") }?;
         handle
             .cell
-            .enter(|s| Ok(c_int::from(s.stream.contains(key))))
+            .enter(|s| Ok(c_int::from(s.handle.contains(key))))
     })
 }
 
@@ -807,7 +855,7 @@ pub unsafe extern "C" fn nsmon_stream_len(stream: *mut nsmon_stream) -> c_int {
         let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
         handle
             .cell
-            .enter(|s| Ok(c_int::try_from(s.stream.len()).unwrap_or(c_int::MAX)))
+            .enter(|s| Ok(c_int::try_from(s.handle.len()).unwrap_or(c_int::MAX)))
     })
 }
 
@@ -823,7 +871,8 @@ pub unsafe extern "C" fn nsmon_stream_fd(stream: *const nsmon_stream) -> c_int {
 }
 
 /// Takes the next event without blocking: 1 (filled `*event`), 0 (none now), or a negative code.
-/// `event->key`, `raw` and `error` stay valid until the next call on this stream.
+/// `event->key`, `raw`, `reason` and `link.alt_names` stay valid until the next call on this
+/// stream.
 ///
 /// # Safety
 /// `stream` is NULL or live; `event` is NULL or writable for one event.
@@ -832,23 +881,8 @@ pub unsafe extern "C" fn nsmon_stream_next(
     stream: *mut nsmon_stream,
     event: *mut nsmon_stream_event,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        if event.is_null() {
-            return Err(Failure::Null("event"));
-        }
-        handle.cell.enter(|s| {
-            s.last = s.stream.next()?;
-            let Some(last) = s.last.as_ref() else {
-                return Ok(0);
-            };
-            s.last_error = error_text(last);
-            // SAFETY: checked non-NULL; writable per the contract.
-            unsafe { fill(last, c_ptr(&s.last_error), event) };
-            Ok(1)
-        })
-    })
+    // SAFETY: forwarded contract.
+    unsafe { handle_next_kept(stream, event) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
@@ -863,30 +897,8 @@ pub unsafe extern "C" fn nsmon_stream_dispatch(
     callback: nsmon_stream_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    let rc = guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        let callback = callback.ok_or(Failure::Null("callback"))?;
-        handle.cell.enter(|s| {
-            s.last = None;
-            let delivered = s.stream.dispatch(|e| {
-                let error = error_text(&e);
-                let mut c = std::mem::MaybeUninit::<nsmon_stream_event>::uninit();
-                // SAFETY: `c` is writable for one event; `fill` initialises it whole.
-                let c = unsafe {
-                    fill(&e, c_ptr(&error), c.as_mut_ptr());
-                    c.assume_init()
-                };
-                // SAFETY: the caller vouches for the callback; `c`, `e` and `error` outlive it.
-                let stop = unsafe { callback(userdata, &c) } != 0;
-                !stop && !handle.cell.free_requested()
-            })?;
-            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
-        })
-    });
-    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
-    unsafe { finish_call(stream) };
-    rc
+    // SAFETY: forwarded contract.
+    unsafe { handle_dispatch_kept(stream, callback, userdata) }
 }
 
 /// Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal

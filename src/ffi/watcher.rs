@@ -57,7 +57,8 @@ pub enum nsmon_watcher_event_kind {
     /// events of its names come first.
     DirDeleted = 4,
     /// The kernel's inotify queue overflowed. The directory was listed again, and the CREATED and
-    /// DELETED events that follow are exactly the difference.
+    /// DELETED events that follow are exactly the difference. (inotify keeps no count of what
+    /// it dropped.)
     Overflow = 5,
 }
 
@@ -72,18 +73,19 @@ pub struct nsmon_watcher_event {
     pub kind: nsmon_watcher_event_kind,
     /// Length of `name` in bytes, without the terminating NUL (0 for events without a name).
     pub name_len: u32,
-    /// The namespace's name, UTF-8 and NUL-terminated; empty for events without a name.
+    /// The namespace's name: the file name's bytes (any but `/` and NUL, so not necessarily
+    /// UTF-8), NUL-terminated; empty for events without a name.
     pub name: [c_char; NSMON_NAME_SIZE],
 }
 
 impl nsmon_watcher_event {
     fn from_event(event: &WatchEvent) -> Self {
         let (kind, name) = match event {
-            WatchEvent::Created { name } => (nsmon_watcher_event_kind::Created, name.as_str()),
-            WatchEvent::Deleted { name } => (nsmon_watcher_event_kind::Deleted, name.as_str()),
-            WatchEvent::DirectoryCreated => (nsmon_watcher_event_kind::DirCreated, ""),
-            WatchEvent::DirectoryDeleted => (nsmon_watcher_event_kind::DirDeleted, ""),
-            WatchEvent::Overflow => (nsmon_watcher_event_kind::Overflow, ""),
+            WatchEvent::Created { name } => (nsmon_watcher_event_kind::Created, name.as_bytes()),
+            WatchEvent::Deleted { name } => (nsmon_watcher_event_kind::Deleted, name.as_bytes()),
+            WatchEvent::DirectoryCreated => (nsmon_watcher_event_kind::DirCreated, &[][..]),
+            WatchEvent::DirectoryDeleted => (nsmon_watcher_event_kind::DirDeleted, &[][..]),
+            WatchEvent::Overflow => (nsmon_watcher_event_kind::Overflow, &[][..]),
         };
         let mut out = nsmon_watcher_event {
             kind,
@@ -92,7 +94,7 @@ impl nsmon_watcher_event {
         };
         // Names were validated (at most 255 bytes); the bound keeps the NUL even if that changed.
         let len = name.len().min(NSMON_NAME_SIZE - 1);
-        for (dst, src) in out.name.iter_mut().zip(&name.as_bytes()[..len]) {
+        for (dst, src) in out.name.iter_mut().zip(&name[..len]) {
             *dst = *src as c_char;
         }
         out.name_len = len as u32;

@@ -18,6 +18,8 @@ pub(crate) const NLM_F_REQUEST: u16 = 0x1;
 pub(crate) const NLM_F_MULTI: u16 = 0x2;
 pub(crate) const NLM_F_ACK: u16 = 0x4;
 pub(crate) const NLM_F_DUMP: u16 = 0x300;
+/// In a dump reply: the table changed while it was dumped, so the dump may be inconsistent.
+pub(crate) const NLM_F_DUMP_INTR: u16 = 0x10;
 /// In an NLMSG_ERROR: the original request is not echoed (we ask for that: NETLINK_CAP_ACK).
 pub(crate) const NLM_F_CAPPED: u16 = 0x100;
 /// In an NLMSG_ERROR: extended-ack attributes follow.
@@ -74,6 +76,14 @@ pub(crate) const IFLA_MTU: u16 = 4;
 pub(crate) const IFLA_MASTER: u16 = 10;
 pub(crate) const IFLA_OPERSTATE: u16 = 16;
 pub(crate) const IFLA_LINKINFO: u16 = 18;
+/// In a link dump request: which extras to include; any non-zero mask also makes the kernel
+/// size its dump buffers for the largest link (without it, a link too big for the default
+/// buffer ends the dump silently).
+pub(crate) const IFLA_EXT_MASK: u16 = 29;
+pub(crate) const IFLA_PROP_LIST: u16 = 52;
+pub(crate) const IFLA_ALT_IFNAME: u16 = 53;
+/// `RTEXT_FILTER_VF`: what iproute2 asks for (VF information, present only on SR-IOV devices).
+pub(crate) const RTEXT_FILTER_VF: u32 = 1;
 pub(crate) const IFLA_INFO_KIND: u16 = 1;
 
 pub(crate) const IFA_ADDRESS: u16 = 1;

@@ -46,6 +46,14 @@ pub(crate) fn messages(buf: &[u8]) -> Messages<'_> {
     }
 }
 
+impl<'a> Messages<'a> {
+    /// The bytes not walked yet: after an error, the part of the datagram that could not be
+    /// split into messages.
+    pub(crate) fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message<'a>, Malformed>;
 
@@ -183,13 +191,26 @@ pub(crate) fn parse_ack(payload: &[u8], flags: u16) -> Result<Ack, Malformed> {
             for attr in attrs(&payload[start..]) {
                 let (kind, value) = attr?;
                 if kind == NLMSGERR_ATTR_MSG {
-                    let value = value.split(|b| *b == 0).next().unwrap_or_default();
-                    text = Some(String::from_utf8_lossy(value).into_owned());
+                    text = Some(ack_message(value));
                 }
             }
         }
     }
     Ok(Ack { errno, text })
+}
+
+fn ack_message(value: &[u8]) -> String {
+    let value = value.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// The kernel's text among extended-ack attributes `tlvs` (as an `NLMSG_DONE` carries them after
+/// its error code), if there is one and the attributes can be read.
+pub(crate) fn parse_ack_text(tlvs: &[u8]) -> Option<String> {
+    attrs(tlvs).find_map(|attr| match attr {
+        Ok((NLMSGERR_ATTR_MSG, value)) => Some(ack_message(value)),
+        _ => None,
+    })
 }
 
 /// Appends a message header and `payload` to `out` (length filled in); returns the message's

@@ -13,9 +13,17 @@ use crate::error::{Error, Result};
 use crate::netns::NetnsRef;
 use crate::sys::netlink as sys;
 
-/// Receive buffer for replies and notifications: the kernel sends rtnetlink datagrams of at most
-/// 32 KiB; twice that leaves room.
-pub(crate) const RECV_BUFFER: usize = 64 * 1024;
+/// The receive buffer of a handle's event sockets: room for any datagram the kernel sends.
+/// Most are a few hundred bytes and dumps are cut at 32 KiB, but one object can be larger (a
+/// link with hundreds of alternative names is over 64 KiB, and a dump then sizes its datagrams
+/// for it). The buffer is address space, not memory: its pages are committed only as far as
+/// datagrams reach. A peek at each datagram's size (`MSG_PEEK | MSG_TRUNC`) before reading it
+/// would cost a second system call per event; instead the read itself reports the real length
+/// (`MSG_TRUNC`), so a datagram larger still is never mistaken for a whole one.
+pub(crate) const EVENT_BUFFER: usize = 1 << 20;
+
+/// The buffer of a query's replies (a few hundred bytes each); a larger one is an error.
+const QUERY_BUFFER: usize = 64 * 1024;
 
 /// How long a query waits for the kernel before giving up (it answers in microseconds).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +42,9 @@ pub(crate) enum Received {
     /// A datagram from the kernel of this many bytes is in the buffer; with it, the id of the
     /// namespace it came from when the socket listens to all namespaces and the kernel said.
     Data(usize, Option<i32>),
+    /// A datagram of this many bytes did not fit the buffer: only its start is there, the rest
+    /// is lost.
+    Truncated(usize, Option<i32>),
     /// Nothing queued (non-blocking socket).
     Nothing,
     /// The kernel dropped messages for lack of receive-buffer space.
@@ -153,13 +164,16 @@ impl Socket {
                 continue;
             }
             if datagram.truncated {
-                return Err(Error::Protocol(format!(
-                    "a datagram larger than the {}-byte buffer was truncated",
-                    buf.len()
-                )));
+                return Ok(Received::Truncated(datagram.len, datagram.nsid));
             }
             return Ok(Received::Data(datagram.len, datagram.nsid));
         }
+    }
+
+    /// How many notifications the kernel has dropped for this socket so far (its cumulative
+    /// drop counter), or `None` where the kernel does not say.
+    pub(crate) fn drops(&self) -> Option<u32> {
+        sys::drops(self.fd.as_fd()).ok()
     }
 
     /// Sends a request (with `NLM_F_ACK`, plus `extra_flags` such as `NLM_F_DUMP`) whose body is
@@ -181,10 +195,15 @@ impl Socket {
         message::finish(&mut out, start);
         sys::send_to_kernel(self.fd.as_fd(), &out).map_err(|e| Error::os(op, e))?;
 
-        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut buf = vec![0u8; QUERY_BUFFER];
         loop {
             let len = match self.receive(&mut buf)? {
                 Received::Data(len, _) => len,
+                Received::Truncated(len, _) => {
+                    return Err(Error::Protocol(format!(
+                        "{op}: a {len}-byte reply exceeds the {QUERY_BUFFER}-byte buffer"
+                    )))
+                }
                 Received::Nothing => {
                     return Err(Error::os(
                         op,

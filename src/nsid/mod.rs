@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::messages;
-use crate::netlink::socket::{group_mask, Received, Socket, RECV_BUFFER};
+use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
 use crate::netns::NetnsRef;
 use parse::parse_nsid;
 pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
@@ -48,9 +48,22 @@ pub enum NsidEvent {
         /// The id.
         nsid: u32,
     },
-    /// The kernel dropped NSID messages because the receive buffer was full. The subscriber goes
-    /// on; use the queries to learn the ids of the namespaces you care about.
-    Overrun,
+    /// The kernel dropped NSID messages because the receive buffer was full. Reported after the
+    /// messages queued before the loss. The subscriber goes on; use the queries to learn the ids
+    /// of the namespaces you care about.
+    Overrun {
+        /// How many messages were lost (the socket's drop counter); `None` where the kernel does
+        /// not say (before Linux 4.12).
+        lost: Option<u64>,
+    },
+    /// An NSID message nsmon could not read (a bad length or value), or the part of a datagram
+    /// that could not be split into messages. The subscriber goes on.
+    Unparsed {
+        /// Why.
+        reason: String,
+        /// The bytes: the message with its header, or the rest of the datagram.
+        raw: Box<[u8]>,
+    },
 }
 
 /// How to open an [`NsidSubscriber`].
@@ -77,6 +90,12 @@ const SOCKET: Token = Token(0);
 struct NsidState {
     socket: Socket,
     buffer: Box<[u8]>,
+    /// An overrun was reported by the kernel and its episode (until the queue is empty) is on.
+    overrun_pending: bool,
+    /// The socket's drop counter at the last overrun reported.
+    drops: Option<u32>,
+    /// The socket was left with data to read (the read budget ran out).
+    backlog: bool,
 }
 
 impl std::fmt::Debug for NsidState {
@@ -87,39 +106,94 @@ impl std::fmt::Debug for NsidState {
     }
 }
 
+/// Datagrams one pump reads at most: a flood of id changes cannot keep one call busy for ever.
+const READ_BUDGET: usize = 64;
+
+impl NsidState {
+    /// Turns one datagram of `len` bytes (`truncated` if it did not fit) into events.
+    fn datagram(&self, len: usize, truncated: bool, out: &mut VecDeque<NsidEvent>) {
+        let data = &self.buffer[..len.min(self.buffer.len())];
+        let mut walk = messages(data);
+        while let Some(msg) = walk.next() {
+            let msg = match msg {
+                Ok(msg) => msg,
+                Err(m) => {
+                    out.push_back(NsidEvent::Unparsed {
+                        reason: format!("a datagram that cannot be split into messages: {}", m.0),
+                        raw: walk.remaining().into(),
+                    });
+                    return;
+                }
+            };
+            let (RTM_NEWNSID | RTM_DELNSID) = msg.kind else {
+                continue;
+            };
+            let parsed = match parse_nsid(msg.payload) {
+                Ok(parsed) => parsed,
+                Err(m) => {
+                    out.push_back(NsidEvent::Unparsed {
+                        reason: m.0,
+                        raw: msg.bytes.into(),
+                    });
+                    continue;
+                }
+            };
+            let Some(nsid) = parsed.nsid.and_then(|id| u32::try_from(id).ok()) else {
+                continue; // no id, or "not assigned": nothing to report
+            };
+            out.push_back(if msg.kind == RTM_NEWNSID {
+                NsidEvent::NewNsid {
+                    nsid,
+                    pid: parsed.pid,
+                    fd: parsed.fd,
+                }
+            } else {
+                NsidEvent::DelNsid { nsid }
+            });
+        }
+        if truncated {
+            out.push_back(NsidEvent::Unparsed {
+                reason: format!(
+                    "a {len}-byte datagram exceeds the {}-byte receive buffer: the rest is lost",
+                    data.len()
+                ),
+                raw: Box::default(),
+            });
+        }
+    }
+}
+
 impl Pump for NsidState {
     type Event = NsidEvent;
 
     fn pump(&mut self, _ready: &[Token], out: &mut VecDeque<NsidEvent>) -> Result<()> {
-        loop {
-            let len = match self.socket.receive(&mut self.buffer)? {
-                Received::Nothing => return Ok(()),
-                Received::Overrun => {
-                    out.push_back(NsidEvent::Overrun);
-                    continue;
-                }
-                Received::Data(len, _) => len,
-            };
-            for msg in messages(&self.buffer[..len]) {
-                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
-                let (RTM_NEWNSID | RTM_DELNSID) = msg.kind else {
-                    continue;
-                };
-                let parsed = parse_nsid(msg.payload).map_err(|m| Error::Protocol(m.0))?;
-                let Some(nsid) = parsed.nsid.and_then(|id| u32::try_from(id).ok()) else {
-                    continue; // no id, or "not assigned": nothing to report
-                };
-                out.push_back(if msg.kind == RTM_NEWNSID {
-                    NsidEvent::NewNsid {
-                        nsid,
-                        pid: parsed.pid,
-                        fd: parsed.fd,
+        self.backlog = true;
+        for _ in 0..READ_BUDGET {
+            match self.socket.receive(&mut self.buffer)? {
+                Received::Nothing => {
+                    self.backlog = false;
+                    if std::mem::take(&mut self.overrun_pending) {
+                        // The episode is over (the queue is empty): count what it lost.
+                        let now = self.socket.drops();
+                        let lost = match (self.drops, now) {
+                            (Some(before), Some(now)) => Some(u64::from(now.wrapping_sub(before))),
+                            _ => None,
+                        };
+                        self.drops = now;
+                        out.push_back(NsidEvent::Overrun { lost });
                     }
-                } else {
-                    NsidEvent::DelNsid { nsid }
-                });
+                    return Ok(());
+                }
+                Received::Overrun => self.overrun_pending = true,
+                Received::Data(len, _) => self.datagram(len, false, out),
+                Received::Truncated(len, _) => self.datagram(len, true, out),
             }
         }
+        Ok(())
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.backlog
     }
 }
 
@@ -155,8 +229,11 @@ impl NsidSubscriber {
                 )
                 .map_err(|e| Error::os("epoll_ctl netlink", e))?;
             Ok(NsidState {
+                drops: socket.drops(),
                 socket,
-                buffer: vec![0; RECV_BUFFER].into_boxed_slice(),
+                buffer: vec![0; EVENT_BUFFER].into_boxed_slice(),
+                overrun_pending: false,
+                backlog: false,
             })
         })?;
         Ok(NsidSubscriber { core })

@@ -1,10 +1,8 @@
 //! Which kinds of objects a namespace is followed for: multicast groups to join, dumps to run,
 //! and the filter that keeps other kinds out (a dump or group may carry more than was asked).
 
-use crate::netlink::consts::{
-    RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETQDISC, RTM_GETROUTE, RTM_GETTCLASS,
-    RTM_GETTFILTER,
-};
+use crate::netlink::consts::*;
+use crate::netlink::message::{self, push_attr, push_padded};
 use crate::rtnl::Rtnl;
 
 /// A set of object kinds to follow; combine with `|`.
@@ -56,19 +54,24 @@ impl Groups {
             .map(|(_, n)| n)
     }
 
-    /// Whether a parsed message is of a kind in the set.
-    pub(crate) fn wants(self, message: &Rtnl) -> bool {
-        let family_group = |family: u8, v4: Groups, v6: Groups| match i32::from(family) {
-            libc::AF_INET => self.contains(v4),
-            libc::AF_INET6 => self.contains(v6),
-            _ => false,
+    /// Whether a message of netlink type `kind` with payload `payload` is of a kind in the set
+    /// (a dump or group may carry more than was asked). Decided before parsing, from the type
+    /// and the family byte that starts address and route payloads. Types nsmon does not type
+    /// (tc chains and actions, newer kernels' additions) are carried: wanted.
+    pub(crate) fn wants(self, kind: u16, payload: &[u8]) -> bool {
+        let by_family = |v4: Groups, v6: Groups| match payload.first().map(|f| i32::from(*f)) {
+            Some(libc::AF_INET) => self.contains(v4),
+            Some(libc::AF_INET6) => self.contains(v6),
+            // Another family, or too short to say: carried if either family is followed.
+            _ => self.contains(v4) || self.contains(v6),
         };
-        match message {
-            Rtnl::Link(..) => self.contains(Groups::LINK),
-            Rtnl::Address(_, a) => family_group(a.family, Groups::IPV4_ADDR, Groups::IPV6_ADDR),
-            Rtnl::Route(_, r) => family_group(r.family, Groups::IPV4_ROUTE, Groups::IPV6_ROUTE),
-            Rtnl::Neighbour(..) => self.contains(Groups::NEIGH),
-            Rtnl::Qdisc(..) | Rtnl::Class(..) | Rtnl::Filter(..) => self.contains(Groups::TC),
+        match kind {
+            RTM_NEWLINK | RTM_DELLINK => self.contains(Groups::LINK),
+            RTM_NEWADDR | RTM_DELADDR => by_family(Groups::IPV4_ADDR, Groups::IPV6_ADDR),
+            RTM_NEWROUTE | RTM_DELROUTE => by_family(Groups::IPV4_ROUTE, Groups::IPV6_ROUTE),
+            RTM_NEWNEIGH | RTM_DELNEIGH => self.contains(Groups::NEIGH),
+            RTM_NEWQDISC..=RTM_DELTFILTER => self.contains(Groups::TC),
+            _ => true,
         }
     }
 
@@ -113,6 +116,50 @@ pub(crate) struct Dump {
 }
 
 impl Dump {
+    /// The whole dump request, with sequence number `seq`. A link dump asks for
+    /// `RTEXT_FILTER_VF`, as iproute2 does: any extension mask makes the kernel size the dump's
+    /// datagrams for the largest link, where without one a link too big for the default size
+    /// (hundreds of alternative names) ends the dump early without a word.
+    pub(crate) fn request(&self, seq: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48);
+        let start = message::begin(&mut out, self.kind, NLM_F_REQUEST | NLM_F_DUMP, seq);
+        push_padded(&mut out, &self.header());
+        if self.kind == RTM_GETLINK {
+            push_attr(&mut out, IFLA_EXT_MASK, &RTEXT_FILTER_VF.to_ne_bytes());
+        }
+        message::finish(&mut out, start);
+        out
+    }
+
+    /// What the dump lists, for messages: "link dump", "IPv6 route dump", "class dump of
+    /// interface 3", ...
+    pub(crate) fn describe(&self) -> String {
+        let family = match i32::from(self.family) {
+            libc::AF_INET => "IPv4 ",
+            libc::AF_INET6 => "IPv6 ",
+            _ => "",
+        };
+        let what = match self.kind {
+            RTM_GETLINK => "link",
+            RTM_GETADDR => "address",
+            RTM_GETROUTE => "route",
+            RTM_GETNEIGH => "neighbour",
+            RTM_GETQDISC => "qdisc",
+            RTM_GETTCLASS => "class",
+            _ => "filter",
+        };
+        match self.kind {
+            RTM_GETTCLASS => format!("class dump of interface {}", self.ifindex),
+            RTM_GETTFILTER => format!(
+                "filter dump of interface {} parent {:x}:{:x}",
+                self.ifindex,
+                self.parent >> 16,
+                self.parent & 0xffff
+            ),
+            _ => format!("{family}{what} dump"),
+        }
+    }
+
     /// The request's fixed header: all zero but the family (its first byte) and, for tc, the
     /// interface index and parent.
     pub(crate) fn header(&self) -> Vec<u8> {
@@ -146,9 +193,9 @@ impl Dump {
         let mut out = Vec::new();
         match reply {
             Rtnl::Qdisc(_, q) if self.kind == RTM_GETQDISC && q.handle != 0 => {
-                match q.kind.as_deref() {
-                    Some("ingress") => out.push(tc(RTM_GETTFILTER, q.index, CLSACT_INGRESS)),
-                    Some("clsact") => {
+                match q.kind.as_ref().map(|k| k.as_bytes()) {
+                    Some(b"ingress") => out.push(tc(RTM_GETTFILTER, q.index, CLSACT_INGRESS)),
+                    Some(b"clsact") => {
                         out.push(tc(RTM_GETTFILTER, q.index, CLSACT_INGRESS));
                         out.push(tc(RTM_GETTFILTER, q.index, CLSACT_EGRESS));
                     }
@@ -195,6 +242,39 @@ mod tests {
             g.dumps()[1].header(),
             vec![10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         );
+        assert_eq!(g.dumps()[1].describe(), "IPv6 route dump");
+    }
+
+    #[test]
+    fn a_link_dump_asks_for_an_extension_mask() {
+        let link = Groups::LINK.dumps()[0].request(7);
+        let msg = message::messages(&link).next().unwrap().unwrap();
+        assert_eq!((msg.kind, msg.seq), (RTM_GETLINK, 7));
+        assert_eq!(msg.flags, NLM_F_REQUEST | NLM_F_DUMP);
+        let attrs: Vec<_> = message::attrs(&msg.payload[16..])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            attrs,
+            vec![(IFLA_EXT_MASK, &RTEXT_FILTER_VF.to_ne_bytes()[..])]
+        );
+        let route = Groups::IPV4_ROUTE.dumps()[0].request(8);
+        assert_eq!(route.len(), 16 + 12, "no attributes on other dumps");
+    }
+
+    #[test]
+    fn message_types_are_wanted_by_their_group_and_family() {
+        let v4 = [libc::AF_INET as u8, 0, 0, 0];
+        let v6 = [libc::AF_INET6 as u8, 0, 0, 0];
+        let g = Groups::LINK | Groups::IPV6_ROUTE;
+        assert!(g.wants(RTM_NEWLINK, &[]));
+        assert!(g.wants(RTM_DELROUTE, &v6));
+        assert!(!g.wants(RTM_NEWROUTE, &v4));
+        assert!(!g.wants(RTM_NEWADDR, &v6));
+        assert!(!g.wants(RTM_NEWQDISC, &[]));
+        assert!(g.wants(RTM_NEWROUTE, &[28]), "another family is carried");
+        assert!(g.wants(100, &[]), "an untyped message type is carried");
+        assert!(Groups::TC.wants(RTM_DELTFILTER, &[]));
     }
 
     #[test]

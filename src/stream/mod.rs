@@ -14,10 +14,24 @@
 //!   namespace flooded with changes cannot starve the others. They are registered
 //!   level-triggered, so the fd stays readable while any of them holds data, and the kernel's
 //!   receive buffer (1 MiB by default) is the only queue: no unbounded copy in user space.
-//! - Only the kernel is heard (sender port id 0); every length is checked. `ENOBUFS` becomes
-//!   `Overrun { key }`, optionally followed by a fresh dump and `Synced`. A namespace whose
-//!   socket fails gives `Error { key, .. }` and is dropped; the others carry on.
+//! - Only the kernel is heard (sender port id 0); every length is checked, and datagrams of any
+//!   size are read whole.
+//! - Nothing inside a namespace can blind it. A message the typed parser cannot read (or of a
+//!   type nsmon does not type) is delivered as `Unparsed`, with its bytes and the reason, and
+//!   the namespace goes on. Only a failure of the socket itself gives `Error { key, .. }` and
+//!   drops the namespace; the others carry on.
+//! - Dumps are complete or say they are not: `Synced` follows only a round in which every dump
+//!   ended without error, without the kernel's "changed while dumped" flag (`NLM_F_DUMP_INTR`;
+//!   such a dump is sent again, a bounded number of times) and without notifications lost
+//!   meanwhile (the round starts over). Otherwise the round ends in `SyncFailed` with the
+//!   reasons.
+//! - Loss is counted: when the kernel drops notifications for lack of buffer space, `Overrun`
+//!   says how many (the socket's drop counter, `SO_MEMINFO`), once the messages queued before
+//!   the loss have been delivered; with [`StreamOptions::resync_on_overrun`], a dump follows.
+//!   A caller that clears what it knows of a namespace at `Overrun` and applies the messages
+//!   that follow in order knows the namespace's state exactly at the next `Synced`.
 
+mod dump;
 mod groups;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -30,12 +44,12 @@ use mio::{Registry, Token};
 use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
-use crate::netlink::message::{self, messages, parse_ack, push_padded};
-use crate::netlink::socket::{group_mask, Received, Socket, RECV_BUFFER};
+use crate::netlink::message::{messages, parse_ack, Message};
+use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
 use crate::netns::NetnsRef;
 use crate::rtnl::{self, Rtnl};
 use crate::sys;
-use groups::Dump;
+use dump::{Round, Step};
 pub use groups::Groups;
 
 /// What a [`Stream`] reports. Every variant carries the key of its namespace.
@@ -55,16 +69,43 @@ pub enum StreamEvent {
         /// The message's bytes as the kernel sent them, header included, for parsing more.
         raw: Box<[u8]>,
     },
-    /// The initial dump (or a resync) of this namespace is complete.
+    /// A message nsmon could not type: malformed (a length or value the typed parser refuses),
+    /// of a type nsmon does not type (e.g. a tc chain), or the part of a datagram that could not
+    /// be split into messages or read whole. The namespace goes on.
+    Unparsed {
+        /// The namespace's key (as for `Message`).
+        key: Arc<str>,
+        /// The source namespace's id, from an all-nsid target (as for `Message`).
+        nsid: Option<i32>,
+        /// Why it was not typed.
+        reason: String,
+        /// The bytes as received: one message, header included, or the rest of a datagram.
+        raw: Box<[u8]>,
+    },
+    /// The initial dump (or a resync) of this namespace is complete and consistent: every
+    /// object that exists was listed, and no notification was lost meanwhile.
     Synced {
         /// The namespace's key.
         key: Arc<str>,
     },
-    /// The kernel dropped messages for this namespace (receive buffer full). With
-    /// [`StreamOptions::resync_on_overrun`], a dump follows, then `Synced`.
+    /// The dump (or resync) ended without a complete, consistent snapshot: a dump failed (the
+    /// kernel's error), or its table kept changing while it was dumped. The objects it listed
+    /// were delivered; live events go on.
+    SyncFailed {
+        /// The namespace's key.
+        key: Arc<str>,
+        /// What failed, per dump.
+        reason: String,
+    },
+    /// The kernel dropped notifications for this namespace (receive buffer full). Reported
+    /// after the messages queued before the loss. With [`StreamOptions::resync_on_overrun`] (and
+    /// whenever a dump was running), a dump follows, then `Synced`.
     Overrun {
         /// The namespace's key.
         key: Arc<str>,
+        /// How many notifications were lost, from the socket's drop counter; `None` where the
+        /// kernel does not say (before Linux 4.12).
+        lost: Option<u64>,
     },
     /// This namespace's socket failed; the namespace has been removed from the stream.
     Error {
@@ -141,12 +182,14 @@ struct Target {
     port: u32,
     identity: (u64, u64),
     options: StreamOptions,
-    /// Dumps still to run; the front one is in progress when `dump_seq` is set.
-    dumps: VecDeque<Dump>,
-    dump_seq: Option<u32>,
-    /// Interfaces whose classes this round of dumps has asked for.
-    class_dumped: Vec<u32>,
+    /// The round of dumps running, if any.
+    round: Option<Round>,
     next_seq: u32,
+    /// The kernel reported an overrun (`ENOBUFS`) whose episode has not ended: it ends when the
+    /// socket's queue is empty, which is when the kernel accepts notifications again.
+    overrun_pending: bool,
+    /// The socket's drop counter when the last overrun was reported (`None`: unreadable).
+    drops: Option<u32>,
     /// Set for an all-nsid target.
     all_nsid: Option<AllNsid>,
     /// Whether the target is in the stream's backlog.
@@ -195,35 +238,88 @@ impl AllNsid {
 }
 
 impl Target {
-    /// Starts the next pending dump, or reports `Synced` when the last one finished.
-    fn next_dump(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
-        let Some(dump) = self.dumps.front() else {
-            self.dump_seq = None;
-            out.push_back(StreamEvent::Synced {
-                key: self.key.clone(),
-            });
+    /// Starts a round of dumps, or, if one is running, makes it start over.
+    fn start_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        match &mut self.round {
+            Some(round) => round.restart(),
+            None => self.round = Some(Round::new(self.options.groups)),
+        }
+        self.advance_dumps(out)
+    }
+
+    /// Sends the round's next dump, or reports its end. Nothing is sent while an overrun's
+    /// episode lasts: the round starts over once it is reported.
+    fn advance_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        let Some(round) = self.round.as_mut() else {
             return Ok(());
         };
-        self.next_seq = self.next_seq.wrapping_add(1);
-        let seq = self.next_seq;
-        let mut request = Vec::with_capacity(40);
-        let start = message::begin(&mut request, dump.kind, NLM_F_REQUEST | NLM_F_DUMP, seq);
-        push_padded(&mut request, &dump.header());
-        message::finish(&mut request, start);
-        self.socket
-            .send(&request)
-            .map_err(|e| Error::os(format!("dump request in {}", self.key), e))?;
-        self.dump_seq = Some(seq);
+        if self.overrun_pending {
+            return Ok(());
+        }
+        match round.next() {
+            Step::Wait => Ok(()),
+            Step::Send(dump) => {
+                self.next_seq = self.next_seq.wrapping_add(1);
+                let seq = self.next_seq;
+                self.socket.send(&dump.request(seq)).map_err(|e| {
+                    Error::os(format!("{} request in {}", dump.describe(), self.key), e)
+                })?;
+                round.sent(seq);
+                Ok(())
+            }
+            Step::Done(result) => {
+                self.round = None;
+                let key = self.key.clone();
+                out.push_back(match result {
+                    Ok(()) => StreamEvent::Synced { key },
+                    Err(reason) => StreamEvent::SyncFailed { key, reason },
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// The overrun's episode is over (the queue is empty): reports it with the number lost,
+    /// then resyncs if asked to, or restarts the round that was running.
+    fn end_overrun(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        self.overrun_pending = false;
+        let now = self.socket.drops();
+        let lost = match (self.drops, now) {
+            (Some(before), Some(now)) => Some(u64::from(now.wrapping_sub(before))),
+            _ => None,
+        };
+        self.drops = now;
+        out.push_back(StreamEvent::Overrun {
+            key: self.key.clone(),
+            lost,
+        });
+        if self.round.is_some() || self.options.resync_on_overrun {
+            self.start_dumps(out)?;
+        }
         Ok(())
     }
 
-    fn start_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
-        if self.dump_seq.is_some() {
-            return Ok(()); // one is running; it ends with Synced anyway
+    /// Handles a reply to the dump in flight; returns whether it was the dump's end (an object
+    /// is for the caller).
+    fn dump_reply(&mut self, msg: &Message<'_>, out: &mut VecDeque<StreamEvent>) -> Result<bool> {
+        let Some(round) = self.round.as_mut() else {
+            return Ok(false);
+        };
+        if msg.flags & NLM_F_DUMP_INTR != 0 {
+            round.interrupted();
         }
-        self.dumps = self.options.groups.dumps().into();
-        self.class_dumped.clear();
-        self.next_dump(out)
+        let error = match msg.kind {
+            NLMSG_DONE => done_error(msg),
+            NLMSG_ERROR => match parse_ack(msg.payload, msg.flags) {
+                Ok(ack) if ack.errno == 0 => return Ok(true), // an ack: not the end
+                Ok(ack) => Some(ack_text(ack.errno, ack.text)),
+                Err(m) => Some(format!("unreadable error message ({})", m.0)),
+            },
+            _ => return Ok(false),
+        };
+        round.part_ended(error);
+        self.advance_dumps(out)?;
+        Ok(true)
     }
 
     /// Reads one datagram from this target's socket; returns whether there was one (so more
@@ -234,70 +330,79 @@ impl Target {
         buffer: &mut [u8],
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<bool> {
-        {
-            let (len, nsid) = match self.socket.receive(buffer)? {
-                Received::Nothing => return Ok(false),
-                Received::Overrun => {
-                    out.push_back(StreamEvent::Overrun {
-                        key: self.key.clone(),
-                    });
-                    if self.options.resync_on_overrun {
-                        self.start_dumps(out)?;
+        let (len, nsid, truncated) = match self.socket.receive(buffer)? {
+            Received::Nothing => {
+                if self.overrun_pending {
+                    self.end_overrun(out)?;
+                }
+                return Ok(false);
+            }
+            Received::Overrun => {
+                // Reported when the episode ends, with its count; notifications were lost, so
+                // a dump running now would not describe the namespace.
+                self.overrun_pending = true;
+                if let Some(round) = &mut self.round {
+                    round.restart();
+                }
+                return Ok(true);
+            }
+            Received::Data(len, nsid) => (len, nsid, false),
+            Received::Truncated(len, nsid) => (len, nsid, true),
+        };
+        let key = match (&mut self.all_nsid, nsid) {
+            (Some(all), Some(id)) => all.key_for(id, others),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.key.clone());
+        let unparsed = |reason: String, raw: &[u8]| StreamEvent::Unparsed {
+            key: key.clone(),
+            nsid,
+            reason,
+            raw: raw.into(),
+        };
+        let data = &buffer[..len.min(buffer.len())];
+        let mut walk = messages(data);
+        while let Some(msg) = walk.next() {
+            let msg = match msg {
+                Ok(msg) => msg,
+                Err(m) => {
+                    let reason = match truncated {
+                        true => truncation(len, data.len()),
+                        false => format!("a datagram that cannot be split into messages: {}", m.0),
+                    };
+                    out.push_back(unparsed(reason, walk.remaining()));
+                    // It may have held replies of the dump in flight.
+                    if let Some(round) = &mut self.round {
+                        round.interrupted();
                     }
                     return Ok(true);
                 }
-                Received::Data(len, nsid) => (len, nsid),
             };
-            let key = match (&mut self.all_nsid, nsid) {
-                (Some(all), Some(id)) => all.key_for(id, others),
-                _ => None,
+            if msg.port == self.port {
+                let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
+                // A late reply to an earlier dump is dropped. (Notifications carry the port id
+                // of whoever made the change, e.g. an `ip` process: that they come from the
+                // kernel is the sender address, checked by the socket.)
+                if !is_reply || self.dump_reply(&msg, out)? {
+                    continue;
+                }
             }
-            .unwrap_or_else(|| self.key.clone());
-            for msg in messages(&buffer[..len]) {
-                let msg = msg.map_err(|m| Error::Protocol(m.0))?;
-                let is_dump_reply = msg.port == self.port && Some(msg.seq) == self.dump_seq;
-                if is_dump_reply {
-                    match msg.kind {
-                        NLMSG_DONE => {
-                            self.dumps.pop_front();
-                            self.next_dump(out)?;
-                            continue;
+            if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
+                if let Some(all) = &mut self.all_nsid {
+                    all.stale = true;
+                    continue;
+                }
+            }
+            if !self.options.groups.wants(msg.kind, msg.payload) {
+                continue;
+            }
+            match rtnl::parse_message(&msg) {
+                Ok(Some(message)) => {
+                    if let Some(round) = &mut self.round {
+                        if round.is_reply(msg.seq) && msg.port == self.port {
+                            round.object(&message);
                         }
-                        NLMSG_ERROR => {
-                            let ack = parse_ack(msg.payload, msg.flags)
-                                .map_err(|m| Error::Protocol(m.0))?;
-                            if ack.errno != 0 {
-                                return Err(Error::os(
-                                    format!("dump in {}", self.key),
-                                    std::io::Error::from_raw_os_error(ack.errno),
-                                ));
-                            }
-                            continue;
-                        }
-                        _ => {}
                     }
-                } else if msg.port == self.port {
-                    // A late reply to an earlier dump. (Notifications carry the port id of
-                    // whoever made the change, e.g. an `ip` process: that they come from the
-                    // kernel is the sender address, checked by the socket.)
-                    continue;
-                }
-                if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
-                    if let Some(all) = &mut self.all_nsid {
-                        all.stale = true;
-                    }
-                    continue;
-                }
-                let Some(message) = rtnl::parse_message(&msg)? else {
-                    continue;
-                };
-                if is_dump_reply {
-                    if let Some(dump) = self.dumps.front() {
-                        let more = dump.follow_ups(&message, &mut self.class_dumped);
-                        self.dumps.extend(more);
-                    }
-                }
-                if self.options.groups.wants(&message) {
                     out.push_back(StreamEvent::Message {
                         key: key.clone(),
                         nsid,
@@ -305,9 +410,44 @@ impl Target {
                         raw: msg.bytes.into(),
                     });
                 }
+                Ok(None) => out.push_back(unparsed(
+                    format!("message type {} is not one nsmon types", msg.kind),
+                    msg.bytes,
+                )),
+                Err(e) => out.push_back(unparsed(e.to_string(), msg.bytes)),
+            }
+        }
+        if truncated {
+            // Cut at a message boundary: the walk saw only whole messages, the rest is lost.
+            out.push_back(unparsed(truncation(len, data.len()), &[]));
+            if let Some(round) = &mut self.round {
+                round.interrupted();
             }
         }
         Ok(true)
+    }
+}
+
+/// The reason given for a datagram larger than the receive buffer.
+fn truncation(len: usize, kept: usize) -> String {
+    format!("a {len}-byte datagram exceeds the {kept}-byte receive buffer: the rest of it is lost")
+}
+
+/// The error code an `NLMSG_DONE` carries (a negative errno ends a dump that failed).
+fn done_error(msg: &Message<'_>) -> Option<String> {
+    let code = i32::from_ne_bytes(msg.payload.get(..4)?.try_into().ok()?);
+    let text = (msg.flags & NLM_F_ACK_TLVS != 0)
+        .then(|| crate::netlink::message::parse_ack_text(&msg.payload[4..]))
+        .flatten();
+    (code < 0).then(|| ack_text(-code, text))
+}
+
+/// An errno from the kernel, with its extended-ack text when it gave one.
+fn ack_text(errno: i32, text: Option<String>) -> String {
+    let error = std::io::Error::from_raw_os_error(errno);
+    match text {
+        Some(text) => format!("{error} ({text})"),
+        None => error.to_string(),
     }
 }
 
@@ -473,7 +613,7 @@ impl Stream {
                 targets: HashMap::default(),
                 tokens: HashMap::new(),
                 next_token: 0,
-                buffer: vec![0; RECV_BUFFER].into_boxed_slice(),
+                buffer: vec![0; EVENT_BUFFER].into_boxed_slice(),
                 all_nsid_targets: 0,
             })
         })?;
@@ -657,13 +797,13 @@ impl Stream {
         let mut entry = Target {
             key: key.clone(),
             port: socket.port(),
+            drops: socket.drops(),
             socket,
             identity,
             options,
-            dumps: VecDeque::new(),
-            dump_seq: None,
-            class_dumped: Vec::new(),
+            round: None,
             next_seq: 0,
+            overrun_pending: false,
             all_nsid,
             in_backlog: false,
         };

@@ -1,7 +1,7 @@
 //! Raw netlink socket calls.
 
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::{size_of, size_of_val, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::netlink::control::nsid_from_control;
@@ -98,8 +98,9 @@ pub(crate) fn send_to_kernel(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> 
     }
 }
 
-/// One received datagram: its length, the sender's port id, and (on a socket with
-/// `NETLINK_LISTEN_ALL_NSID`) the id of the namespace it came from.
+/// One received datagram: its real length (more than the buffer when `truncated`), the
+/// sender's port id, and (on a socket with `NETLINK_LISTEN_ALL_NSID`) the id of the namespace
+/// it came from.
 pub(crate) struct Datagram {
     pub(crate) len: usize,
     pub(crate) sender: u32,
@@ -132,12 +133,13 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
         msg.msg_control = control.0.as_mut_ptr().cast();
         msg.msg_controllen = control.0.len() as _;
         // SAFETY: `msg` points at `addr` and `iov`, which point at live, writable memory.
-        match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, 0)) {
+        // MSG_TRUNC: the datagram's real length is returned, even when it did not fit.
+        match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC)) {
             Ok(n) => {
                 return Ok(Datagram {
-                    len: (n as usize).min(buf.len()),
+                    len: n as usize,
                     sender: addr.nl_pid,
-                    truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+                    truncated: msg.msg_flags & libc::MSG_TRUNC != 0 || n as usize > buf.len(),
                     nsid: nsid_from_control(
                         control
                             .0
@@ -173,7 +175,7 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
             Ok(n) => {
                 let n = n as usize;
                 return Ok(Datagram {
-                    len: n.min(buf.len()),
+                    len: n,
                     sender: addr.nl_pid,
                     truncated: n > buf.len(),
                     nsid: None,
@@ -183,4 +185,28 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `SO_MEMINFO` (asm-generic/socket.h) and the index of the drop counter in its array
+/// (`SK_MEMINFO_DROPS`, linux/sock_diag.h).
+const SO_MEMINFO: libc::c_int = 55;
+const SK_MEMINFO_DROPS: usize = 8;
+
+/// The socket's cumulative count of dropped packets (`SO_MEMINFO`, Linux 4.12+): for netlink,
+/// every notification the kernel could not queue for lack of receive-buffer space.
+pub(crate) fn drops(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut info = [0u32; 16];
+    let mut len = size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most that many.
+    syscall!(getsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        SO_MEMINFO,
+        info.as_mut_ptr().cast(),
+        &mut len
+    ))?;
+    if (len as usize) < (SK_MEMINFO_DROPS + 1) * size_of::<u32>() {
+        return Err(io::Error::other("SO_MEMINFO has no drop counter here"));
+    }
+    Ok(info[SK_MEMINFO_DROPS])
 }

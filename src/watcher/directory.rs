@@ -16,8 +16,9 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use super::entries::{Entries, Readiness};
 use super::WatchEvent;
 use crate::error::{Error, Result};
-use crate::name::validate_name;
+use crate::name::name_problem;
 use crate::sys;
+use crate::Name;
 
 /// Events on the watched directory (the namespace directory, or an ancestor while it is
 /// missing): entries coming and going, and the watched directory's own disappearance. An
@@ -222,22 +223,22 @@ impl Directory {
             .recheck_pending(|name| classify(path, policy, name), out);
     }
 
-    fn classify(&self, name: &str) -> Readiness {
+    fn classify(&self, name: &Name) -> Readiness {
         classify(&self.path, self.policy, name)
     }
 
     /// The directory's reportable entries and what each is now. A directory that vanished while
     /// being listed lists as empty; its DELETE_SELF event follows.
-    fn list(&self) -> Vec<(String, Readiness)> {
+    fn list(&self) -> Vec<(Name, Readiness)> {
         let Ok(dir) = std::fs::read_dir(&self.path) else {
             return Vec::new();
         };
         let mut listing = Vec::new();
         for entry in dir.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if validate_name(&name).is_err() || entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let name = Name::from(entry.file_name().as_os_str());
+            if name_problem(name.as_bytes()).is_some()
+                || entry.file_type().is_ok_and(|t| t.is_dir())
+            {
                 continue;
             }
             let readiness = self.classify(&name);
@@ -249,34 +250,34 @@ impl Directory {
 
 /// What one inotify event about an entry of the watched directory means for the entries: the
 /// part of `on_event` that does no I/O but `classify`, kept apart so that it can be fuzzed.
-/// Directories, names that are not UTF-8 or not valid namespace names, and other masks are
-/// ignored.
+/// Directories, names that cannot be a namespace's (`.`, `..`, none), and other masks are
+/// ignored. Names are bytes: one that is not UTF-8 is reported like any other.
 pub(crate) fn entry_event(
     entries: &mut Entries,
     mask: EventMask,
     name: Option<&std::ffi::OsStr>,
-    classify: impl FnOnce(&str) -> Readiness,
+    classify: impl FnOnce(&Name) -> Readiness,
     out: &mut VecDeque<WatchEvent>,
 ) {
     if mask.contains(EventMask::ISDIR) {
         return;
     }
-    let Some(name) = name.and_then(|n| n.to_str()) else {
+    let Some(name) = name.map(Name::from) else {
         return;
     };
-    if validate_name(name).is_err() {
+    if name_problem(name.as_bytes()).is_some() {
         return;
     }
     if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
-        entries.appeared(name, classify(name), out);
+        entries.appeared(&name, classify(&name), out);
     } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM) {
-        entries.removed(name, out);
+        entries.removed(&name, out);
     }
 }
 
 /// What the entry `name` in `dir` is right now.
-fn classify(dir: &Path, policy: Policy, name: &str) -> Readiness {
-    let path = dir.join(name);
+fn classify(dir: &Path, policy: Policy, name: &Name) -> Readiness {
+    let path = dir.join(name.as_os_str());
     if policy.require_namespace {
         match sys::fs_magic(&path) {
             Ok(sys::NSFS_MAGIC) => Readiness::Ready,

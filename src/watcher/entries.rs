@@ -8,6 +8,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use super::WatchEvent;
+use crate::Name;
 
 /// What a directory entry is right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +23,15 @@ pub(crate) enum Readiness {
 
 #[derive(Debug, Default)]
 pub(crate) struct Entries {
-    known: HashSet<String>,
-    pending: HashSet<String>,
+    known: HashSet<Name>,
+    pending: HashSet<Name>,
 }
 
 impl Entries {
     /// A name was created or moved in; `readiness` is what it is now.
     pub(crate) fn appeared(
         &mut self,
-        name: &str,
+        name: &Name,
         readiness: Readiness,
         out: &mut VecDeque<WatchEvent>,
     ) {
@@ -40,13 +41,11 @@ impl Entries {
         match readiness {
             Readiness::Ready => {
                 self.pending.remove(name);
-                self.known.insert(name.to_owned());
-                out.push_back(WatchEvent::Created {
-                    name: name.to_owned(),
-                });
+                self.known.insert(name.clone());
+                out.push_back(WatchEvent::Created { name: name.clone() });
             }
             Readiness::NotYet => {
-                self.pending.insert(name.to_owned());
+                self.pending.insert(name.clone());
             }
             Readiness::Absent => {
                 self.pending.remove(name);
@@ -55,12 +54,10 @@ impl Entries {
     }
 
     /// A name was deleted or moved away.
-    pub(crate) fn removed(&mut self, name: &str, out: &mut VecDeque<WatchEvent>) {
+    pub(crate) fn removed(&mut self, name: &Name, out: &mut VecDeque<WatchEvent>) {
         self.pending.remove(name);
         if self.known.remove(name) {
-            out.push_back(WatchEvent::Deleted {
-                name: name.to_owned(),
-            });
+            out.push_back(WatchEvent::Deleted { name: name.clone() });
         }
     }
 
@@ -72,10 +69,10 @@ impl Entries {
     /// Looks again at the entries that were not namespaces yet (after a mount change).
     pub(crate) fn recheck_pending(
         &mut self,
-        mut classify: impl FnMut(&str) -> Readiness,
+        mut classify: impl FnMut(&Name) -> Readiness,
         out: &mut VecDeque<WatchEvent>,
     ) {
-        let mut names: Vec<String> = self.pending.iter().cloned().collect();
+        let mut names: Vec<Name> = self.pending.iter().cloned().collect();
         names.sort_unstable();
         for name in names {
             match classify(&name) {
@@ -90,7 +87,7 @@ impl Entries {
     /// `report_new`; otherwise they are remembered silently, as for an unreported initial scan).
     pub(crate) fn reconcile(
         &mut self,
-        listing: Vec<(String, Readiness)>,
+        listing: Vec<(Name, Readiness)>,
         report_new: bool,
         out: &mut VecDeque<WatchEvent>,
     ) {
@@ -107,12 +104,12 @@ impl Entries {
                 Readiness::Absent => {}
             }
         }
-        let mut gone: Vec<String> = self.known.difference(&ready).cloned().collect();
+        let mut gone: Vec<Name> = self.known.difference(&ready).cloned().collect();
         gone.sort_unstable();
         for name in gone {
             self.removed(&name, out);
         }
-        let mut new: Vec<String> = ready.difference(&self.known).cloned().collect();
+        let mut new: Vec<Name> = ready.difference(&self.known).cloned().collect();
         new.sort_unstable();
         for name in new {
             if report_new {
@@ -128,8 +125,8 @@ impl Entries {
     }
 
     /// The names currently known, sorted.
-    pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.known.iter().cloned().collect();
+    pub(crate) fn names(&self) -> Vec<Name> {
+        let mut names: Vec<Name> = self.known.iter().cloned().collect();
         names.sort_unstable();
         names
     }
@@ -146,13 +143,16 @@ mod tests {
     fn deleted(name: &str) -> WatchEvent {
         WatchEvent::Deleted { name: name.into() }
     }
+    fn n(name: &str) -> Name {
+        name.into()
+    }
 
     #[test]
     fn create_is_reported_once() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.appeared("a", Ready, &mut out);
-        e.appeared("a", Ready, &mut out);
+        e.appeared(&n("a"), Ready, &mut out);
+        e.appeared(&n("a"), Ready, &mut out);
         assert_eq!(Vec::from(out), vec![created("a")]);
     }
 
@@ -160,9 +160,9 @@ mod tests {
     fn delete_without_create_is_silent() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.removed("never-seen", &mut out);
-        e.appeared("p", NotYet, &mut out);
-        e.removed("p", &mut out);
+        e.removed(&n("never-seen"), &mut out);
+        e.appeared(&n("p"), NotYet, &mut out);
+        e.removed(&n("p"), &mut out);
         assert!(out.is_empty());
         assert!(!e.has_pending());
     }
@@ -171,7 +171,7 @@ mod tests {
     fn pending_entry_is_created_once_ready() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.appeared("p", NotYet, &mut out);
+        e.appeared(&n("p"), NotYet, &mut out);
         assert!(out.is_empty() && e.has_pending());
         e.recheck_pending(|_| NotYet, &mut out);
         assert!(out.is_empty());
@@ -184,21 +184,17 @@ mod tests {
     fn reconcile_reports_exactly_the_difference() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        for n in ["a", "b", "c"] {
-            e.appeared(n, Ready, &mut out);
+        for name in ["a", "b", "c"] {
+            e.appeared(&n(name), Ready, &mut out);
         }
         out.clear();
-        let listing = vec![
-            ("b".to_string(), Ready),
-            ("d".to_string(), Ready),
-            ("e".to_string(), NotYet),
-        ];
+        let listing = vec![(n("b"), Ready), (n("d"), Ready), (n("e"), NotYet)];
         e.reconcile(listing, true, &mut out);
         assert_eq!(
             Vec::from(out),
             vec![deleted("a"), deleted("c"), created("d")]
         );
-        assert_eq!(e.names(), vec!["b", "d"]);
+        assert_eq!(e.names(), vec![n("b"), n("d")]);
         assert!(e.has_pending());
     }
 
@@ -206,9 +202,9 @@ mod tests {
     fn silent_reconcile_remembers_without_reporting() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.reconcile(vec![("a".to_string(), Ready)], false, &mut out);
+        e.reconcile(vec![(n("a"), Ready)], false, &mut out);
         assert!(out.is_empty());
-        e.removed("a", &mut out);
+        e.removed(&n("a"), &mut out);
         assert_eq!(Vec::from(out), vec![deleted("a")]);
     }
 
@@ -216,9 +212,9 @@ mod tests {
     fn forget_all_deletes_every_known_name() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.appeared("b", Ready, &mut out);
-        e.appeared("a", Ready, &mut out);
-        e.appeared("p", NotYet, &mut out);
+        e.appeared(&n("b"), Ready, &mut out);
+        e.appeared(&n("a"), Ready, &mut out);
+        e.appeared(&n("p"), NotYet, &mut out);
         out.clear();
         e.forget_all(&mut out);
         assert_eq!(Vec::from(out), vec![deleted("a"), deleted("b")]);

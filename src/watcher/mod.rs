@@ -33,6 +33,7 @@ use std::os::fd::AsRawFd;
 
 use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
+use crate::Name;
 use directory::{normalize, Directory, Policy};
 
 /// The directory `ip netns` keeps named namespaces in.
@@ -44,13 +45,13 @@ pub const DEFAULT_NETNS_DIR: &str = "/var/run/netns";
 pub enum WatchEvent {
     /// A named namespace appeared (and is mounted, unless the readiness check is off).
     Created {
-        /// Its name: the file name in the watched directory.
-        name: String,
+        /// Its name: the file name in the watched directory, as bytes (any but `/` and NUL).
+        name: Name,
     },
     /// A named namespace that was reported (or listed) disappeared.
     Deleted {
         /// Its name.
-        name: String,
+        name: Name,
     },
     /// The watched directory appeared (only with [`WatcherOptions::directory_events`]).
     DirectoryCreated,
@@ -59,6 +60,7 @@ pub enum WatchEvent {
     DirectoryDeleted,
     /// The kernel's inotify queue overflowed and events were lost. The watcher has listed the
     /// directory again; the `Created`/`Deleted` events that follow are exactly the difference.
+    /// (inotify keeps no count of what it dropped, so none is given.)
     Overflow,
 }
 
@@ -122,6 +124,10 @@ const MOUNTS: Token = Token(1);
 /// Size of the inotify read buffer: room for at least 15 events of the longest name.
 const INOTIFY_BUFFER: usize = 4096;
 
+/// Reads of the inotify fd one pump makes at most: a flood of directory changes cannot keep one
+/// call busy for ever (the fd stays readable for the rest).
+const READ_BUDGET: usize = 16;
+
 /// The watcher's sources and state, driven by [`Core`].
 struct WatchState {
     inotify: Inotify,
@@ -129,6 +135,10 @@ struct WatchState {
     mounts: Option<File>,
     directory: Directory,
     buffer: Box<[u8]>,
+    /// The inotify fd was left with events to read (the read budget ran out).
+    inotify_backlog: bool,
+    /// The mount table changed and the pending entries have not been looked at since.
+    mounts_changed: bool,
 }
 
 impl WatchState {
@@ -180,15 +190,21 @@ impl WatchState {
             mounts,
             directory,
             buffer: vec![0; INOTIFY_BUFFER].into_boxed_slice(),
+            inotify_backlog: false,
+            mounts_changed: false,
         })
     }
 
-    /// Reads inotify until it is drained, handling each event in order.
+    /// Reads inotify until it is drained or the budget is spent, handling each event in order.
     fn drain_inotify(&mut self, out: &mut VecDeque<WatchEvent>) -> Result<()> {
-        loop {
+        self.inotify_backlog = true;
+        for _ in 0..READ_BUDGET {
             let events = match self.inotify.read_events(&mut self.buffer) {
                 Ok(events) => events,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.inotify_backlog = false;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::os("read inotify", e)),
             };
@@ -208,6 +224,7 @@ impl WatchState {
                 )?;
             }
         }
+        Ok(())
     }
 }
 
@@ -215,12 +232,18 @@ impl Pump for WatchState {
     type Event = WatchEvent;
 
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<WatchEvent>) -> Result<()> {
+        self.mounts_changed |= self.mounts.is_some() && ready.contains(&MOUNTS);
         // Directory events first, so that a mount is matched against entries already known.
         self.drain_inotify(out)?;
-        if self.mounts.is_some() && ready.contains(&MOUNTS) {
+        if self.mounts_changed && !self.inotify_backlog {
+            self.mounts_changed = false;
             self.directory.recheck_pending(out);
         }
         Ok(())
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.inotify_backlog
     }
 }
 
@@ -272,14 +295,14 @@ impl Watcher {
     /// The watch is added before the listing, and later events are consistent with the list: a
     /// listed name is not reported `Created` again, and every `Deleted` is of a listed or
     /// reported name. (`options.list_existing` is ignored: the list is the return value.)
-    pub fn list_and_watch(options: WatcherOptions) -> Result<(Vec<String>, Watcher)> {
+    pub fn list_and_watch(options: WatcherOptions) -> Result<(Vec<Name>, Watcher)> {
         let watcher = Watcher::new(options.list_existing(false))?;
         let names = watcher.core.pump.directory.entries.names();
         Ok((names, watcher))
     }
 
     /// The names known now: listed or reported `Created` and not yet `Deleted`, sorted.
-    pub fn namespaces(&self) -> Vec<String> {
+    pub fn namespaces(&self) -> Vec<Name> {
         self.core.pump.directory.entries.names()
     }
 

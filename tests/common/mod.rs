@@ -294,7 +294,9 @@ pub fn about(events: &[WatchEvent], prefix: &str) -> Vec<WatchEvent> {
     events
         .iter()
         .filter(|e| match e {
-            WatchEvent::Created { name } | WatchEvent::Deleted { name } => name.starts_with(prefix),
+            WatchEvent::Created { name } | WatchEvent::Deleted { name } => {
+                name.as_bytes().starts_with(prefix.as_bytes())
+            }
             _ => false,
         })
         .cloned()
@@ -311,8 +313,8 @@ pub fn deleted(name: &str) -> WatchEvent {
 
 /// Checks the watcher's promise for each name: events alternate Created, Deleted, Created, ...
 /// starting with Created unless the name was `listed`. Returns the set present at the end.
-pub fn check_alternation(listed: &[String], events: &[WatchEvent]) -> HashSet<String> {
-    let mut present: HashSet<String> = listed.iter().cloned().collect();
+pub fn check_alternation(listed: &[nsmon::Name], events: &[WatchEvent]) -> HashSet<nsmon::Name> {
+    let mut present: HashSet<nsmon::Name> = listed.iter().cloned().collect();
     for event in events {
         match event {
             WatchEvent::Created { name } => {

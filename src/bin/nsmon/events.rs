@@ -5,7 +5,8 @@ use std::io::Write;
 
 use nsmon::rtnl::{Change, Rtnl};
 use nsmon::{
-    Groups, NetnsRef, Stream, StreamEvent, StreamOptions, WatchEvent, Watcher, WatcherOptions,
+    Groups, Name, NetnsRef, Stream, StreamEvent, StreamOptions, WatchEvent, Watcher,
+    WatcherOptions, DEFAULT_NETNS_DIR,
 };
 
 use crate::args::{EventsArgs, Target};
@@ -58,7 +59,7 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
         }
         while let Some(event) = stream.next()? {
             if let (StreamEvent::Error { key, .. }, Some(f)) = (&event, follower.as_mut()) {
-                f.followed.remove(&**key);
+                f.followed.remove(&key_name(key));
             }
             stdout.write_all(to_json(&event).as_bytes())?;
             stdout.flush()?;
@@ -75,8 +76,29 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
 /// and removed when it goes.
 struct Follower {
     watcher: Watcher,
-    /// Keys added by following (explicit `--ns` keys are never removed by it).
-    followed: HashSet<String>,
+    /// Names added by following (explicit `--ns` keys are never removed by it).
+    followed: HashSet<Name>,
+}
+
+/// The stream key of a followed namespace: its name when UTF-8, else a NUL (which no name
+/// holds, so no other key collides) and the name's bytes in hex. [`key_name`] turns it back.
+fn follow_key(name: &Name) -> String {
+    match name.to_str() {
+        Some(text) => text.to_string(),
+        None => format!("\0{}", crate::json::hex(name.as_bytes())),
+    }
+}
+
+/// The namespace name behind a stream key (see [`follow_key`]).
+fn key_name(key: &str) -> Name {
+    let Some(hex) = key.strip_prefix('\0') else {
+        return Name::from(key);
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    bytes.map_or_else(|| Name::from(key), Name::from)
 }
 
 impl Follower {
@@ -88,23 +110,23 @@ impl Follower {
         options: StreamOptions,
         out: &mut impl Write,
     ) -> Result<(), Failure> {
-        let mut appeared: Vec<String> = Vec::new();
+        let mut appeared: Vec<Name> = Vec::new();
         while let Some(event) = self.watcher.next()? {
             match event {
                 WatchEvent::Created { name }
-                    if !stream.contains(&name) && !appeared.contains(&name) =>
+                    if !stream.contains(&follow_key(&name)) && !appeared.contains(&name) =>
                 {
                     appeared.push(name);
                 }
                 WatchEvent::Deleted { name } => {
                     appeared.retain(|n| *n != name);
                     if self.followed.remove(&name) {
-                        stream.remove(&name);
+                        stream.remove(&follow_key(&name));
                     }
                 }
                 WatchEvent::Overflow => {
                     // The watcher's set is exact again: add what is missing, drop what is gone.
-                    let present: HashSet<String> = self.watcher.namespaces().into_iter().collect();
+                    let present: HashSet<Name> = self.watcher.namespaces().into_iter().collect();
                     for gone in self
                         .followed
                         .difference(&present)
@@ -112,29 +134,42 @@ impl Follower {
                         .collect::<Vec<_>>()
                     {
                         self.followed.remove(&gone);
-                        stream.remove(&gone);
+                        stream.remove(&follow_key(&gone));
                     }
                     appeared = present
                         .into_iter()
-                        .filter(|n| !stream.contains(n))
+                        .filter(|n| !stream.contains(&follow_key(n)))
                         .collect();
                 }
                 _ => {}
             }
         }
+        // A name that is not UTF-8 is opened by its path (NetnsRef::Name takes text).
+        let dir = std::path::Path::new(DEFAULT_NETNS_DIR);
+        let keys: Vec<String> = appeared.iter().map(follow_key).collect();
+        let paths: Vec<std::path::PathBuf> =
+            appeared.iter().map(|n| dir.join(n.as_os_str())).collect();
         let batch: Vec<(&str, NetnsRef<'_>)> = appeared
             .iter()
-            .map(|n| (n.as_str(), NetnsRef::Name(n)))
+            .zip(&keys)
+            .zip(&paths)
+            .map(|((name, key), path)| {
+                let ns = match name.to_str() {
+                    Some(text) => NetnsRef::Name(text),
+                    None => NetnsRef::Path(path),
+                };
+                (key.as_str(), ns)
+            })
             .collect();
-        for ((name, _), result) in batch.iter().zip(stream.add_many(&batch, options)) {
+        for (name, result) in appeared.iter().zip(stream.add_many(&batch, options)) {
             match result {
                 Ok(()) => {
-                    self.followed.insert(name.to_string());
+                    self.followed.insert(name.clone());
                 }
                 // Gone again already, or refused: say so and go on with the others.
                 Err(e) => {
                     let line = Object::new("stream", "error")
-                        .field("ns", name)
+                        .name("ns", name)
                         .field("error", &e.to_string())
                         .line();
                     out.write_all(line.as_bytes())?;
@@ -192,16 +227,54 @@ fn opt_field(o: Object, key: &str, value: Option<String>) -> Object {
     }
 }
 
+fn opt_name(o: Object, key: &str, value: Option<&Name>) -> Object {
+    match value {
+        Some(v) => o.name(key, v),
+        None => o,
+    }
+}
+
+/// The start of every stream line: source, event, and the namespace (by the name rule when the
+/// key stands for a followed name that is not UTF-8).
+fn stream_line(event: &str, key: &str) -> Object {
+    let line = Object::new("stream", event);
+    match key.starts_with('\0') {
+        true => line.name("ns", &key_name(key)),
+        false => line.field("ns", key),
+    }
+}
+
 fn to_json(event: &StreamEvent) -> String {
     let object = match event {
         StreamEvent::Message {
             key, nsid, message, ..
         } => message_json(key, *nsid, message),
-        StreamEvent::Synced { key } => Object::new("stream", "synced").field("ns", key),
-        StreamEvent::Overrun { key } => Object::new("stream", "overrun").field("ns", key),
-        StreamEvent::Error { key, error } => Object::new("stream", "error")
-            .field("ns", key)
-            .field("error", &error.to_string()),
+        StreamEvent::Unparsed {
+            key,
+            nsid,
+            reason,
+            raw,
+        } => {
+            let o = stream_line("unparsed", key);
+            let o = match nsid {
+                Some(id) => o.number("nsid", i64::from(*id)),
+                None => o,
+            };
+            let o = match raw.get(4..6) {
+                Some(t) => o.number("type", i64::from(u16::from_ne_bytes([t[0], t[1]]))),
+                None => o,
+            };
+            o.field("reason", reason).hex("raw", raw)
+        }
+        StreamEvent::Synced { key } => stream_line("synced", key),
+        StreamEvent::SyncFailed { key, reason } => {
+            stream_line("sync_failed", key).field("reason", reason)
+        }
+        StreamEvent::Overrun { key, lost } => stream_line("overrun", key)
+            .maybe_number("lost", lost.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+        StreamEvent::Error { key, error } => {
+            stream_line("error", key).field("error", &error.to_string())
+        }
         // StreamEvent is non-exhaustive: a newer library's event gets a generic line.
         other => Object::new("stream", "unknown").field("debug", &format!("{other:?}")),
     };
@@ -211,7 +284,7 @@ fn to_json(event: &StreamEvent) -> String {
 fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
     // "nsid" only on events that have one (from an all-nsid target), not null on every line.
     let start = |event: &str| {
-        let o = Object::new("stream", event).field("ns", key);
+        let o = stream_line(event, key);
         match nsid {
             Some(id) => o.number("nsid", i64::from(id)),
             None => o,
@@ -225,13 +298,18 @@ fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
     match message {
         Rtnl::Link(c, l) => {
             let o = start(&name(c, "link")).number("index", n(l.index));
-            let o = opt_field(o, "name", l.name.clone())
+            let o = opt_name(o, "name", l.name.as_ref());
+            let o = match l.alt_names.is_empty() {
+                true => o,
+                false => o.names("alt_names", &l.alt_names),
+            };
+            let o = o
                 .number("flags", n(l.flags))
                 .maybe_number("mtu", l.mtu.map(n))
                 .maybe_number("operstate", l.operstate.map(i64::from));
             let o = opt_field(o, "mac", l.mac.as_deref().map(mac));
             let o = o.maybe_number("master", l.master.map(n));
-            opt_field(o, "kind", l.kind.clone())
+            opt_name(o, "kind", l.kind.as_ref())
         }
         Rtnl::Address(c, a) => {
             let o = start(&name(c, "addr"))
@@ -241,7 +319,7 @@ fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
             let o = o
                 .number("prefixlen", i64::from(a.prefix_len))
                 .number("scope", i64::from(a.scope));
-            opt_field(o, "label", a.label.clone())
+            opt_name(o, "label", a.label.as_ref())
         }
         Rtnl::Route(c, r) => {
             let dst = match r.dst {
@@ -277,10 +355,22 @@ fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
                 .number("index", n(t.index))
                 .field("handle", &tc_handle(t.handle))
                 .field("parent", &tc_handle(t.parent));
-            opt_field(o, "kind", t.kind.clone())
+            opt_name(o, "kind", t.kind.as_ref())
         }
-        other => Object::new("stream", "unknown")
-            .field("ns", key)
-            .field("debug", &format!("{other:?}")),
+        other => stream_line("unknown", key).field("debug", &format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_keys_turn_back_into_their_names() {
+        for name in [&b"blue"[..], b"x\xfe", b"\xff\xff", b""] {
+            let name = Name::from(name);
+            assert_eq!(key_name(&follow_key(&name)), name);
+        }
+        assert_eq!(follow_key(&Name::from(&b"x\xfe"[..])), "\x0078fe");
     }
 }

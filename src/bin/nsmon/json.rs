@@ -1,7 +1,13 @@
 //! Just enough JSON output: objects of string fields, written by hand to keep the command free of
-//! dependencies.
+//! dependencies. Every line is valid JSON whatever the bytes: strings are escaped, and names
+//! (bytes from the kernel or the file system) follow one rule, so that the exact bytes can
+//! always be recovered: a name that is UTF-8 is its field's string; one that is not is its
+//! lossy text (U+FFFD for each invalid sequence) in that field, and its exact bytes as hex in a
+//! field of the same key with `_hex` appended.
 
 use std::fmt::Write;
+
+use nsmon::Name;
 
 /// One JSON object, built field by field.
 pub struct Object(String);
@@ -46,6 +52,43 @@ impl Object {
         }
     }
 
+    /// A name, by the rule in the module docs: `key` (text), plus `key_hex` when not UTF-8.
+    pub fn name(self, key: &str, name: &Name) -> Self {
+        match name.to_str() {
+            Some(text) => self.field(key, text),
+            None => self
+                .field(key, &name.to_string_lossy())
+                .field(&format!("{key}_hex"), &hex(name.as_bytes())),
+        }
+    }
+
+    /// A list of names: `key` an array of their text, plus `key_hex` (the hex of every one, in
+    /// the same order) when any is not UTF-8.
+    pub fn names(mut self, key: &str, names: &[Name]) -> Self {
+        let array = |out: &mut String, text: &dyn Fn(&Name) -> String| {
+            out.push('[');
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_string(out, &text(name));
+            }
+            out.push(']');
+        };
+        self.key(key);
+        array(&mut self.0, &|n| n.to_string_lossy().into_owned());
+        if names.iter().any(|n| !n.is_utf8()) {
+            self.key(&format!("{key}_hex"));
+            array(&mut self.0, &|n| hex(n.as_bytes()));
+        }
+        self
+    }
+
+    /// Bytes as one hex string.
+    pub fn hex(self, key: &str, bytes: &[u8]) -> Self {
+        self.field(key, &hex(bytes))
+    }
+
     /// An object without the source/event pair (for query answers).
     pub fn plain() -> Self {
         Object(String::from("{"))
@@ -56,6 +99,16 @@ impl Object {
         self.0.push_str("}\n");
         self.0
     }
+}
+
+/// Lower-case hex, two digits a byte.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        // Infallible: writing to a String.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 fn push_string(out: &mut String, s: &str) {
@@ -94,6 +147,27 @@ mod tests {
         assert_eq!(
             line,
             "{\"source\":\"watcher\",\"event\":\"created\",\"name\":\"a\\\"b\\\\c\\n\\u0001é\"}\n"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_keep_their_bytes_in_hex() {
+        let bad = Name::from(&b"x\xfe\"y"[..]);
+        let line = Object::plain()
+            .name("name", &bad)
+            .name("ok", &Name::from("br0"))
+            .line();
+        assert_eq!(
+            line,
+            "{\"name\":\"x\u{fffd}\\\"y\",\"name_hex\":\"78fe2279\",\"ok\":\"br0\"}\n"
+        );
+        let list = Object::plain()
+            .names("alt", &[Name::from("a"), bad.clone()])
+            .names("none", &[])
+            .line();
+        assert_eq!(
+            list,
+            "{\"alt\":[\"a\",\"x\u{fffd}\\\"y\"],\"alt_hex\":[\"61\",\"78fe2279\"],\"none\":[]}\n"
         );
     }
 }

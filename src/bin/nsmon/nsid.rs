@@ -68,7 +68,14 @@ fn to_json(event: &NsidEvent) -> String {
         NsidEvent::DelNsid { nsid } => {
             Object::new("nsid", "del_nsid").number("nsid", i64::from(nsid))
         }
-        NsidEvent::Overrun => Object::new("nsid", "overrun"),
+        NsidEvent::Overrun { lost } => Object::new("nsid", "overrun")
+            .maybe_number("lost", lost.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+        NsidEvent::Unparsed {
+            ref reason,
+            ref raw,
+        } => Object::new("nsid", "unparsed")
+            .field("reason", reason)
+            .hex("raw", raw),
         // NsidEvent is non-exhaustive: a newer library's event gets a generic line.
         ref other => Object::new("nsid", "unknown").field("debug", &format!("{other:?}")),
     };

@@ -18,19 +18,19 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
         options = options.dir(dir);
     }
     let mut watcher = Watcher::new(options)?;
-    let dir = watcher.dir().display().to_string();
+    let dir = nsmon::Name::from(watcher.dir().as_os_str());
     let fd = watcher.fd();
     follow(&signals, fd, || {
         Ok(watcher.next()?.map(|event| to_json(&event, &dir)))
     })
 }
 
-fn to_json(event: &WatchEvent, dir: &str) -> String {
+fn to_json(event: &WatchEvent, dir: &nsmon::Name) -> String {
     let object = match event {
-        WatchEvent::Created { name } => Object::new("watcher", "created").field("name", name),
-        WatchEvent::Deleted { name } => Object::new("watcher", "deleted").field("name", name),
-        WatchEvent::DirectoryCreated => Object::new("watcher", "dir_created").field("dir", dir),
-        WatchEvent::DirectoryDeleted => Object::new("watcher", "dir_deleted").field("dir", dir),
+        WatchEvent::Created { name } => Object::new("watcher", "created").name("name", name),
+        WatchEvent::Deleted { name } => Object::new("watcher", "deleted").name("name", name),
+        WatchEvent::DirectoryCreated => Object::new("watcher", "dir_created").name("dir", dir),
+        WatchEvent::DirectoryDeleted => Object::new("watcher", "dir_deleted").name("dir", dir),
         WatchEvent::Overflow => Object::new("watcher", "overflow"),
         // WatchEvent is non-exhaustive: a newer library's event gets a generic line.
         other => Object::new("watcher", "unknown").field("debug", &format!("{other:?}")),
