@@ -422,6 +422,10 @@ typedef struct nsmon_link {
    */
   uint32_t master;
   /**
+   * `AF_UNSPEC` (0) for the link itself, `AF_BRIDGE` for a bridge's notice about a port.
+   */
+  uint8_t family;
+  /**
    * RFC 2863 operational state.
    */
   uint8_t operstate;

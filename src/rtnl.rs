@@ -29,6 +29,9 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Link {
+    /// `AF_UNSPEC` (0) for the link itself; `AF_BRIDGE` for a bridge's notice about a port or
+    /// itself (fewer attributes: no alternative names, for one).
+    pub family: u8,
     /// Interface index.
     pub index: u32,
     /// `IFF_*` flags (`IFF_UP` = 1, ...).
@@ -231,6 +234,7 @@ fn u32_attr(value: &[u8], name: &str) -> Result<u32> {
 fn link(p: &[u8]) -> Result<Link> {
     let (h, rest) = header(p, 16, "link")?;
     let mut link = Link {
+        family: h[0],
         index: u32_at(h, 4),
         flags: u32_at(h, 8),
         ..Link::default()

@@ -118,6 +118,8 @@ pub struct nsmon_link {
     pub mtu: u32,
     /// Index of the master device (0 when none).
     pub master: u32,
+    /// `AF_UNSPEC` (0) for the link itself, `AF_BRIDGE` for a bridge's notice about a port.
+    pub family: u8,
     /// RFC 2863 operational state.
     pub operstate: u8,
     /// Bytes used in `mac`.
@@ -363,6 +365,7 @@ impl KeptEvents for nsmon_stream {
                 match message {
                     Rtnl::Link(c, l) => {
                         out.kind = pick(c, K::NewLink, K::DelLink);
+                        out.link.family = l.family;
                         out.link.index = l.index;
                         out.link.flags = l.flags;
                         out.link.mtu = l.mtu.unwrap_or(0);

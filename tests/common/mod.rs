@@ -65,7 +65,17 @@ pub fn run(program: &str, args: &[&str]) {
 
 /// Runs `ip -batch -` with the given command lines.
 pub fn ip_batch(lines: &[String]) {
+    ip_batch_args(&[], lines)
+}
+
+/// Runs `ip -n NS -batch -`: the lines are run inside namespace `ns`.
+pub fn ip_batch_in(ns: &str, lines: &[String]) {
+    ip_batch_args(&["-n", ns], lines)
+}
+
+fn ip_batch_args(args: &[&str], lines: &[String]) {
     let mut child = Command::new("ip")
+        .args(args)
         .args(["-batch", "-"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -223,15 +233,33 @@ pub fn unmount_below(dir: &Path) {
 
 /// Bind-mounts this process's network namespace onto `file` (which must exist), making it an
 /// nsfs entry just like `ip netns add` does.
+/// (Paths may be any bytes.)
 pub fn bind_netns(file: &Path) {
-    run(
+    run_os(
         "mount",
-        &["--bind", "/proc/self/ns/net", file.to_str().unwrap()],
+        &[
+            "--bind".as_ref(),
+            "/proc/self/ns/net".as_ref(),
+            file.as_os_str(),
+        ],
     );
 }
 
 pub fn umount(file: &Path) {
-    run("umount", &[file.to_str().unwrap()]);
+    run_os("umount", &[file.as_os_str()]);
+}
+
+/// [`run`] with arguments that may be any bytes.
+pub fn run_os(program: &str, args: &[&std::ffi::OsStr]) {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// What the collect helpers need from a handle: the `next` and `wait` every nsmon handle has.
@@ -413,5 +441,58 @@ pub fn send_from_userspace(message: &[u8], port: u32) {
             std::io::Error::last_os_error()
         );
         libc::close(fd);
+    }
+}
+
+/// Runs `tests/fixtures/hostile.sh` with `args` and returns its output, one entry per line.
+pub fn hostile(args: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile.sh");
+    let output = Command::new(script)
+        .args(args)
+        .output()
+        .expect("run tests/fixtures/hostile.sh");
+    assert!(
+        output.status.success(),
+        "hostile.sh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("the fixture prints hex and ASCII")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Bytes from lower-case hex.
+pub fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// What the hostile fixture makes: link names, the address label, the alternative names of
+/// `nsmon-many`, each as exact bytes.
+pub struct Hostile {
+    pub links: Vec<Vec<u8>>,
+    pub label: Vec<u8>,
+    pub alt_names: Vec<Vec<u8>>,
+}
+
+impl Hostile {
+    pub fn expected() -> Hostile {
+        Hostile {
+            links: hostile(&["names"]).iter().map(|h| unhex(h)).collect(),
+            label: unhex(&hostile(&["label"])[0]),
+            alt_names: hostile(&["altnames"])
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
+        }
+    }
+
+    /// Makes the objects in namespace `ns`.
+    pub fn create(ns: &str) {
+        hostile(&["create", ns]);
     }
 }

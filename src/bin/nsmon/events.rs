@@ -298,6 +298,10 @@ fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
     match message {
         Rtnl::Link(c, l) => {
             let o = start(&name(c, "link")).number("index", n(l.index));
+            let o = match l.family {
+                0 => o,
+                f => o.field("family", &family(f)),
+            };
             let o = opt_name(o, "name", l.name.as_ref());
             let o = match l.alt_names.is_empty() {
                 true => o,
