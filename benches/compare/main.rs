@@ -105,7 +105,7 @@ fn main() {
     let only = args
         .iter()
         .find_map(|a| a.strip_prefix("--only="))
-        .unwrap_or("abcd")
+        .unwrap_or("abcdf")
         .to_string();
     let tools = Tools::from_env();
     let dir = std::env::temp_dir().join(format!("nsmon-b-{}", std::process::id()));
@@ -125,6 +125,9 @@ fn main() {
     }
     if only.contains('d') {
         watcher_latency(&mut table, if quick { 20 } else { 100 });
+    }
+    if only.contains('f') {
+        stalled_reader(&mut table);
     }
 
     let _ = std::fs::remove_dir_all(&dir);
@@ -335,6 +338,58 @@ fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path
             us(run.cpu_per_event()),
             us(floor.cpu_per_event()),
             Some(run.cpu_per_event() / floor.cpu_per_event()),
+        );
+    }
+}
+
+/// f. A reader that stalls while a burst of route changes happens, then reads everything: the
+/// loss nsmon reports (the sum of `Overrun { lost }`) beside the true loss (the burst minus
+/// what arrived), at the kernel's default receive buffer and at 1 MiB.
+fn stalled_reader(table: &mut Table) {
+    const BURST: usize = 10_000;
+    eprintln!("f. stalled reader");
+    table.section("f. stalled reader: a burst of 10,000 route adds, then everything read");
+    for (what, buffer) in [
+        ("the kernel's default buffer", 0),
+        ("1 MiB buffer", 1 << 20),
+    ] {
+        let fleet = Fleet::new("stall", 1, true);
+        let ns = &fleet.names[0];
+        let mut stream = Stream::new().unwrap();
+        let options = StreamOptions::new()
+            .groups(Groups::IPV4_ROUTE)
+            .receive_buffer(buffer);
+        stream.add("s", NetnsRef::Name(ns), options).unwrap();
+        load::ip_batch(
+            Some(ns),
+            (0..BURST).map(|i| {
+                format!(
+                    "route add 203.0.113.{}/32 dev nsmon-br table {}",
+                    i % 250,
+                    100 + i / 250
+                )
+            }),
+        );
+        let (mut received, mut lost, mut unknown) = (0usize, 0u64, false);
+        while stream.wait(Some(Duration::from_millis(300))).unwrap() {
+            while let Some(event) = stream.next().unwrap() {
+                match event {
+                    StreamEvent::Message { .. } => received += 1,
+                    StreamEvent::Overrun { lost: Some(n), .. } => lost += n,
+                    StreamEvent::Overrun { lost: None, .. } => unknown = true,
+                    _ => {}
+                }
+            }
+        }
+        let reported = match unknown {
+            true => format!("{lost}+unknown"),
+            false => lost.to_string(),
+        };
+        table.add(
+            &format!("lost: reported by nsmon | true (received {received}), {what}"),
+            reported,
+            (BURST - received).to_string(),
+            None,
         );
     }
 }
