@@ -326,8 +326,8 @@ typedef struct nsmon_netns_ref {
    */
   uint32_t kind;
   /**
-   * The name (`NSMON_NETNS_NAME`) or path (`NSMON_NETNS_PATH`), UTF-8, NUL-terminated;
-   * ignored otherwise.
+   * The name (`NSMON_NETNS_NAME`, UTF-8) or path (`NSMON_NETNS_PATH`, any bytes: file names
+   * need not be UTF-8), NUL-terminated; ignored otherwise.
    */
   const char *str;
   /**
@@ -1085,10 +1085,11 @@ void nsmon_watcher_options_free(struct nsmon_watcher_options *options);
 
 /**
  * Sets the directory to watch (default `/var/run/netns`). It need not exist yet; a relative path
- * is resolved when the watcher is created. The string is copied.
+ * is resolved when the watcher is created. The path is bytes (it need not be UTF-8) and is
+ * copied.
  *
- * Returns 0, `NSMON_ERR_NULL`, `NSMON_ERR_UTF8`, or `-EINVAL` for an empty path. On failure the
- * options are unchanged.
+ * Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
+ * unchanged.
  *
  * # Safety
  * `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.

@@ -3,8 +3,8 @@
 //! Conventions, shared by every export:
 //! - Every function body runs inside [`guard`]: a Rust panic never crosses the boundary; it
 //!   becomes `NSMON_ERR_PANIC` and the handle it happened on refuses further use.
-//! - Every pointer is checked for NULL (`NSMON_ERR_NULL`); strings must be UTF-8
-//!   (`NSMON_ERR_UTF8`). Bad input changes nothing.
+//! - Every pointer is checked for NULL (`NSMON_ERR_NULL`); keys and names must be UTF-8
+//!   (`NSMON_ERR_UTF8`), paths may be any bytes. Bad input changes nothing.
 //! - Functions return `>= 0` on success and a negative code on failure: `-errno` or one of the
 //!   `NSMON_ERR_*` codes. The failure's detailed message is kept per thread for
 //!   `nsmon_last_error`.
@@ -115,6 +115,22 @@ pub(crate) unsafe fn c_str<'a>(
     // SAFETY: non-NULL and NUL-terminated per this function's contract.
     let s = unsafe { CStr::from_ptr(ptr) };
     s.to_str().map_err(|_| Failure::Utf8(param))
+}
+
+/// Borrows a C string argument as bytes (a path: any bytes but NUL, not necessarily UTF-8).
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string that outlives the returned borrow.
+pub(crate) unsafe fn c_path<'a>(
+    ptr: *const c_char,
+    param: &'static str,
+) -> Result<&'a std::path::Path, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::Null(param));
+    }
+    // SAFETY: non-NULL and NUL-terminated per this function's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
 }
 
 /// Writes a handle to an out-pointer that was checked non-NULL.

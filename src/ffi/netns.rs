@@ -2,9 +2,8 @@
 
 use std::ffi::{c_char, c_int};
 use std::os::fd::BorrowedFd;
-use std::path::Path;
 
-use super::{c_str, Failure};
+use super::{c_path, c_str, Failure};
 use crate::NetnsRef;
 
 /// `nsmon_netns_ref.kind`: the calling thread's own namespace (also what a zeroed struct means).
@@ -27,8 +26,8 @@ pub const NSMON_NETNS_FD: u32 = 4;
 pub struct nsmon_netns_ref {
     /// One of the `NSMON_NETNS_*` kinds.
     pub kind: u32,
-    /// The name (`NSMON_NETNS_NAME`) or path (`NSMON_NETNS_PATH`), UTF-8, NUL-terminated;
-    /// ignored otherwise.
+    /// The name (`NSMON_NETNS_NAME`, UTF-8) or path (`NSMON_NETNS_PATH`, any bytes: file names
+    /// need not be UTF-8), NUL-terminated; ignored otherwise.
     pub str: *const c_char,
     /// The pid (`NSMON_NETNS_PID`) or fd (`NSMON_NETNS_FD`); ignored otherwise.
     pub num: c_int,
@@ -54,7 +53,7 @@ pub(crate) unsafe fn netns_ref<'a>(
         // SAFETY: per the contract.
         NSMON_NETNS_NAME => NetnsRef::Name(unsafe { c_str(r.str, param) }?),
         // SAFETY: per the contract.
-        NSMON_NETNS_PATH => NetnsRef::Path(Path::new(unsafe { c_str(r.str, param) }?)),
+        NSMON_NETNS_PATH => NetnsRef::Path(unsafe { c_path(r.str, param) }?),
         NSMON_NETNS_PID => match u32::try_from(r.num) {
             Ok(pid) if pid > 0 => NetnsRef::Pid(pid),
             _ => return Err(invalid(format!("pid {} is not a process id", r.num))),

@@ -6,7 +6,7 @@ use super::handle_cell::{
     handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
     PlainEvents,
 };
-use super::{boxed, c_str, guard, guard_void, Failure};
+use super::{boxed, c_path, guard, guard_void, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
 
 /// Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
@@ -164,10 +164,11 @@ unsafe fn update(
 }
 
 /// Sets the directory to watch (default `/var/run/netns`). It need not exist yet; a relative path
-/// is resolved when the watcher is created. The string is copied.
+/// is resolved when the watcher is created. The path is bytes (it need not be UTF-8) and is
+/// copied.
 ///
-/// Returns 0, `NSMON_ERR_NULL`, `NSMON_ERR_UTF8`, or `-EINVAL` for an empty path. On failure the
-/// options are unchanged.
+/// Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
+/// unchanged.
 ///
 /// # Safety
 /// `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.
@@ -179,8 +180,8 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir(
     // SAFETY: forwarded contract.
     unsafe {
         update(options, |o| {
-            let dir = c_str(dir, "dir")?;
-            if dir.is_empty() {
+            let dir = c_path(dir, "dir")?;
+            if dir.as_os_str().is_empty() {
                 return Err(
                     crate::Error::InvalidArgument("the directory path is empty".into()).into(),
                 );
