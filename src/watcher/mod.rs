@@ -318,3 +318,35 @@ impl Watcher {
 }
 
 handle_api!(Watcher, WatchEvent);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_entries_is_read_within_a_budget_and_nothing_is_lost() {
+        let dir = std::env::temp_dir().join(format!("nsmon-u-{}-budget", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let mut watcher = Watcher::new(WatcherOptions::new().dir(&dir).any_file(true)).unwrap();
+        // Far more events than one budget of reads holds (16 reads of 4 KiB, 32 bytes each).
+        for i in 0..3000 {
+            std::fs::write(dir.join(format!("f{i:04}")), b"").unwrap();
+        }
+        assert!(watcher.next().unwrap().is_some());
+        assert!(
+            watcher.core.pump.inotify_backlog,
+            "one call read the whole flood"
+        );
+        let readable =
+            crate::sys::poll_readable(watcher.core.as_fd(), Some(std::time::Duration::ZERO));
+        assert!(readable.unwrap(), "work remains but the fd is not readable");
+        let mut created = 1;
+        while let Some(event) = watcher.next().unwrap() {
+            assert!(matches!(event, WatchEvent::Created { .. }), "{event:?}");
+            created += 1;
+        }
+        assert_eq!(created, 3000);
+        assert!(!watcher.core.pump.inotify_backlog);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
