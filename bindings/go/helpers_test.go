@@ -2,10 +2,12 @@ package nsmon
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,4 +105,63 @@ func closeEndsBlockedRead(t *testing.T, read func(context.Context) error, close 
 	if err := close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// hostileFixture is the path of tests/fixtures/hostile.sh, the hostile objects every layer's
+// tests share (links named with invalid UTF-8, control characters and quotes, an address label
+// of invalid UTF-8, a link with 490 alternative names, then nsmon-ok).
+func hostileFixture(t *testing.T) string {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "tests", "fixtures", "hostile.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the fixture: %v", err)
+	}
+	return path
+}
+
+// hostile is what hostile.sh says it makes, as exact bytes.
+type hostile struct {
+	names    []string // the link names, in creation order (nsmon-ok last)
+	label    string   // the address label (on nsmon-lbl, 198.51.100.1/24)
+	altNames []string // nsmon-many's alternative names, in the order they were added
+}
+
+// hostileWant runs the fixture's printing commands and decodes what they print.
+func hostileWant(t *testing.T) hostile {
+	t.Helper()
+	fixture := hostileFixture(t)
+	lines := func(arg string) []string {
+		out, err := exec.Command(fixture, arg).Output()
+		if err != nil {
+			t.Fatalf("%s %s: %v", fixture, arg, err)
+		}
+		return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	}
+	unhex := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			b, err := hex.DecodeString(l)
+			if err != nil {
+				t.Fatalf("the fixture printed %q: %v", l, err)
+			}
+			out = append(out, string(b))
+		}
+		return out
+	}
+	h := hostile{names: unhex(lines("names")), altNames: lines("altnames")}
+	labels := unhex(lines("label"))
+	if len(labels) != 1 || len(h.names) < 2 || h.names[len(h.names)-1] != "nsmon-ok" || len(h.altNames) != 490 {
+		t.Fatalf("the fixture describes %d names (%q), %d labels, %d alternative names", len(h.names), h.names, len(labels), len(h.altNames))
+	}
+	h.label = labels[0]
+	return h
+}
+
+// createHostile makes the fixture's objects in namespace ns.
+func createHostile(t *testing.T, ns string) {
+	t.Helper()
+	run(t, hostileFixture(t), "create", ns)
 }

@@ -9,6 +9,7 @@ import "C"
 import (
 	"runtime"
 	"syscall"
+	"unsafe"
 )
 
 // NsidKind says what an NsidEvent reports.
@@ -20,10 +21,15 @@ const (
 	NewNsid NsidKind = C.NSMON_NSID_EVENT_KIND_NEW_NSID
 	// DelNsid: the namespace with id Nsid was destroyed; the id is free again.
 	DelNsid NsidKind = C.NSMON_NSID_EVENT_KIND_DEL_NSID
-	// NsidOverrun: the kernel dropped messages (receive buffer full); the subscriber goes on.
+	// NsidOverrun: the kernel dropped messages (receive buffer full); Lost says how many (-1:
+	// the kernel does not say). The subscriber goes on.
 	NsidOverrun NsidKind = C.NSMON_NSID_EVENT_KIND_OVERRUN
+	// NsidUnparsed: an NSID message nsmon could not read; Raw has its bytes, Reason says why.
+	// The subscriber goes on.
+	NsidUnparsed NsidKind = C.NSMON_NSID_EVENT_KIND_UNPARSED
 )
 
+// String is the kind's name ("new_nsid", "del_nsid", "overrun", "unparsed"), or "unknown".
 func (k NsidKind) String() string {
 	switch k {
 	case NewNsid:
@@ -32,17 +38,28 @@ func (k NsidKind) String() string {
 		return "del_nsid"
 	case NsidOverrun:
 		return "overrun"
+	case NsidUnparsed:
+		return "unparsed"
 	}
 	return "unknown"
 }
 
 // NsidEvent is one namespace-id event.
 type NsidEvent struct {
+	// Kind says what happened.
 	Kind NsidKind
-	// Nsid is the id, as seen from the subscriber's observer namespace (-1 for NsidOverrun).
+	// Nsid is the id, as seen from the subscriber's observer namespace (-1 for NsidOverrun
+	// and NsidUnparsed).
 	Nsid int
 	// Pid and Fd are what the kernel sent with the id, -1 when absent (the usual case).
 	Pid, Fd int
+	// Lost is, for NsidOverrun, how many messages were lost, or -1 when the kernel does not
+	// say; 0 for other kinds.
+	Lost int64
+	// Raw is, for NsidUnparsed, the bytes that could not be read (a copy); nil otherwise.
+	Raw []byte
+	// Reason says why, for NsidUnparsed ("" otherwise).
+	Reason string
 }
 
 // NsidOptions configures an NsidSubscriber. The zero value observes the caller's namespace.
@@ -97,7 +114,16 @@ func nsidTake(ptr *C.nsmon_nsid) func(*NsidEvent) (bool, error) {
 		if rc != 1 {
 			return false, err
 		}
-		*ev = NsidEvent{Kind: NsidKind(c.kind), Nsid: int(c.nsid), Pid: int(c.pid), Fd: int(c.fd)}
+		// raw and reason point into the subscriber until the next call: copied here, under
+		// the handle's mutex.
+		*ev = NsidEvent{
+			Kind: NsidKind(c.kind), Nsid: int(c.nsid), Pid: int(c.pid), Fd: int(c.fd),
+			Lost: int64(c.lost),
+		}
+		if ev.Kind == NsidUnparsed {
+			ev.Raw = C.GoBytes(unsafe.Pointer(c.raw), C.int(c.raw_len))
+			ev.Reason = C.GoString(c.reason)
+		}
 		return true, nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestNsidEventsAndQueries(t *testing.T) {
@@ -88,5 +89,63 @@ func TestNsidBadInput(t *testing.T) {
 	}
 	if _, err := SetNsid(Current(), Current(), -5); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("SetNsid -5: %v", err)
+	}
+}
+
+// NSID loss is counted exactly: ids assigned in an observer namespace of the test's own while
+// a subscriber with a small receive buffer does not read are either reported or counted in
+// the NsidOverrun events' Lost.
+func TestNsidOverrunCountsEveryLostId(t *testing.T) {
+	requireRoot(t)
+	observer := newNetns(t, "nsid-obs")
+	const n = 40
+	var targets []string
+	for i := 0; i < n; i++ {
+		targets = append(targets, newNetns(t, "nsid-loss"))
+	}
+	sub, err := NewNsidSubscriber(NsidOptions{Observer: Named(observer), ReceiveBuffer: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ids := map[int]bool{}
+	for _, target := range targets {
+		id, err := SetNsid(Named(observer), Named(target), NsidAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+	}
+	received, lost, overruns := 0, int64(0), 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ev, err := sub.Read(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Kind {
+		case NewNsid:
+			if !ids[ev.Nsid] {
+				t.Fatalf("new_nsid %d, not one of those assigned (%v)", ev.Nsid, ids)
+			}
+			delete(ids, ev.Nsid) // each once
+			received++
+		case NsidOverrun:
+			if ev.Lost < 0 || ev.Nsid != -1 || ev.Raw != nil || ev.Reason != "" {
+				t.Fatalf("overrun: %+v (the test relies on the kernel's count)", ev)
+			}
+			lost += ev.Lost
+			overruns++
+		default:
+			t.Fatalf("unexpected %s: %+v", ev.Kind, ev)
+		}
+	}
+	t.Logf("%d ids: %d new_nsid received, %d lost in %d overruns", n, received, lost, overruns)
+	if overruns == 0 || int64(received)+lost != n {
+		t.Fatalf("received %d + lost %d (%d overruns), want %d with at least one overrun", received, lost, overruns, n)
 	}
 }

@@ -51,7 +51,8 @@ var (
 	ErrTooManyFiles error = syscall.EMFILE
 	// ErrPermission: the operation needs privileges (EPERM).
 	ErrPermission error = syscall.EPERM
-	// ErrUTF8: a string passed to the library is not valid UTF-8.
+	// ErrUTF8: a key or a namespace name passed to the library is not valid UTF-8 (paths,
+	// Path and WatcherOptions.Dir, may be any bytes).
 	ErrUTF8 = errors.New("nsmon: not valid UTF-8")
 	// ErrInternal: the library caught an internal error (a panic); the handle is unusable.
 	ErrInternal = errors.New("nsmon: internal error")
@@ -68,6 +69,7 @@ type Error struct {
 	Message string
 }
 
+// Error is "nsmon: OP: MESSAGE".
 func (e *Error) Error() string {
 	return fmt.Sprintf("nsmon: %s: %s", e.Op, e.Message)
 }
@@ -252,10 +254,12 @@ type Netns struct {
 // Current is the caller's namespace.
 func Current() Netns { return Netns{kind: C.NSMON_NETNS_CURRENT} }
 
-// Named is /var/run/netns/NAME (the name is validated).
+// Named is /var/run/netns/NAME (the name is validated, and must be UTF-8: for other names,
+// use Path("/var/run/netns/" + name)).
 func Named(name string) Netns { return Netns{kind: C.NSMON_NETNS_NAME, str: name} }
 
-// Path is any nsfs file of a network namespace (a bind mount, /proc/PID/ns/net, ...).
+// Path is any nsfs file of a network namespace (a bind mount, /proc/PID/ns/net, ...). The path
+// is bytes: it need not be UTF-8 (but holds no NUL).
 func Path(path string) Netns { return Netns{kind: C.NSMON_NETNS_PATH, str: path} }
 
 // Pid is the namespace of process pid.

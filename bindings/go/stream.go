@@ -93,10 +93,20 @@ const (
 	DelFilter StreamKind = C.NSMON_STREAM_EVENT_KIND_DEL_FILTER
 	// Synced: the namespace's dump (or resync) is complete.
 	Synced StreamKind = C.NSMON_STREAM_EVENT_KIND_SYNCED
-	// Overrun: the kernel dropped messages for the namespace.
+	// Overrun: the kernel dropped notifications for the namespace (receive buffer full); Lost
+	// says how many (-1: the kernel does not say). It is reported after the messages queued
+	// before the loss; a resync follows with ResyncOnOverrun, and whenever a dump was running.
 	Overrun StreamKind = C.NSMON_STREAM_EVENT_KIND_OVERRUN
 	// Failed: the namespace's socket failed and it was removed; Err says why.
 	Failed StreamKind = C.NSMON_STREAM_EVENT_KIND_ERROR
+	// Unparsed: a message nsmon could not type (malformed, of a type nsmon does not type, or
+	// the part of a datagram that could not be split or read whole). Raw has its bytes, Reason
+	// says why. The namespace goes on.
+	Unparsed StreamKind = C.NSMON_STREAM_EVENT_KIND_UNPARSED
+	// SyncFailed: the dump (or resync) ended without a complete, consistent snapshot (a dump
+	// failed, or its table kept changing while it was dumped); Reason says which. The objects
+	// it listed were delivered, and live events go on.
+	SyncFailed StreamKind = C.NSMON_STREAM_EVENT_KIND_SYNC_FAILED
 )
 
 var streamKindNames = map[StreamKind]string{
@@ -104,9 +114,11 @@ var streamKindNames = map[StreamKind]string{
 	NewRoute: "new_route", DelRoute: "del_route", NewNeigh: "new_neigh", DelNeigh: "del_neigh",
 	NewQdisc: "new_qdisc", DelQdisc: "del_qdisc", NewClass: "new_class", DelClass: "del_class",
 	NewFilter: "new_filter", DelFilter: "del_filter", Synced: "synced", Overrun: "overrun",
-	Failed: "error",
+	Failed: "error", Unparsed: "unparsed", SyncFailed: "sync_failed",
 }
 
+// String is the kind's name as the nsmon command prints it ("new_link", "overrun",
+// "sync_failed", ...), or "unknown".
 func (k StreamKind) String() string {
 	if name, ok := streamKindNames[k]; ok {
 		return name
@@ -114,59 +126,103 @@ func (k StreamKind) String() string {
 	return "unknown"
 }
 
-// Link is a link event's fields.
+// Link is a link event's fields. Names are the kernel's bytes, copied exactly: the kernel
+// allows any byte in them but '/', ':' and white space, so they need not be UTF-8 (a Go string
+// holds any bytes; check utf8.ValidString before treating one as text).
 type Link struct {
+	// Index is the interface index; Flags its IFF_* flags; MTU and Master (the master
+	// device's index) are 0 when absent.
 	Index, Flags, MTU, Master uint32
-	Operstate                 uint8
-	MAC                       net.HardwareAddr
-	Name, Kind                string
+	// Family is AF_UNSPEC (0) for the link itself, AF_BRIDGE for a bridge's notice about a
+	// port (which carries no alternative names).
+	Family uint8
+	// Operstate is the RFC 2863 operational state.
+	Operstate uint8
+	// MAC is the link-layer address (nil when absent).
+	MAC net.HardwareAddr
+	// Name is the interface name; Kind the link kind ("bridge", "veth", ...; "" when absent).
+	Name, Kind string
+	// AltNames are the link's alternative names (`ip link property add ... altname`), in the
+	// kernel's order; nil when it has none.
+	AltNames []string
 }
 
 // Addr is an address event's fields.
 type Addr struct {
-	Index     uint32
-	Addr      net.IP
+	// Index is the interface index.
+	Index uint32
+	// Addr is the address (4 bytes for IPv4, 16 for IPv6).
+	Addr net.IP
+	// PrefixLen is the prefix length.
 	PrefixLen uint8
-	Scope     uint8
-	Label     string
+	// Scope is RT_SCOPE_*.
+	Scope uint8
+	// Label is the IPv4 label: bytes like a link name, copied exactly (not necessarily
+	// UTF-8).
+	Label string
 }
 
 // Route is a route event's fields. Dst is nil for a default route.
 type Route struct {
+	// Family is AF_INET or AF_INET6; DstLen the destination's prefix length; Protocol
+	// RTPROT_*; Scope RT_SCOPE_*; Type RTN_*.
 	Family, DstLen, Protocol, Scope, Type uint8
-	Table, Oif                            uint32
-	Dst, Gateway                          net.IP
+	// Table is the routing table; Oif the output interface's index (0 when absent).
+	Table, Oif uint32
+	// Dst is the destination and Gateway the gateway (nil when absent).
+	Dst, Gateway net.IP
 }
 
 // Neigh is a neighbour event's fields.
 type Neigh struct {
+	// Family is AF_INET, AF_INET6 or AF_BRIDGE.
 	Family uint8
-	State  uint16
-	Index  uint32
-	Dst    net.IP
+	// State is the NUD_* state bits.
+	State uint16
+	// Index is the interface index.
+	Index uint32
+	// Dst is the neighbour's address (nil when absent).
+	Dst net.IP
+	// LLAddr is its link-layer address (nil when absent).
 	LLAddr net.HardwareAddr
 }
 
 // TC is a qdisc, class or filter event's fields. Handles are major<<16 | minor.
 type TC struct {
+	// Index is the interface index; Handle and Parent the handles (Parent 0xffffffff: root).
 	Index, Handle, Parent uint32
-	Kind                  string
+	// Kind is the qdisc, class or filter kind ("htb", "u32", ...), the kernel's bytes copied
+	// exactly.
+	Kind string
 }
 
 // StreamEvent is one stream event; the field matching Kind is set, the others are nil.
 type StreamEvent struct {
+	// Kind says what happened, and which of the fields below is set.
 	Kind StreamKind
 	// Key is the namespace's key (for an all-nsid target, see Stream.AddAllNsid).
 	Key string
 	// Nsid is the source namespace's id for events from an all-nsid target, else -1.
 	Nsid int
-	// Raw is the netlink message as the kernel sent it (nil for Synced, Overrun, Failed).
-	Raw   []byte
-	Link  *Link
-	Addr  *Addr
+	// Raw is the netlink message as the kernel sent it; for Unparsed, the bytes that could
+	// not be typed (possibly none, when the rest of a datagram was lost). Nil for Synced,
+	// SyncFailed, Overrun and Failed.
+	Raw []byte
+	// Link is set for NewLink and DelLink.
+	Link *Link
+	// Addr is set for NewAddr and DelAddr.
+	Addr *Addr
+	// Route is set for NewRoute and DelRoute.
 	Route *Route
+	// Neigh is set for NewNeigh and DelNeigh.
 	Neigh *Neigh
-	TC    *TC
+	// TC is set for the qdisc, class and filter kinds.
+	TC *TC
+	// Reason says why, for Unparsed and SyncFailed ("" otherwise).
+	Reason string
+	// Lost is, for Overrun, how many notifications were lost, or -1 when the kernel does not
+	// say (before Linux 4.12); 0 for other kinds.
+	Lost int64
 	// Err is why the namespace failed (Failed only).
 	Err error
 }
@@ -188,6 +244,25 @@ func hw(b *C.uint8_t, n C.uint8_t) net.HardwareAddr {
 	return net.HardwareAddr(C.GoBytes(unsafe.Pointer(b), C.int(n)))
 }
 
+// goName copies a length-delimited name out of a C array: every byte, whatever it is (the
+// array's NUL terminator is not what ends it).
+func goName(b *C.char, n C.uint8_t) string {
+	return C.GoStringN(b, C.int(n))
+}
+
+// altNames copies a link's alternative names (they point into the stream).
+func altNames(l *C.nsmon_link) []string {
+	if l.alt_names == nil || l.alt_names_count == 0 {
+		return nil
+	}
+	c := unsafe.Slice(l.alt_names, int(l.alt_names_count))
+	names := make([]string, len(c))
+	for i, b := range c {
+		names[i] = C.GoStringN((*C.char)(unsafe.Pointer(b.bytes)), C.int(b.len))
+	}
+	return names
+}
+
 // fromC copies an event into Go memory (its pointers are valid only until the next call).
 func fromC(c *C.nsmon_stream_event) StreamEvent {
 	ev := StreamEvent{
@@ -203,15 +278,15 @@ func fromC(c *C.nsmon_stream_event) StreamEvent {
 		l := &c.link
 		ev.Link = &Link{
 			Index: uint32(l.index), Flags: uint32(l.flags), MTU: uint32(l.mtu),
-			Master: uint32(l.master), Operstate: uint8(l.operstate),
-			MAC: hw(&l.mac[0], l.mac_len), Name: C.GoString(&l.name[0]),
-			Kind: C.GoString(&l.kind[0]),
+			Master: uint32(l.master), Family: uint8(l.family), Operstate: uint8(l.operstate),
+			MAC: hw(&l.mac[0], l.mac_len), Name: goName(&l.name[0], l.name_len),
+			Kind: goName(&l.kind[0], l.kind_len), AltNames: altNames(l),
 		}
 	case NewAddr, DelAddr:
 		a := &c.addr
 		ev.Addr = &Addr{
 			Index: uint32(a.index), Addr: ip(a.addr), PrefixLen: uint8(a.prefix_len),
-			Scope: uint8(a.scope), Label: C.GoString(&a.label[0]),
+			Scope: uint8(a.scope), Label: goName(&a.label[0], a.label_len),
 		}
 	case NewRoute, DelRoute:
 		r := &c.route
@@ -230,10 +305,17 @@ func fromC(c *C.nsmon_stream_event) StreamEvent {
 		t := &c.tc
 		ev.TC = &TC{
 			Index: uint32(t.index), Handle: uint32(t.handle), Parent: uint32(t.parent),
-			Kind: C.GoString(&t.kind[0]),
+			Kind: goName(&t.kind[0], t.kind_len),
+		}
+	case Overrun:
+		ev.Lost = int64(c.lost)
+	case Unparsed, SyncFailed:
+		ev.Reason = C.GoString(c.reason)
+		if ev.Kind == Unparsed && ev.Raw == nil {
+			ev.Raw = []byte{}
 		}
 	case Failed:
-		ev.Err = &Error{Op: "stream " + ev.Key, Code: -int(syscall.EIO), Message: C.GoString(c.error)}
+		ev.Err = &Error{Op: "stream " + ev.Key, Code: -int(syscall.EIO), Message: C.GoString(c.reason)}
 	}
 	return ev
 }
@@ -261,8 +343,8 @@ func NewStream() (*Stream, error) {
 	return s, nil
 }
 
-// Add starts following target under key. Fails (changing nothing) when the key is in use or
-// the namespace cannot be opened.
+// Add starts following target under key (UTF-8: ErrUTF8 otherwise). Fails (changing nothing)
+// when the key is in use or the namespace cannot be opened.
 func (s *Stream) Add(key string, target Netns, opts StreamOptions) error {
 	return s.add("stream add", key, target, opts, false)
 }
@@ -304,7 +386,9 @@ func (s *Stream) add(op, key string, ns Netns, opts StreamOptions, allNsid bool)
 
 // StreamTarget is one entry of AddMany.
 type StreamTarget struct {
-	Key    string
+	// Key is what the namespace's events are tagged with (UTF-8).
+	Key string
+	// Target is the namespace.
 	Target Netns
 }
 

@@ -1,15 +1,18 @@
 package nsmon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestStreamTypedEventsWithDump(t *testing.T) {
@@ -298,5 +301,354 @@ func TestFinalizerFreesAForgottenHandle(t *testing.T) {
 	}
 	if after := fdCount(t); after > fds {
 		t.Fatalf("forgotten handles were never freed: %d fds before, %d after", fds, after)
+	}
+}
+
+// sameStrings says whether got and want hold the same strings in the same order, and if not,
+// where they first differ.
+func sameStrings(got, want []string) (bool, string) {
+	for i := 0; i < len(got) || i < len(want); i++ {
+		switch {
+		case i >= len(got):
+			return false, fmt.Sprintf("%d of %d: %q is missing", len(got), len(want), want[i])
+		case i >= len(want):
+			return false, fmt.Sprintf("%d, want %d: %q is extra", len(got), len(want), got[i])
+		case got[i] != want[i]:
+			return false, fmt.Sprintf("[%d] is %q, want %q", i, got[i], want[i])
+		}
+	}
+	return true, ""
+}
+
+// checkHostileObjects checks the link events in seen (the last one of each name, of the link
+// itself: not a bridge's AF_BRIDGE notice about a port) and the address events against the
+// fixture, byte for byte: every name is there, no other name (but those allowed), and
+// nsmon-many has all its alternative names when allAltNames (else those it has are the first of
+// them, in order).
+func checkHostileObjects(t *testing.T, seen []StreamEvent, want hostile, allAltNames bool, allowed ...string) {
+	t.Helper()
+	links := map[string]*Link{}
+	known := map[string]bool{}
+	for _, name := range append(want.names, allowed...) {
+		known[name] = true
+	}
+	for _, ev := range seen {
+		if ev.Kind == NewLink {
+			if ev.Link.Family == 0 {
+				links[ev.Link.Name] = ev.Link
+			}
+			if !known[ev.Link.Name] {
+				t.Errorf("a link named %q (%x), which the fixture did not make", ev.Link.Name, ev.Link.Name)
+			}
+		}
+	}
+	for _, name := range want.names {
+		l := links[name]
+		if l == nil {
+			t.Errorf("no link named %q (%x)", name, name)
+			continue
+		}
+		if l.Kind != "bridge" {
+			t.Errorf("link %q: kind %q (%x)", name, l.Kind, l.Kind)
+		}
+		if name != "nsmon-many" && l.AltNames != nil {
+			t.Errorf("link %q: alternative names %q", name, l.AltNames)
+		}
+	}
+	// Each event of nsmon-many has the first of its alternative names, exactly and in order
+	// (all of them in a dump; live, as many as it had when the kernel notified).
+	for _, ev := range seen {
+		if ev.Kind == NewLink && ev.Link.Name == "nsmon-many" {
+			n := len(ev.Link.AltNames)
+			if n > len(want.altNames) {
+				n = len(want.altNames)
+			}
+			if ok, diff := sameStrings(ev.Link.AltNames, want.altNames[:n]); !ok {
+				t.Errorf("nsmon-many's alternative names: %s", diff)
+			}
+		}
+	}
+	if many := links["nsmon-many"]; many != nil && allAltNames {
+		if ok, diff := sameStrings(many.AltNames, want.altNames); !ok {
+			t.Errorf("nsmon-many's alternative names (its last event): %s", diff)
+		}
+	}
+	labelled := false
+	for _, ev := range seen {
+		if ev.Kind == NewAddr && ev.Addr.Addr.Equal(net.ParseIP("198.51.100.1")) {
+			lbl := links["nsmon-lbl"]
+			if ev.Addr.Label != want.label || ev.Addr.PrefixLen != 24 || lbl == nil || ev.Addr.Index != lbl.Index {
+				t.Errorf("the address: label %q (%x), want %q (%x); %+v", ev.Addr.Label, ev.Addr.Label, want.label, want.label, ev.Addr)
+			}
+			labelled = true
+		}
+	}
+	if !labelled {
+		t.Error("no event for 198.51.100.1 (the labelled address)")
+	}
+}
+
+// abnormal lists the events that say the namespace was not followed whole.
+func abnormal(seen []StreamEvent) []string {
+	var bad []string
+	for _, ev := range seen {
+		switch ev.Kind {
+		case Failed:
+			bad = append(bad, fmt.Sprintf("%s: %v", ev.Kind, ev.Err))
+		case Unparsed, SyncFailed:
+			bad = append(bad, fmt.Sprintf("%s (%d bytes): %s", ev.Kind, len(ev.Raw), ev.Reason))
+		case Overrun:
+			bad = append(bad, fmt.Sprintf("%s: lost %d", ev.Kind, ev.Lost))
+		}
+	}
+	return bad
+}
+
+// The dump of a namespace full of hostile names reports each byte for byte (the 490
+// alternative names included, in a link message over 64 KiB), then Synced, and the namespace is
+// still followed afterwards.
+func TestStreamDumpReportsHostileNamesExactly(t *testing.T) {
+	requireRoot(t)
+	want := hostileWant(t)
+	ns := newNetns(t, "hostile-dump")
+	createHostile(t, ns)
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("h", Named(ns), StreamOptions{Groups: GroupLink | GroupIPv4Addr, Dump: true}); err != nil {
+		t.Fatal(err)
+	}
+	seen := readUntil(t, s, func(ev StreamEvent) bool { return ev.Kind == Synced || ev.Kind == SyncFailed || ev.Kind == Failed })
+	if last := seen[len(seen)-1]; last.Kind != Synced || last.Key != "h" {
+		t.Fatalf("the dump ended in %s (key %q): %v", last.Kind, last.Key, abnormal(seen))
+	}
+	if bad := abnormal(seen); len(bad) > 0 {
+		t.Fatalf("during the dump: %q", bad)
+	}
+	checkHostileObjects(t, seen, want, true, "lo")
+	t.Logf("dump: %d events, then synced", len(seen))
+
+	ipn(t, ns, "link add nsmon-after type bridge")
+	after := readUntil(t, s, func(ev StreamEvent) bool { return ev.Kind == NewLink && ev.Link.Name == "nsmon-after" })
+	if bad := abnormal(after); len(bad) > 0 {
+		t.Fatalf("after the dump: %q", bad)
+	}
+	if ok, err := s.Contains("h"); !ok || err != nil {
+		t.Fatalf("Contains after the dump: %v %v", ok, err)
+	}
+}
+
+// A stream subscribed before the hostile objects are made hears each of them live, byte for
+// byte, nsmon-ok last, with no Failed, Unparsed or Overrun event: every notification is read
+// whole, nsmon-many's with the alternative names it had (all 490, over 64 KiB, once it is up).
+// The 8 MiB receive buffer holds the fixture's burst; the test relies on seeing every
+// notification, so an Overrun fails it rather than being resynced over.
+func TestStreamLiveReportsHostileNamesExactly(t *testing.T) {
+	requireRoot(t)
+	want := hostileWant(t)
+	ns := newNetns(t, "hostile-live")
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("h", Named(ns), StreamOptions{Groups: GroupLink | GroupIPv4Addr, ReceiveBuffer: 8 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	createHostile(t, ns)
+	seen := readUntil(t, s, func(ev StreamEvent) bool {
+		return ev.Kind == Failed || ev.Kind == NewLink && ev.Link.Name == "nsmon-ok"
+	})
+	// Whatever else is queued (nothing should say the namespace was not followed whole).
+	for {
+		ev, ok, err := s.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		seen = append(seen, ev)
+	}
+	if bad := abnormal(seen); len(bad) > 0 {
+		t.Fatalf("live: %q", bad)
+	}
+	first := map[string]int{}
+	up := -1 // nsmon-many's last event as up, before nsmon-ok
+	links := 0
+	for i, ev := range seen {
+		if ev.Kind != NewLink {
+			continue
+		}
+		links++
+		if _, ok := first[ev.Link.Name]; !ok {
+			first[ev.Link.Name] = i
+		}
+		if _, ok := first["nsmon-ok"]; !ok && ev.Link.Name == "nsmon-many" && ev.Link.Family == 0 && ev.Link.Flags&syscall.IFF_UP != 0 {
+			up = i
+		}
+	}
+	okAt := first["nsmon-ok"]
+	for _, name := range want.names[:len(want.names)-1] {
+		if i, seen := first[name]; seen && i > okAt {
+			t.Errorf("%q (%x) first reported at %d, after nsmon-ok (%d)", name, name, i, okAt)
+		}
+	}
+	// The kernel notifies a link's changes only while it is up: if the fixture sets nsmon-many
+	// up after naming it, that notification (over 64 KiB) has all 490 alternative names; if it
+	// leaves it down, live events have none of them (the dump test sees them all).
+	if up >= 0 {
+		if ok, diff := sameStrings(seen[up].Link.AltNames, want.altNames); !ok {
+			t.Errorf("nsmon-many, up, before nsmon-ok: alternative names %s", diff)
+		}
+	}
+	checkHostileObjects(t, seen, want, false)
+	if up >= 0 {
+		t.Logf("live: %d events, %d of them new_link; nsmon-many reported up with %d alternative names",
+			len(seen), links, len(seen[up].Link.AltNames))
+	} else {
+		t.Logf("live: %d events, %d of them new_link; nsmon-many never reported up (the fixture leaves it down)",
+			len(seen), links)
+	}
+}
+
+// Loss is counted exactly: with a small receive buffer and nothing read while N routes are
+// added, the route events received plus what the Overrun events say was lost are N.
+func TestStreamOverrunCountsEveryLostRoute(t *testing.T) {
+	requireRoot(t)
+	for _, n := range []int{300, 2000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { exactLoss(t, n) })
+	}
+}
+
+func exactLoss(t *testing.T, n int) {
+	ns := newNetns(t, fmt.Sprintf("loss%d", n))
+	ipn(t, ns, "link add nsmon-br type bridge")
+	ipn(t, ns, "link set nsmon-br up")
+	ipn(t, ns, "addr add 198.51.100.1/24 dev nsmon-br")
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("loss", Named(ns), StreamOptions{Groups: GroupIPv4Route, ReceiveBuffer: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is pending from the setup: every route event to come is one of the N.
+	time.Sleep(100 * time.Millisecond)
+	if ev, ok, err := s.Next(); ok || err != nil {
+		t.Fatalf("before the routes: %v %v %+v", ok, err, ev)
+	}
+	// 250 host routes per table, tables 100 and up.
+	var batch bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&batch, "route add 203.0.113.%d/32 dev nsmon-br table %d\n", 1+i%250, 100+i/250)
+	}
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = &batch
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	received, lost, overruns := 0, int64(0), 0
+	distinct := map[string]bool{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ev, err := s.Read(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // read everything: nothing more for a second
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Kind {
+		case NewRoute:
+			r := ev.Route
+			if r.Dst.To4() == nil || r.Dst.To4()[2] != 113 || r.DstLen != 32 || r.Table < 100 {
+				t.Fatalf("a route event that is not one of the N: %+v", r)
+			}
+			distinct[fmt.Sprintf("%s/%d", r.Dst, r.Table)] = true
+			received++
+		case Overrun:
+			if ev.Lost < 0 {
+				t.Fatalf("Overrun with an unknown count (Lost %d): the test relies on the kernel's count", ev.Lost)
+			}
+			lost += ev.Lost
+			overruns++
+		default:
+			t.Fatalf("unexpected %s event: %+v", ev.Kind, ev)
+		}
+	}
+	t.Logf("N=%d: %d route events received, %d lost in %d Overrun events", n, received, lost, overruns)
+	if overruns == 0 {
+		t.Fatalf("no Overrun with a 4096-byte receive buffer (%d of %d received)", received, n)
+	}
+	if len(distinct) != received {
+		t.Fatalf("%d route events for %d distinct routes", received, len(distinct))
+	}
+	if int64(received)+lost != int64(n) {
+		t.Fatalf("received %d + lost %d = %d, want %d", received, lost, int64(received)+lost, n)
+	}
+}
+
+// A message nsmon does not type (a tc chain) is Unparsed, with its bytes and a reason, and
+// the namespace goes on.
+func TestStreamUnparsedKeepsTheNamespace(t *testing.T) {
+	requireRoot(t)
+	ns := newNetns(t, "unparsed")
+	ipn(t, ns, "link add nsmon-br type bridge")
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("u", Named(ns), StreamOptions{Groups: GroupTC}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "tc", "-n", ns, "qdisc", "add", "dev", "nsmon-br", "ingress")
+	run(t, "tc", "-n", ns, "chain", "add", "dev", "nsmon-br", "ingress", "chain", "7")
+	seen := readUntil(t, s, func(ev StreamEvent) bool { return ev.Kind == Unparsed || ev.Kind == Failed })
+	ev := seen[len(seen)-1]
+	const rtmNewChain = 100 // RTM_NEWCHAIN
+	// The raw bytes are one whole message: a struct nlmsghdr (host byte order) leads them.
+	if ev.Kind != Unparsed || ev.Key != "u" || ev.Reason == "" || len(ev.Raw) < 16 ||
+		hostUint16(ev.Raw[4:6]) != rtmNewChain || int(hostUint32(ev.Raw[0:4])) != len(ev.Raw) ||
+		ev.Link != nil || ev.TC != nil || ev.Err != nil {
+		t.Fatalf("%s %q reason %q raw %x", ev.Kind, ev.Key, ev.Reason, ev.Raw)
+	}
+	t.Logf("unparsed: %d bytes, reason %q", len(ev.Raw), ev.Reason)
+	run(t, "tc", "-n", ns, "qdisc", "add", "dev", "nsmon-br", "root", "handle", "1:", "htb")
+	readUntil(t, s, func(ev StreamEvent) bool {
+		if ev.Kind == Failed {
+			t.Fatalf("after Unparsed: %v", ev.Err)
+		}
+		return ev.Kind == NewQdisc && ev.TC.Kind == "htb"
+	})
+}
+
+// hostUint16 and hostUint32 read netlink's host-byte-order integers.
+func hostUint16(b []byte) uint16 {
+	var v uint16
+	copy((*[2]byte)(unsafe.Pointer(&v))[:], b)
+	return v
+}
+
+func hostUint32(b []byte) uint32 {
+	var v uint32
+	copy((*[4]byte)(unsafe.Pointer(&v))[:], b)
+	return v
+}
+
+func TestKindNames(t *testing.T) {
+	for k, want := range map[fmt.Stringer]string{
+		Unparsed: "unparsed", SyncFailed: "sync_failed", Overrun: "overrun", Failed: "error",
+		Synced: "synced", StreamKind(999): "unknown", NsidUnparsed: "unparsed",
+		NsidOverrun: "overrun", NsidKind(999): "unknown",
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("%d: %q, want %q", k, got, want)
+		}
 	}
 }

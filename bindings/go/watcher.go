@@ -29,6 +29,8 @@ const (
 	Overflow WatchKind = C.NSMON_WATCHER_EVENT_KIND_OVERFLOW
 )
 
+// String is the kind's name ("created", "deleted", "dir_created", "dir_deleted",
+// "overflow"), or "unknown".
 func (k WatchKind) String() string {
 	switch k {
 	case Created:
@@ -47,14 +49,20 @@ func (k WatchKind) String() string {
 
 // WatchEvent is one watcher event.
 type WatchEvent struct {
+	// Kind says what happened.
 	Kind WatchKind
-	// Name is the namespace's name (empty for directory events and Overflow).
+	// Name is the namespace's name (empty for directory events and Overflow): the file name's
+	// bytes, copied exactly. They need not be UTF-8 (any byte but '/' and NUL is allowed).
+	// Named and Stream keys take UTF-8 only: to follow a namespace whose name is not, pass
+	// Path (the watched directory joined with Name; paths are bytes) under a key of the
+	// caller's choosing (e.g. strconv.Quote(Name)).
 	Name string
 }
 
 // WatcherOptions configures a Watcher. The zero value watches /var/run/netns.
 type WatcherOptions struct {
-	// Dir is the directory to watch ("": /var/run/netns). It need not exist yet.
+	// Dir is the directory to watch ("": /var/run/netns). It need not exist yet, nor be UTF-8
+	// (a path is bytes).
 	Dir string
 	// ListExisting reports the namespaces present at creation as Created events first.
 	ListExisting bool

@@ -3,8 +3,11 @@ package nsmon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,12 +97,21 @@ func TestWatcherBadInputAndClose(t *testing.T) {
 	if _, err := NewWatcher(WatcherOptions{Dir: "a\x00b"}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("NUL in dir: %v", err)
 	}
-	if _, err := NewWatcher(WatcherOptions{Dir: "\xff"}); !errors.Is(err, ErrUTF8) {
-		t.Fatalf("bad UTF-8 dir: %v", err)
-	}
 	var e *Error
-	if _, err := NewWatcher(WatcherOptions{Dir: "\xff"}); !errors.As(err, &e) || e.Message == "" {
+	if _, err := NewWatcher(WatcherOptions{Dir: "a\x00b"}); !errors.As(err, &e) || e.Message == "" {
 		t.Fatalf("no detailed message: %#v", err)
+	}
+	// A directory is a path, and paths are bytes: one that is not UTF-8 is accepted (and
+	// watched: see TestWatcherReportsNonUTF8NamesExactly).
+	parent, err := os.MkdirTemp("", "nsmon-t-go-dir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if w, err := NewWatcher(WatcherOptions{Dir: filepath.Join(parent, "nsmon-\xff"), AnyFile: true}); err != nil {
+		t.Fatalf("a directory that is not UTF-8: %v", err)
+	} else {
+		w.Close()
 	}
 	w, err := NewWatcher(WatcherOptions{Dir: t.TempDir(), AnyFile: true})
 	if err != nil {
@@ -128,5 +140,88 @@ func TestValidateName(t *testing.T) {
 	}
 	if Version() == "" {
 		t.Fatal("no version")
+	}
+}
+
+// A namespace file whose name is not UTF-8 is reported with its exact bytes: a bind mount of
+// a namespace in a directory of the test's own, itself not named in UTF-8 (no AnyFile: it must
+// be a mounted nsfs file), and one made by `ip netns add` in /var/run/netns (Created, then
+// Deleted). Named takes only UTF-8; Path takes the name as reported (paths are bytes), and the
+// namespace is followed through it.
+func TestWatcherReportsNonUTF8NamesExactly(t *testing.T) {
+	requireRoot(t)
+	source := newNetns(t, "raw")
+	dir, err := os.MkdirTemp("", "nsmon-t-go-watch-\xfe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	w, err := NewWatcher(WatcherOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// Invalid UTF-8, a control character, a quote, a backslash and a newline.
+	name := fmt.Sprintf("nsmon-t-go-%d-\xfe\xff\x01\"\\\n\xc3", os.Getpid())
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	if err := syscall.Mount("/var/run/netns/"+source, path, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(path, syscall.MNT_DETACH) })
+	ctx := timeout(t)
+	ev, err := w.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Kind != Created || ev.Name != name {
+		t.Fatalf("%s %q (%x), want created %q (%x)", ev.Kind, ev.Name, ev.Name, name, name)
+	}
+
+	// The name as reported opens the namespace by its path.
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("raw", Path(filepath.Join(dir, ev.Name)), StreamOptions{Groups: GroupLink}); err != nil {
+		t.Fatalf("Path of a name that is not UTF-8: %v", err)
+	}
+	ipn(t, source, "link add nsmon-raw type bridge")
+	readUntil(t, s, func(ev StreamEvent) bool { return ev.Kind == NewLink && ev.Link.Name == "nsmon-raw" })
+
+	// ip netns add, in /var/run/netns, watched by the default watcher.
+	all, err := NewWatcher(WatcherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	named := fmt.Sprintf("nsmon-t-go-%d-\xfe\x7f\xc3(", os.Getpid())
+	run(t, "ip", "netns", "add", named)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", named).Run() })
+	if _, _, err := GetNsid(Current(), Named(named)); !errors.Is(err, ErrUTF8) {
+		t.Fatalf("Named of a name that is not UTF-8: %v, want ErrUTF8", err)
+	}
+	for _, want := range []WatchKind{Created, Deleted} {
+		for {
+			ev, err := all.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s %q: %v", want, named, err)
+			}
+			// Other namespaces may come and go meanwhile; a mangled copy of this one's name
+			// would not match and end in the timeout above.
+			if ev.Name == named {
+				if ev.Kind != want {
+					t.Fatalf("%s %q, want %s", ev.Kind, ev.Name, want)
+				}
+				break
+			}
+		}
+		if want == Created {
+			run(t, "ip", "netns", "del", named)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Command follow prints link, address, route, neighbour and tc events from every named network
 // namespace: those present at start and those created later (until they are deleted). It puts
 // a Watcher beside a Stream: each Created namespace is added to the stream under its name, each
-// Deleted one removed.
+// Deleted one removed. Names are bytes (a link's or a namespace's need not be UTF-8): those
+// that are not plain printable text are printed quoted.
 //
 //	go run ./examples/follow            # Ctrl-C to stop
 //	go run ./examples/follow -groups 9  # links and IPv4 routes only (NSMON_GROUP_* bits)
@@ -13,7 +14,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	nsmon "github.com/nsmon/nsmon/bindings/go"
 )
@@ -49,16 +54,17 @@ func follow(ctx context.Context, opts nsmon.StreamOptions) error {
 			if err != nil {
 				return
 			}
+			key := text(ev.Name) // keys are UTF-8
 			switch ev.Kind {
 			case nsmon.Created:
-				if err := stream.Add(ev.Name, nsmon.Named(ev.Name), opts); err != nil {
-					fmt.Fprintf(os.Stderr, "%s: %v\n", ev.Name, err)
+				if err := add(stream, key, ev.Name, opts); err != nil {
+					fmt.Fprintf(os.Stderr, "%s: %v\n", key, err)
 					continue
 				}
-				fmt.Printf("[%s] following\n", ev.Name)
+				fmt.Printf("[%s] following\n", key)
 			case nsmon.Deleted:
-				if removed, _ := stream.Remove(ev.Name); removed {
-					fmt.Printf("[%s] gone\n", ev.Name)
+				if removed, _ := stream.Remove(key); removed {
+					fmt.Printf("[%s] gone\n", key)
 				}
 			}
 		}
@@ -76,10 +82,33 @@ func follow(ctx context.Context, opts nsmon.StreamOptions) error {
 	}
 }
 
+// add follows the namespace /var/run/netns/NAME under key: by name when it is UTF-8 (what
+// Named takes), else by its path (paths are bytes).
+func add(stream *nsmon.Stream, key, name string, opts nsmon.StreamOptions) error {
+	if utf8.ValidString(name) {
+		return stream.Add(key, nsmon.Named(name), opts)
+	}
+	return stream.Add(key, nsmon.Path(filepath.Join("/var/run/netns", name)), opts)
+}
+
+// text is s when it is printable UTF-8, else s quoted (names are the kernel's bytes).
+func text(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 func describe(ev nsmon.StreamEvent) string {
 	switch {
 	case ev.Link != nil:
-		return fmt.Sprintf("link %d %s kind=%s mtu=%d", ev.Link.Index, ev.Link.Name, ev.Link.Kind, ev.Link.MTU)
+		d := fmt.Sprintf("link %d %s kind=%s mtu=%d", ev.Link.Index, text(ev.Link.Name), text(ev.Link.Kind), ev.Link.MTU)
+		if n := len(ev.Link.AltNames); n > 0 {
+			d += fmt.Sprintf(" altnames=%d", n)
+		}
+		return d
 	case ev.Addr != nil:
 		return fmt.Sprintf("addr %s/%d dev %d", ev.Addr.Addr, ev.Addr.PrefixLen, ev.Addr.Index)
 	case ev.Route != nil:
@@ -91,9 +120,17 @@ func describe(ev nsmon.StreamEvent) string {
 	case ev.Neigh != nil:
 		return fmt.Sprintf("neigh %s lladdr %s dev %d", ev.Neigh.Dst, ev.Neigh.LLAddr, ev.Neigh.Index)
 	case ev.TC != nil:
-		return fmt.Sprintf("tc %x:%x parent %x kind %s dev %d", ev.TC.Handle>>16, ev.TC.Handle&0xffff, ev.TC.Parent, ev.TC.Kind, ev.TC.Index)
+		return fmt.Sprintf("tc %x:%x parent %x kind %s dev %d", ev.TC.Handle>>16, ev.TC.Handle&0xffff, ev.TC.Parent, text(ev.TC.Kind), ev.TC.Index)
 	case ev.Err != nil:
 		return ev.Err.Error()
+	case ev.Kind == nsmon.Unparsed:
+		return fmt.Sprintf("%d bytes: %s", len(ev.Raw), ev.Reason)
+	case ev.Kind == nsmon.SyncFailed:
+		return ev.Reason
+	case ev.Kind == nsmon.Overrun && ev.Lost >= 0:
+		return fmt.Sprintf("lost %d", ev.Lost)
+	case ev.Kind == nsmon.Overrun:
+		return "lost an unknown number"
 	}
 	return ""
 }
