@@ -25,16 +25,16 @@ libs_private=$(cargo rustc --release --locked --lib --crate-type staticlib -- --
 cargo build --release --locked --lib --bin nsmon
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 major=${version%%.*}
-soname=$(readelf -d $built/libnsmon.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+soname=$(readelf -d "$built/libnsmon.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [ -n "$soname" ] || { echo "install.sh: libnsmon.so has no SONAME" >&2; exit 1; }
 
 install -d "$dest$libdir/pkgconfig" "$dest$prefix/include" "$dest$prefix/bin"
-install -m 0755 $built/libnsmon.so "$dest$libdir/libnsmon.so.$version"
+install -m 0755 "$built/libnsmon.so" "$dest$libdir/libnsmon.so.$version"
 ln -sfn "libnsmon.so.$version" "$dest$libdir/$soname"
 ln -sfn "$soname" "$dest$libdir/libnsmon.so"
-install -m 0644 $built/libnsmon.a "$dest$libdir/libnsmon.a"
+install -m 0644 "$built/libnsmon.a" "$dest$libdir/libnsmon.a"
 install -m 0644 include/nsmon.h "$dest$prefix/include/nsmon.h"
-install -m 0755 $built/nsmon "$dest$prefix/bin/nsmon"
+install -m 0755 "$built/nsmon" "$dest$prefix/bin/nsmon"
 for pc in nsmon nsmon-static; do
     sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
         -e "s|@LIBS_PRIVATE@|$libs_private|" "$pc.pc.in" > "$dest$libdir/pkgconfig/$pc.pc"
