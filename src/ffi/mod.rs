@@ -130,7 +130,9 @@ pub(crate) unsafe fn c_path<'a>(
     }
     // SAFETY: non-NULL and NUL-terminated per this function's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
+    Ok(std::path::Path::new(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes),
+    ))
 }
 
 /// Writes a handle to an out-pointer that was checked non-NULL.
