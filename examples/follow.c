@@ -11,17 +11,20 @@
 
 #include <nsmon.h>
 
+/* Names (of namespaces, links) are bytes, not necessarily UTF-8 and maybe with control bytes:
+ * printed with their lengths. A name that is not UTF-8 cannot be a stream key: add fails. */
 static void on_namespace(nsmon_stream *stream, const nsmon_watcher_event *ev)
 {
+    int len = (int)ev->name_len;
     nsmon_netns_ref target = { .kind = NSMON_NETNS_NAME, .str = ev->name };
     if (ev->kind == NSMON_WATCHER_EVENT_KIND_CREATED) {
         if (nsmon_stream_add(stream, ev->name, &target, NULL) < 0)
-            fprintf(stderr, "follow: %s: %s\n", ev->name, nsmon_last_error());
+            fprintf(stderr, "follow: %.*s: %s\n", len, ev->name, nsmon_last_error());
         else
-            printf("+ namespace %s\n", ev->name);
+            printf("+ namespace %.*s\n", len, ev->name);
     } else if (ev->kind == NSMON_WATCHER_EVENT_KIND_DELETED) {
         if (nsmon_stream_remove(stream, ev->name) == 1)
-            printf("- namespace %s\n", ev->name);
+            printf("- namespace %.*s\n", len, ev->name);
     }
     fflush(stdout);
 }
@@ -32,8 +35,9 @@ static void on_change(const nsmon_stream_event *ev)
     switch (ev->kind) {
     case NSMON_STREAM_EVENT_KIND_NEW_LINK:
     case NSMON_STREAM_EVENT_KIND_DEL_LINK:
-        printf("[%.*s] %s link %s\n", (int)ev->key_len, ev->key,
-               ev->kind == NSMON_STREAM_EVENT_KIND_NEW_LINK ? "new" : "del", ev->link.name);
+        printf("[%.*s] %s link %.*s\n", (int)ev->key_len, ev->key,
+               ev->kind == NSMON_STREAM_EVENT_KIND_NEW_LINK ? "new" : "del",
+               (int)ev->link.name_len, ev->link.name);
         break;
     case NSMON_STREAM_EVENT_KIND_NEW_ROUTE:
     case NSMON_STREAM_EVENT_KIND_DEL_ROUTE:
@@ -44,7 +48,18 @@ static void on_change(const nsmon_stream_event *ev)
                ev->route.dst.family ? addr : "default", ev->route.dst_len);
         break;
     case NSMON_STREAM_EVENT_KIND_OVERRUN:
-        printf("[%.*s] events were lost\n", (int)ev->key_len, ev->key);
+        if (ev->lost >= 0)
+            printf("[%.*s] %lld events were lost\n", (int)ev->key_len, ev->key,
+                   (long long)ev->lost);
+        else
+            printf("[%.*s] events were lost\n", (int)ev->key_len, ev->key);
+        break;
+    case NSMON_STREAM_EVENT_KIND_UNPARSED:
+        printf("[%.*s] a message nsmon could not read: %s\n", (int)ev->key_len, ev->key,
+               ev->reason);
+        break;
+    case NSMON_STREAM_EVENT_KIND_ERROR:
+        printf("[%.*s] no longer followed: %s\n", (int)ev->key_len, ev->key, ev->reason);
         break;
     default:
         break;

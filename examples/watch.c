@@ -39,8 +39,13 @@ int main(int argc, char **argv)
         nsmon_watcher_event ev;
         while ((rc = nsmon_watcher_next(watcher, &ev)) == 1) {
             switch (ev.kind) {
-            case NSMON_WATCHER_EVENT_KIND_CREATED: printf("+ %s\n", ev.name); break;
-            case NSMON_WATCHER_EVENT_KIND_DELETED: printf("- %s\n", ev.name); break;
+            /* Names are the file's bytes: not necessarily UTF-8, maybe control bytes. */
+            case NSMON_WATCHER_EVENT_KIND_CREATED:
+                printf("+ %.*s\n", (int)ev.name_len, ev.name);
+                break;
+            case NSMON_WATCHER_EVENT_KIND_DELETED:
+                printf("- %.*s\n", (int)ev.name_len, ev.name);
+                break;
             case NSMON_WATCHER_EVENT_KIND_OVERFLOW: printf("! overflow, resynced\n"); break;
             default: printf("  directory event %u\n", (unsigned)ev.kind); break;
             }

@@ -37,6 +37,20 @@ static nsmon_netns_ref by_name(const char *name)
     return r;
 }
 
+/* What every event promises: `lost` only for OVERRUN, `raw` and `reason` only for UNPARSED
+ * (which no namespace of these tests should cause). */
+static void check_event(const nsmon_nsid_event *ev)
+{
+    if (ev->kind == NSMON_NSID_EVENT_KIND_UNPARSED)
+        fprintf(stderr, "UNPARSED NSID message (%zu bytes): %s\n", ev->raw_len, ev->reason);
+    CHECK(ev->kind >= NSMON_NSID_EVENT_KIND_NEW_NSID && ev->kind <= NSMON_NSID_EVENT_KIND_OVERRUN);
+    CHECK(ev->raw == NULL && ev->raw_len == 0 && ev->reason == NULL);
+    if (ev->kind == NSMON_NSID_EVENT_KIND_OVERRUN)
+        CHECK(ev->nsid == -1 && ev->lost >= -1);
+    else
+        CHECK(ev->nsid >= 0 && ev->lost == 0);
+}
+
 /* Waits until an event of `kind` for `id` arrives. */
 static void expect_event(nsmon_nsid *s, nsmon_nsid_event_kind kind, int id)
 {
@@ -48,6 +62,7 @@ static void expect_event(nsmon_nsid *s, nsmon_nsid_event_kind kind, int id)
             CHECK(nsmon_nsid_wait(s, 10000) == 1);
             continue;
         }
+        check_event(&ev);
         if (ev.kind == kind && ev.nsid == id)
             return;
     }
@@ -113,6 +128,7 @@ static void test_bad_input(void)
 static int count_cb(void *userdata, const nsmon_nsid_event *ev)
 {
     int *n = userdata;
+    check_event(ev);
     if (ev->kind == NSMON_NSID_EVENT_KIND_NEW_NSID)
         (*n)++;
     return 0;
