@@ -74,14 +74,6 @@ pub(crate) trait CHandle: Sized {
     fn raw_fd(&self) -> c_int;
 }
 
-/// A handle whose C events are plain data, so the generic `_next` and `_dispatch` can convert
-/// each event and drop it. (Events that point into the handle need their own `_next`.)
-pub(crate) trait PlainEvents: CHandle {
-    /// The C event struct, filled from the Rust event.
-    type CEvent;
-    fn to_c(event: &<Self::Inner as HandleOps>::Event) -> Self::CEvent;
-}
-
 /// What a C event's pointers may point into besides the Rust event itself: text made for C
 /// (NUL-terminated) and arrays of byte strings. Kept by the handle until the next call (for
 /// `_next`), or by `_dispatch` during each callback.
@@ -132,8 +124,8 @@ impl<H: HandleOps> HandleOps for Kept<H> {
     }
 }
 
-/// A handle whose C events point into the Rust event (bytes, keys) or its scratch, so that
-/// nothing is copied or allocated per event that the caller may not need.
+/// A handle's C events: plain data, or pointing into the Rust event (bytes, keys) or its
+/// scratch, so that nothing is copied or allocated per event that the caller may not need.
 pub(crate) trait KeptEvents: CHandle<Inner = Kept<Self::Handle>> {
     type Handle: HandleOps;
     /// The C event struct.
@@ -150,7 +142,7 @@ pub(crate) trait KeptEvents: CHandle<Inner = Kept<Self::Handle>> {
     );
 }
 
-/// `_next` for [`KeptEvents`]: 1 and `*out` filled (valid until the next call on the handle),
+/// `_next`: 1 and `*out` filled (valid until the next call on the handle),
 /// 0 when nothing is ready, or a negative code.
 ///
 /// # Safety
@@ -174,7 +166,8 @@ pub(crate) unsafe fn handle_next_kept<H: KeptEvents>(ptr: *mut H, out: *mut H::C
     })
 }
 
-/// `_dispatch` for [`KeptEvents`]: each C event's pointers are valid during its callback.
+/// `_dispatch`: the number of events delivered, or a negative code; each C event's pointers are
+/// valid during its callback; completes a free requested from inside the callback.
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle; `callback` is NULL or safe to call with `userdata`.
@@ -223,57 +216,6 @@ pub(crate) unsafe fn handle_fd<H: CHandle>(ptr: *const H) -> c_int {
         let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
         Ok(handle.raw_fd())
     })
-}
-
-/// `_next`: 1 and `*out` filled, 0 when nothing is ready, or a negative code.
-///
-/// # Safety
-/// `ptr` is NULL or a live handle; `out` is NULL or writable for one event.
-pub(crate) unsafe fn handle_next<H: PlainEvents>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
-        if out.is_null() {
-            return Err(Failure::Null("event"));
-        }
-        handle.cell().enter(|inner| match inner.next_event()? {
-            Some(event) => {
-                // SAFETY: checked non-NULL; writable per the contract.
-                unsafe { out.write(H::to_c(&event)) };
-                Ok(1)
-            }
-            None => Ok(0),
-        })
-    })
-}
-
-/// `_dispatch`: the number of events delivered, or a negative code; completes a free requested
-/// from inside the callback.
-///
-/// # Safety
-/// `ptr` is NULL or a live handle; `callback` is NULL or safe to call with `userdata`.
-pub(crate) unsafe fn handle_dispatch<H: PlainEvents>(
-    ptr: *mut H,
-    callback: Callback<H::CEvent>,
-    userdata: *mut c_void,
-) -> c_int {
-    let rc = guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
-        let callback = callback.ok_or(Failure::Null("callback"))?;
-        handle.cell().enter(|inner| {
-            let delivered = inner.dispatch_events(&mut |event| {
-                let event = H::to_c(&event);
-                // SAFETY: the caller vouches for the callback; `event` outlives the call.
-                let stop = unsafe { callback(userdata, &event) } != 0;
-                !stop && !handle.cell().free_requested()
-            })?;
-            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
-        })
-    });
-    // SAFETY: the call on the handle has ended; frees it if the callback asked to.
-    unsafe { finish_call(ptr) };
-    rc
 }
 
 /// `_wait`: 1 when an event is ready, 0 on timeout (negative `timeout_ms`: no limit), or a

@@ -3,8 +3,8 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use super::handle_cell::{
-    handle_dispatch, handle_fd, handle_free, handle_next, handle_wait, CHandle, HandleCell,
-    PlainEvents,
+    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
+    HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::{boxed, c_path, guard, guard_void, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
@@ -21,14 +21,14 @@ pub struct nsmon_watcher_options {
 /// A namespace watcher. Not thread-safe: use it from one thread at a time (it may move between
 /// threads). Create with `nsmon_watcher_new`, free with `nsmon_watcher_free`.
 pub struct nsmon_watcher {
-    cell: HandleCell<Watcher>,
+    cell: HandleCell<Kept<Watcher>>,
     fd: c_int,
 }
 
 impl CHandle for nsmon_watcher {
-    type Inner = Watcher;
+    type Inner = Kept<Watcher>;
     const NAME: &'static str = "watcher";
-    fn cell(&self) -> &HandleCell<Watcher> {
+    fn cell(&self) -> &HandleCell<Kept<Watcher>> {
         &self.cell
     }
     fn raw_fd(&self) -> c_int {
@@ -36,10 +36,14 @@ impl CHandle for nsmon_watcher {
     }
 }
 
-impl PlainEvents for nsmon_watcher {
+impl KeptEvents for nsmon_watcher {
+    type Handle = Watcher;
     type CEvent = nsmon_watcher_event;
-    fn to_c(event: &WatchEvent) -> nsmon_watcher_event {
-        nsmon_watcher_event::from_event(event)
+
+    /// Plain data: nothing points into the handle.
+    unsafe fn fill(event: &WatchEvent, _scratch: &mut Scratch, out: *mut nsmon_watcher_event) {
+        // SAFETY: writable for one event per the contract.
+        unsafe { out.write(nsmon_watcher_event::from_event(event)) };
     }
 }
 
@@ -261,7 +265,7 @@ pub unsafe extern "C" fn nsmon_watcher_new(
         let watcher = Watcher::new(options)?;
         let fd = watcher.fd();
         let handle = boxed(nsmon_watcher {
-            cell: HandleCell::new(watcher),
+            cell: HandleCell::new(Kept::new(watcher)),
             fd,
         });
         // SAFETY: checked non-NULL; writable per the contract.
@@ -302,7 +306,7 @@ pub unsafe extern "C" fn nsmon_watcher_next(
     event: *mut nsmon_watcher_event,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { handle_next(watcher, event) }
+    unsafe { handle_next_kept(watcher, event) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, without blocking, until none is
@@ -323,7 +327,7 @@ pub unsafe extern "C" fn nsmon_watcher_dispatch(
     userdata: *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { handle_dispatch(watcher, callback, userdata) }
+    unsafe { handle_dispatch_kept(watcher, callback, userdata) }
 }
 
 /// Blocks until `nsmon_watcher_next` has an event or `timeout_ms` milliseconds pass (a negative

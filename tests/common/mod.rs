@@ -52,15 +52,8 @@ pub fn unique(tag: &str) -> String {
 
 /// Runs a command and panics with its stderr if it fails.
 pub fn run(program: &str, args: &[&str]) {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    run_os(program, &args);
 }
 
 /// Runs `ip -batch -` with the given command lines.
