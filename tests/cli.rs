@@ -2,25 +2,39 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::Duration;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use common::*;
 
 const NSMON: &str = env!("CARGO_BIN_EXE_nsmon");
 const T: Duration = Duration::from_secs(10);
 
-/// A running `nsmon`, its stdout read line by line on a thread; killed on drop.
+/// A running `nsmon`, its stdout read line by line (as bytes) on a thread; killed on drop.
+/// Every line read is checked to be UTF-8 and one valid JSON value (see [`parse_line`]).
 struct Running {
     child: Child,
-    lines: Receiver<String>,
+    lines: Receiver<Vec<u8>>,
 }
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        let mut running = Running::spawn(args);
+        assert_eq!(running.line(), READY);
+        running
+    }
+
+    /// Starts nsmon without reading its `ready` line.
+    fn spawn(args: &[&str]) -> Running {
         let mut child = Command::new(NSMON)
             .args(args)
             .stdout(Stdio::piped())
@@ -30,21 +44,54 @@ impl Running {
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // Bytes, not `lines()`: a line that is not UTF-8 must reach the test and fail it,
+            // not end the reader silently.
+            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     break;
                 }
             }
         });
-        let mut running = Running { child, lines };
-        assert_eq!(running.line(), r#"{"source":"nsmon","event":"ready"}"#);
-        running
+        Running { child, lines }
     }
 
     fn line(&mut self) -> String {
-        self.lines
-            .recv_timeout(T)
-            .expect("no line from nsmon in time")
+        self.line_before(Instant::now() + T, &|| "a line".into()).0
+    }
+
+    /// The next line and its JSON value; panics (saying what was awaited) when none comes
+    /// before `deadline`, or when the line is not valid JSON.
+    fn line_before(
+        &mut self,
+        deadline: Instant,
+        waiting_for: &dyn Fn() -> String,
+    ) -> (String, Value) {
+        self.try_line(deadline)
+            .unwrap_or_else(|| panic!("no line from nsmon in time (waiting for {})", waiting_for()))
+    }
+
+    /// The next line and its JSON value, or `None` when none comes before `deadline`; panics
+    /// when the line is not valid JSON.
+    fn try_line(&mut self, deadline: Instant) -> Option<(String, Value)> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => Some(parse_line(line)),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().unwrap();
+                let mut stderr = String::new();
+                if let Some(mut pipe) = self.child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                panic!("nsmon ended ({status}), stderr: {stderr:?}")
+            }
+        }
+    }
+
+    /// The next event (a parsed line), within `T`.
+    fn event(&mut self) -> Value {
+        self.line_before(Instant::now() + T, &|| "an event".into())
+            .1
     }
 
     /// The next line that mentions `needle`.
@@ -57,10 +104,15 @@ impl Running {
         }
     }
 
+    /// Sends `signal` and waits for the exit; the lines printed until then are checked too.
     fn signal(&mut self, signal: libc::c_int) -> std::process::ExitStatus {
         // SAFETY: kill on our own child's pid.
         unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(T) {
+            parse_line(line);
+        }
+        status
     }
 }
 
@@ -382,21 +434,25 @@ fn events_follow_adds_and_removes_named_namespaces() {
     let before = Netns::add("followold");
     let mut events = Running::start(&["events", "--follow", "--groups", "link"]);
     let later = Netns::add("follownew");
-    run(
-        "ip",
-        &[
-            "-n",
-            &later.name,
-            "link",
-            "add",
-            "nsmon-fb0",
-            "type",
-            "bridge",
-        ],
+    // nsmon follows it a moment after it appears: probe until a link made there is reported.
+    let (first, _) = until_subscribed(&mut events, &in_ns(later.name.as_bytes()), |i| {
+        run(
+            "ip",
+            &[
+                "-n",
+                &later.name,
+                "link",
+                "add",
+                &format!("nsmon-fb0-{i}"),
+                "type",
+                "bridge",
+            ],
+        );
+    });
+    assert!(
+        first.contains(&format!("\"event\":\"new_link\",\"ns\":\"{}\"", later.name)),
+        "{first}"
     );
-    assert!(events
-        .line_with("nsmon-fb0")
-        .contains(&format!("\"event\":\"new_link\",\"ns\":\"{}\"", later.name)));
     run(
         "ip",
         &[
@@ -412,23 +468,12 @@ fn events_follow_adds_and_removes_named_namespaces() {
     assert!(events
         .line_with("nsmon-fb1")
         .contains(&format!("\"ns\":\"{}\"", before.name)));
-    // Deleting a followed namespace removes it: nsmon closes its socket (one fd fewer), which
-    // releases the namespace.
-    let fds = || {
-        std::fs::read_dir(format!("/proc/{}/fd", events.child.id()))
-            .unwrap()
-            .count()
-    };
-    let with_both = fds();
+    // Deleting a followed namespace removes it: nsmon closes its socket there, which releases
+    // the namespace. (Not a count of nsmon's fds: other tests' namespaces come and go.)
+    let sockets = sockets_in(events.child.id(), later.name.as_ref());
+    assert_eq!(sockets.len(), 1, "nsmon's sockets in {}", later.name);
     later.delete();
-    let deadline = std::time::Instant::now() + T;
-    while fds() != with_both - 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "socket not closed after deletion"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    until_closed(events.child.id(), &sockets);
     assert_eq!(events.signal(libc::SIGINT).code(), Some(0));
 }
 
@@ -530,4 +575,737 @@ fn every_subcommand_ends_quietly_when_head_closes_the_pipe() {
         run("ip", &["netns", "set", &ns.name, "auto"]);
         made.push(ns);
     });
+}
+
+// The hostile names: names are bytes, and every line must be valid JSON from which they can be
+// recovered exactly (a name that is UTF-8 is its field's string; one that is not is its lossy
+// text there plus its bytes as hex in `<field>_hex`).
+
+/// How long the hostile fixture's events may take to arrive (tests run in parallel).
+const FIXTURE_T: Duration = Duration::from_secs(30);
+
+const READY: &str = r#"{"source":"nsmon","event":"ready"}"#;
+
+/// One line of nsmon's output, checked: UTF-8, and one JSON object by a real parser. Panics
+/// with the line otherwise.
+fn parse_line(bytes: Vec<u8>) -> (String, Value) {
+    let line = String::from_utf8(bytes).unwrap_or_else(|e| {
+        let bytes = e.into_bytes();
+        panic!(
+            "nsmon printed a line that is not UTF-8: {} (hex {})",
+            short(&String::from_utf8_lossy(&bytes)),
+            hex(&bytes)
+        )
+    });
+    let value: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("nsmon printed a line that is not valid JSON ({e}): {line}"));
+    assert!(
+        value.is_object(),
+        "nsmon printed JSON that is not an object: {line}"
+    );
+    (line, value)
+}
+
+/// A line shortened for failure messages (a link with 490 alternative names is a 70 KB line).
+fn short(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex (as nsmon prints it, checked) back to bytes.
+fn bytes_of_hex(text: &str) -> Vec<u8> {
+    assert!(
+        text.len() % 2 == 0 && text.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+        "not lower-case hex: {text:?}"
+    );
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Bytes for a failure message: as text, and as hex.
+fn show(bytes: &[u8]) -> String {
+    format!("{:?} ({})", String::from_utf8_lossy(bytes), hex(bytes))
+}
+
+/// The exact bytes of name field `key` by the output's rule, checked both ways: without
+/// `<key>_hex` the string is the name; with it, the hex is the name, which must not be UTF-8,
+/// and the string must be its lossy text. `None` when the event has no such field.
+fn name_of(event: &Value, key: &str) -> Option<Vec<u8>> {
+    let text = event.get(key)?;
+    let text = text
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string: {}", short(&event.to_string())));
+    let Some(hex) = event.get(format!("{key}_hex")) else {
+        return Some(text.as_bytes().to_vec());
+    };
+    let bytes = bytes_of_hex(hex.as_str().expect("a hex string"));
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "{key}_hex for a name that is UTF-8: {}",
+        short(&event.to_string())
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        text,
+        "{key} is not the lossy text of {key}_hex: {}",
+        short(&event.to_string())
+    );
+    Some(bytes)
+}
+
+/// The exact bytes of each of a link's `alt_names`, by the rule for lists: `alt_names_hex`
+/// (the hex of every one, in order) exactly when one of them is not UTF-8.
+fn alt_names_of(event: &Value) -> Vec<Vec<u8>> {
+    let Some(texts) = event.get("alt_names") else {
+        return Vec::new();
+    };
+    let texts: Vec<&str> = texts
+        .as_array()
+        .expect("alt_names is an array")
+        .iter()
+        .map(|t| t.as_str().expect("alt_names holds strings"))
+        .collect();
+    let Some(hexes) = event.get("alt_names_hex") else {
+        return texts.iter().map(|t| t.as_bytes().to_vec()).collect();
+    };
+    let names: Vec<Vec<u8>> = hexes
+        .as_array()
+        .expect("alt_names_hex is an array")
+        .iter()
+        .map(|h| bytes_of_hex(h.as_str().expect("alt_names_hex holds strings")))
+        .collect();
+    assert_eq!(
+        names.len(),
+        texts.len(),
+        "alt_names and alt_names_hex differ"
+    );
+    assert!(
+        names.iter().any(|n| std::str::from_utf8(n).is_err()),
+        "alt_names_hex though every alternative name is UTF-8"
+    );
+    for (name, text) in names.iter().zip(&texts) {
+        assert_eq!(String::from_utf8_lossy(name), *text, "lossy alt name");
+    }
+    names
+}
+
+/// The namespace an event is about: its `ns` field's bytes.
+fn in_ns(ns: &[u8]) -> impl Fn(&Value) -> bool + '_ {
+    move |event| name_of(event, "ns").as_deref() == Some(ns)
+}
+
+/// Events of the all-nsid target about the namespace with id `nsid`, and the target's own
+/// events (overrun, synced, error, ...) which concern every namespace it hears.
+fn from_nsid(nsid: i64) -> impl Fn(&Value) -> bool {
+    move |event| {
+        event["ns"] == "all-nsid"
+            && match event.get("nsid") {
+                Some(id) => *id == nsid,
+                None => !["new_", "del_"]
+                    .iter()
+                    .any(|p| event["event"].as_str().unwrap_or("").starts_with(p)),
+            }
+    }
+}
+
+/// Runs `ip -n NS ARGS` (the namespace's name may be any bytes).
+fn ip_n(ns: impl AsRef<OsStr>, args: &[&str]) {
+    let output = Command::new("ip")
+        .arg("-n")
+        .arg(ns.as_ref())
+        .args(args)
+        .output()
+        .expect("cannot run ip");
+    assert!(
+        output.status.success(),
+        "ip -n {:?} {args:?} failed: {}",
+        ns.as_ref(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The id of a named namespace, from `nsmon nsid get` (its answer parsed too).
+fn nsid_of(name: &str) -> i64 {
+    let (code, out, err) = nsmon(&["nsid", "get", name]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, answer) = parse_line(out.trim_end_matches('\n').as_bytes().to_vec());
+    answer["nsid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no nsid in {out:?}"))
+}
+
+/// What `hostile.sh create` makes (common::Hostile), checked to be what this file expects.
+fn hostile_expected() -> Hostile {
+    let expected = Hostile::expected();
+    assert_eq!(expected.links.len(), 7, "the fixture's link names");
+    assert_eq!(
+        expected.alt_names.len(),
+        490,
+        "the fixture's alternative names"
+    );
+    expected
+}
+
+struct LinkSeen {
+    name: Vec<u8>,
+    alt_names: Vec<Vec<u8>>,
+}
+
+/// One namespace's links and address labels as nsmon's events describe them, by the stream's
+/// promise: an `overrun` clears what is known, and the dump that follows it makes it exact
+/// again at the next `synced`.
+struct Seen {
+    /// By (family, index): a link's own messages have no family; a bridge's AF_BRIDGE notices
+    /// ("family":"bridge") are another table, without alternative names.
+    links: BTreeMap<(String, u64), LinkSeen>,
+    /// By (link index, address).
+    labels: BTreeMap<(u64, String), Vec<u8>>,
+    /// A dump is under way (the first, or a resync): not exact until `synced`.
+    syncing: bool,
+    /// Whether the dump after an overrun lists what was lost: not for the namespaces an
+    /// all-nsid target hears (its dump is of the observer only), where an overrun fails.
+    recoverable: bool,
+    overruns: Vec<String>,
+}
+
+impl Seen {
+    fn new(dump: bool, recoverable: bool) -> Seen {
+        Seen {
+            links: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            syncing: dump,
+            recoverable,
+            overruns: Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, event: &Value, line: &str) {
+        let index = || {
+            event["index"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no index: {}", short(line)))
+        };
+        let addr = || event["addr"].as_str().unwrap_or("").to_string();
+        let family = || event["family"].as_str().unwrap_or("").to_string();
+        match event["event"].as_str().unwrap_or("") {
+            "new_link" => {
+                let link = LinkSeen {
+                    name: name_of(event, "name")
+                        .unwrap_or_else(|| panic!("a link without a name: {}", short(line))),
+                    alt_names: alt_names_of(event),
+                };
+                self.links.insert((family(), index()), link);
+            }
+            "del_link" => {
+                self.links.remove(&(family(), index()));
+            }
+            "new_addr" => match name_of(event, "label") {
+                Some(label) => {
+                    self.labels.insert((index(), addr()), label);
+                }
+                None => {
+                    self.labels.remove(&(index(), addr()));
+                }
+            },
+            "del_addr" => {
+                self.labels.remove(&(index(), addr()));
+            }
+            "overrun" => {
+                let lost = &event["lost"];
+                assert!(lost.is_u64() || lost.is_null(), "lost: {line}");
+                assert!(
+                    self.recoverable,
+                    "overrun where no dump can list what was lost: {line}"
+                );
+                self.overruns.push(line.to_string());
+                self.links.clear();
+                self.labels.clear();
+                self.syncing = true;
+            }
+            "synced" => self.syncing = false,
+            // error, sync_failed, unparsed, and anything else (the groups are link,addr).
+            _ => panic!("unexpected event: {}", short(line)),
+        }
+    }
+
+    /// The link named `name` (its own messages, not a bridge's notices).
+    fn link(&self, name: &[u8]) -> Option<&LinkSeen> {
+        self.links
+            .iter()
+            .find(|((family, _), l)| family.is_empty() && l.name == name)
+            .map(|(_, l)| l)
+    }
+
+    /// Whether what is known is exact and a link named `name` is among it.
+    fn exact_with(&self, name: &[u8]) -> bool {
+        !self.syncing && self.link(name).is_some()
+    }
+
+    fn summary(&self) -> String {
+        let links: Vec<String> = self.links.values().map(|l| show(&l.name)).collect();
+        let labels: Vec<String> = self.labels.values().map(|l| show(l)).collect();
+        format!(
+            "links [{}], labels [{}], syncing {}, overruns {:?}",
+            links.join(", "),
+            labels.join(", "),
+            self.syncing,
+            self.overruns
+        )
+    }
+
+    /// Every link name and the label of the fixture were recovered exactly.
+    fn check_names(&self, expected: &Hostile) {
+        assert!(!self.syncing, "not synced: {}", self.summary());
+        for name in &expected.links {
+            assert!(
+                self.link(name).is_some(),
+                "link {} not recovered; {}",
+                show(name),
+                self.summary()
+            );
+        }
+        assert!(
+            self.labels.values().any(|l| *l == expected.label),
+            "label {} not recovered; {}",
+            show(&expected.label),
+            self.summary()
+        );
+    }
+
+    /// nsmon-many's alternative names, all of them, exactly and in order.
+    fn check_alt_names(&self, expected: &Hostile) {
+        let many = self.link(b"nsmon-many").expect("nsmon-many");
+        assert_eq!(
+            many.alt_names.len(),
+            expected.alt_names.len(),
+            "nsmon-many's alternative names"
+        );
+        for (i, (got, want)) in many.alt_names.iter().zip(&expected.alt_names).enumerate() {
+            assert!(
+                got == want,
+                "alt name {i}: {} for {}",
+                show(got),
+                show(want)
+            );
+        }
+    }
+}
+
+/// Reads nsmon's lines (each one parsed), applying to `seen` those `ours` selects, until
+/// `done(seen)`; fails at `deadline` saying what is known.
+fn read_until(
+    nsmon: &mut Running,
+    seen: &mut Seen,
+    ours: &dyn Fn(&Value) -> bool,
+    what: &str,
+    done: &dyn Fn(&Seen) -> bool,
+) {
+    let deadline = Instant::now() + FIXTURE_T;
+    while !done(seen) {
+        let (line, event) =
+            nsmon.line_before(deadline, &|| format!("{what}; so far {}", seen.summary()));
+        if ours(&event) {
+            seen.apply(&event, &line);
+        }
+    }
+}
+
+/// Reads until nsmon reports an event of the namespace `ours` selects, calling `probe(i)`
+/// (which makes a link there) every 100 ms meanwhile: a namespace that `--follow` finds is
+/// subscribed a moment after it appears, so a change made at once may come too early to be
+/// heard. Returns that first event.
+fn until_subscribed(
+    nsmon: &mut Running,
+    ours: &dyn Fn(&Value) -> bool,
+    mut probe: impl FnMut(usize),
+) -> (String, Value) {
+    let deadline = Instant::now() + T;
+    for i in 0.. {
+        assert!(Instant::now() < deadline, "namespace not followed in time");
+        probe(i);
+        let next_probe = Instant::now() + Duration::from_millis(100);
+        while let Some((line, event)) = nsmon.try_line(next_probe) {
+            if ours(&event) {
+                return (line, event);
+            }
+        }
+    }
+    unreachable!()
+}
+
+/// The inodes of the sockets process `pid` holds.
+fn socket_inodes(pid: u32) -> Vec<String> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The netlink sockets process `pid` holds in namespace `ns` (by inode): those of its sockets
+/// that `/proc/net/netlink`, read inside the namespace, lists.
+fn sockets_in(pid: u32, ns: &OsStr) -> Vec<String> {
+    let output = Command::new("ip")
+        .args(["netns", "exec"])
+        .arg(ns)
+        .args(["cat", "/proc/net/netlink"])
+        .output()
+        .expect("cannot run ip");
+    assert!(output.status.success(), "ip netns exec {ns:?}");
+    let there: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(9).map(String::from))
+        .collect();
+    socket_inodes(pid)
+        .into_iter()
+        .filter(|inode| there.contains(inode))
+        .collect()
+}
+
+/// Waits until process `pid` holds none of `sockets`.
+fn until_closed(pid: u32, sockets: &[String]) {
+    let deadline = Instant::now() + T;
+    while socket_inodes(pid).iter().any(|s| sockets.contains(s)) {
+        assert!(Instant::now() < deadline, "socket {sockets:?} not closed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A namespace named with any bytes (`ip netns add` given them raw), deleted on drop, also
+/// when the test panics.
+struct RawNetns {
+    name: Vec<u8>,
+}
+
+impl RawNetns {
+    fn add(name: Vec<u8>) -> RawNetns {
+        let ns = RawNetns { name };
+        let status = Command::new("ip")
+            .args(["netns", "add"])
+            .arg(ns.os())
+            .status()
+            .expect("cannot run ip");
+        assert!(status.success(), "ip netns add {:?}", ns.os());
+        ns
+    }
+
+    fn os(&self) -> &OsStr {
+        OsStr::from_bytes(&self.name)
+    }
+
+    /// Deletes the namespace now.
+    fn delete(self) {
+        let status = Command::new("ip")
+            .args(["netns", "del"])
+            .arg(self.os())
+            .status()
+            .expect("cannot run ip");
+        assert!(status.success(), "ip netns del {:?}", self.os());
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for RawNetns {
+    fn drop(&mut self) {
+        if Path::new("/var/run/netns").join(self.os()).exists() {
+            // Not asserting: a panic while unwinding would abort and hide the test's failure.
+            let _ = Command::new("ip")
+                .args(["netns", "del"])
+                .arg(self.os())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// This process's network namespace bind-mounted on `path` (made an empty file first, then
+/// `common::bind_netns`), unmounted on drop, also on panic.
+struct Bound {
+    path: PathBuf,
+}
+
+impl Bound {
+    fn new(path: PathBuf) -> Bound {
+        fs::write(&path, b"").unwrap();
+        let bound = Bound { path };
+        bind_netns(&bound.path);
+        bound
+    }
+
+    /// Unmounts now and removes the file.
+    fn remove(self) {
+        umount(&self.path);
+        fs::remove_file(&self.path).unwrap();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        // Before the TempDir's own cleanup, which cannot read a mount table holding a path
+        // that is not UTF-8.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Checks a watcher line about a name that is not UTF-8: `name` its lossy text, `name_hex`
+/// its exact bytes.
+fn assert_watcher_line(event: &Value, what: &str, name: &[u8]) {
+    assert_eq!(event["source"], "watcher", "{event}");
+    assert_eq!(event["event"], what, "{event}");
+    assert_eq!(event["name"], *String::from_utf8_lossy(name), "{event}");
+    assert_eq!(event["name_hex"], hex(name), "{event}");
+    assert_eq!(name_of(event, "name").as_deref(), Some(name), "{event}");
+}
+
+#[test]
+fn events_recover_every_hostile_name_exactly_and_go_on() {
+    require_root!();
+    let expected = hostile_expected();
+    let ns = Netns::add("clihostile");
+    let mut nsmon = Running::start(&["events", "--ns", &ns.name, "--groups", "link,addr"]);
+    Hostile::create(&ns.name);
+    let ours = in_ns(ns.name.as_bytes());
+    let mut seen = Seen::new(false, true);
+    read_until(&mut nsmon, &mut seen, &ours, "nsmon-ok", &|s| {
+        s.exact_with(b"nsmon-ok")
+    });
+    seen.check_names(&expected);
+    // The fixture brought nsmon-many up once its names were added (the kernel announces a
+    // link's changes only when it is up): one message of over 64 KiB with all 490.
+    seen.check_alt_names(&expected);
+    // Still monitored.
+    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
+    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
+        s.exact_with(b"nsmon-after")
+    });
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn events_after_an_overrun_the_resync_recovers_every_hostile_name() {
+    require_root!();
+    let expected = hostile_expected();
+    let ns = Netns::add("clioverrun");
+    let mut nsmon = Running::start(&["events", "--ns", &ns.name, "--groups", "link,addr"]);
+    // Stopped, nsmon reads nothing: the fixture, then a hundred notifications of over 64 KiB
+    // (nsmon-many's MTU changed back and forth, each telling its 490 names) overflow its
+    // receive buffer. The lines until the `synced` after the overrun must tell it all.
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(nsmon.child.id() as libc::pid_t, libc::SIGSTOP) };
+    Hostile::create(&ns.name);
+    let flood: Vec<String> = (0..128)
+        .map(|i| format!("link set dev nsmon-many mtu {}", 1400 + i % 2 * 100))
+        .collect();
+    ip_batch_in(&ns.name, &flood);
+    // SAFETY: as above.
+    unsafe { libc::kill(nsmon.child.id() as libc::pid_t, libc::SIGCONT) };
+    let ours = in_ns(ns.name.as_bytes());
+    let mut seen = Seen::new(false, true);
+    read_until(&mut nsmon, &mut seen, &ours, "the resync", &|s| {
+        !s.overruns.is_empty() && s.exact_with(b"nsmon-ok")
+    });
+    for overrun in &seen.overruns {
+        let lost = parse_line(overrun.clone().into_bytes()).1["lost"].clone();
+        assert!(lost.is_null() || lost.as_u64() > Some(0), "{overrun}");
+    }
+    seen.check_names(&expected);
+    seen.check_alt_names(&expected);
+    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
+    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
+        s.exact_with(b"nsmon-after")
+    });
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn events_dump_lists_every_hostile_object_then_synced() {
+    require_root!();
+    let expected = hostile_expected();
+    let ns = Netns::add("clihostdump");
+    Hostile::create(&ns.name);
+    let mut nsmon = Running::start(&[
+        "events",
+        "--ns",
+        &ns.name,
+        "--dump",
+        "--groups",
+        "link,addr",
+    ]);
+    let ours = in_ns(ns.name.as_bytes());
+    let mut seen = Seen::new(true, true);
+    read_until(&mut nsmon, &mut seen, &ours, "synced", &|s| !s.syncing);
+    seen.check_names(&expected);
+    seen.check_alt_names(&expected);
+    assert!(seen.link(b"lo").is_some(), "{}", seen.summary());
+    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
+    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
+        s.exact_with(b"nsmon-after")
+    });
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn events_follow_reports_hostile_objects_and_namespaces_named_with_any_bytes() {
+    require_root!();
+    let expected = hostile_expected();
+    let mut nsmon = Running::spawn(&["events", "--follow", "--groups", "link,addr"]);
+    // The namespaces present are subscribed before `ready`; one of another test's that goes
+    // meanwhile is reported as an error first.
+    loop {
+        let (line, event) = nsmon.line_before(Instant::now() + T, &|| "ready".into());
+        if line == READY {
+            break;
+        }
+        assert_eq!(event["event"], "error", "before ready: {}", short(&line));
+    }
+
+    let ns = Netns::add("clifollowhost");
+    let ours = in_ns(ns.name.as_bytes());
+    let mut seen = Seen::new(false, true);
+    let (line, event) = until_subscribed(&mut nsmon, &ours, |i| {
+        ip_n(
+            &ns.name,
+            &["link", "add", &format!("nsmon-p{i}"), "type", "bridge"],
+        );
+    });
+    seen.apply(&event, &line);
+    Hostile::create(&ns.name);
+    read_until(&mut nsmon, &mut seen, &ours, "nsmon-ok", &|s| {
+        s.exact_with(b"nsmon-ok")
+    });
+    seen.check_names(&expected);
+    seen.check_alt_names(&expected);
+
+    // A namespace whose own name is not UTF-8 (with a quote and a backslash, too).
+    let mut name = unique("followraw").into_bytes();
+    name.extend_from_slice(b"\"\\\xfe");
+    let raw = RawNetns::add(name.clone());
+    let ours_raw = in_ns(&name);
+    let (_, first) = until_subscribed(&mut nsmon, &ours_raw, |i| {
+        ip_n(
+            raw.os(),
+            &["link", "add", &format!("nsmon-r{i}"), "type", "bridge"],
+        );
+    });
+    ip_n(raw.os(), &["link", "add", "nsmon-raw", "type", "bridge"]);
+    let deadline = Instant::now() + T;
+    let event = loop {
+        let (_, event) = nsmon.line_before(deadline, &|| "nsmon-raw".into());
+        if event["name"] == "nsmon-raw" {
+            break event;
+        }
+    };
+    for event in [&first, &event] {
+        assert_eq!(event["event"], "new_link", "{event}");
+        assert_eq!(event["ns"], *String::from_utf8_lossy(&name), "{event}");
+        assert_eq!(event["ns_hex"], hex(&name), "{event}");
+    }
+    // Its deletion is followed too: nsmon closes the socket it had there.
+    let sockets = sockets_in(nsmon.child.id(), raw.os());
+    assert_eq!(sockets.len(), 1, "nsmon's sockets in {:?}", raw.os());
+    raw.delete();
+    until_closed(nsmon.child.id(), &sockets);
+    assert_eq!(nsmon.signal(libc::SIGINT).code(), Some(0));
+}
+
+#[test]
+fn events_all_nsid_recovers_hostile_names_and_keeps_the_shared_target() {
+    require_root!();
+    let expected = hostile_expected();
+    let ns = Netns::add("cliallhost");
+    run("ip", &["netns", "set", &ns.name, "auto"]);
+    let id = nsid_of(&ns.name);
+    let mut nsmon = Running::start(&["events", "--all-nsid", "--groups", "link,addr"]);
+    Hostile::create(&ns.name);
+    let mut seen = Seen::new(false, false);
+    read_until(&mut nsmon, &mut seen, &from_nsid(id), "nsmon-ok", &|s| {
+        s.exact_with(b"nsmon-ok")
+    });
+    seen.check_names(&expected);
+    seen.check_alt_names(&expected);
+    // Nothing in that namespace ended the target that hears them all: a namespace given an id
+    // afterwards is heard through it.
+    let second = Netns::add("cliallsecond");
+    run("ip", &["netns", "set", &second.name, "auto"]);
+    let id2 = nsid_of(&second.name);
+    ip_n(
+        &second.name,
+        &["link", "add", "nsmon-second", "type", "bridge"],
+    );
+    let mut seen2 = Seen::new(false, false);
+    read_until(
+        &mut nsmon,
+        &mut seen2,
+        &from_nsid(id2),
+        "nsmon-second",
+        &|s| s.exact_with(b"nsmon-second"),
+    );
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn watch_reports_names_that_are_not_utf8_with_their_bytes() {
+    require_root!();
+    let dir = TempDir::new("cliwatchraw");
+    let path = |name: &[u8]| dir.path.join(OsStr::from_bytes(name));
+    let listed_name = b"nsmon-w\xfe\"\\\x01\x7f";
+    let listed = Bound::new(path(listed_name));
+    let mut nsmon = Running::start(&["watch", "--list", "--dir", dir.path.to_str().unwrap()]);
+    assert_watcher_line(&nsmon.event(), "created", listed_name);
+    let later_name = b"nsmon-w2\xc3(\n";
+    let later = Bound::new(path(later_name));
+    assert_watcher_line(&nsmon.event(), "created", later_name);
+    listed.remove();
+    assert_watcher_line(&nsmon.event(), "deleted", listed_name);
+    later.remove();
+    assert_watcher_line(&nsmon.event(), "deleted", later_name);
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+
+    // Any file, with --any-file.
+    let dir = TempDir::new("cliwatchany");
+    let path = |name: &[u8]| dir.path.join(OsStr::from_bytes(name));
+    let listed_name = b"nsmon-f\xff\t\"";
+    fs::write(path(listed_name), b"").unwrap();
+    let mut nsmon = Running::start(&[
+        "watch",
+        "--list",
+        "--any-file",
+        "--dir",
+        dir.path.to_str().unwrap(),
+    ]);
+    assert_watcher_line(&nsmon.event(), "created", listed_name);
+    let later_name = b"nsmon-g\x80\xed\xa0\x80";
+    fs::write(path(later_name), b"").unwrap();
+    assert_watcher_line(&nsmon.event(), "created", later_name);
+    fs::remove_file(path(later_name)).unwrap();
+    assert_watcher_line(&nsmon.event(), "deleted", later_name);
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
 }

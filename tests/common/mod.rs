@@ -207,21 +207,49 @@ impl Drop for TempDir {
     }
 }
 
-/// Unmounts every mount point at or below `dir` (deepest first).
+/// Unmounts every mount point at or below `dir` (deepest first). Mount points are bytes (the
+/// kernel escapes space, tab, newline and backslash as `\NNN` octal in mountinfo, and leaves
+/// other bytes, UTF-8 or not, as they are).
 pub fn unmount_below(dir: &Path) {
-    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let Ok(mountinfo) = std::fs::read("/proc/self/mountinfo") else {
         return;
     };
-    let prefix = dir.to_string_lossy().to_string();
-    let mut points: Vec<&str> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|p| p.starts_with(&prefix))
+    let prefix = dir.as_os_str().as_bytes();
+    let mut points: Vec<Vec<u8>> = mountinfo
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.split(|b| *b == b' ').nth(4))
+        .map(unescape_mount_point)
+        .filter(|p| p.starts_with(prefix))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for point in points {
-        let _ = Command::new("umount").arg("-l").arg(point).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(std::ffi::OsString::from_vec(point))
+            .status();
     }
+}
+
+fn unescape_mount_point(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (field[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Bind-mounts this process's network namespace onto `file` (which must exist), making it an
