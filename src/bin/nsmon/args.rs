@@ -7,6 +7,10 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 nsmon: watch Linux network namespaces; prints one JSON object per line.
 
+Names (of links, labels, kinds, namespaces, directories) are bytes: a name that
+is UTF-8 is its field's string; one that is not is its lossy text there, and its
+exact bytes in hex in the same key plus _hex (\"name\":\"x\\ufffd\",\"name_hex\":\"78ff\").
+
 Usage:
   nsmon watch [--dir DIR] [--list] [--any-file] [--dir-events]
   nsmon nsid [--ns NAME]
@@ -37,7 +41,9 @@ nsmon nsid
   caller's namespace, or from namespace NAME with --ns):
     {\"source\":\"nsid\",\"event\":\"new_nsid\",\"nsid\":3,\"pid\":null}
     {\"source\":\"nsid\",\"event\":\"del_nsid\",\"nsid\":3}
-  overrun: the kernel dropped messages; nsmon goes on.
+  overrun: the kernel dropped messages (\"lost\": how many, or null when the kernel
+  does not say); nsmon goes on. unparsed: a message nsmon could not read
+  (\"reason\", \"raw\" as hex).
   A named namespace gets an id only when one is assigned (nsmon nsid set,
   ip netns set) or the kernel needs one (e.g. a veth peer in another namespace).
 
@@ -55,14 +61,19 @@ nsmon events
     {\"source\":\"stream\",\"event\":\"new_route\",\"ns\":\"blue\",\"family\":\"inet\",
      \"table\":254,\"dst\":\"10.1.2.0/24\",\"gateway\":\"10.0.0.1\",\"oif\":2,...}
   Events: new_/del_ link, addr, route, neigh, qdisc, class, filter; synced (after
-  --dump), overrun (messages were dropped; a dump follows, then synced), error
-  (that namespace failed and was dropped).
+  --dump: the dump was complete and consistent), sync_failed (it was not:
+  \"reason\"), overrun (\"lost\" messages were dropped; a dump follows, then
+  synced), unparsed (a message nsmon could not type: \"reason\", \"type\", \"raw\"
+  as hex; the namespace goes on), error (that namespace's socket failed and it
+  was dropped).
   --all-nsid     one socket hearing this namespace and every namespace that has
                  an id in it; those events carry \"nsid\", and \"ns\" is the key the
                  namespace was added under (e.g. by --ns or --follow), else
                  \"all-nsid\". They share one receive buffer: an overrun of
                  \"all-nsid\" may have lost events of any of them.
   --follow       also follow every named namespace, as it appears and goes
+                 (what changes in one before it is subscribed is not reported:
+                 with --dump, its objects are listed once it is)
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
 
