@@ -1,13 +1,12 @@
 //! Ways to name a network namespace, and opening one as a checked fd.
 
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::name::validate_name;
-use crate::sys;
+use crate::sys::{self, Links};
 use crate::watcher::DEFAULT_NETNS_DIR;
 
 /// A network namespace, as a caller names it.
@@ -54,28 +53,42 @@ impl<'a> NetnsRef<'a> {
         }
     }
 
-    /// Opens the namespace and checks that it is a network namespace.
+    /// Opens the namespace and checks, on the open fd, that it is a network namespace. The open
+    /// never blocks and never follows a link in a named namespace's entry: whatever is there
+    /// (a FIFO, a device, a link swapped in after a check) gives a clear error, not a hang.
     pub(crate) fn open(&self) -> Result<NetnsFd<'a>> {
         let fd = match self {
             NetnsRef::Fd(fd) => NetnsFd::Borrowed(*fd),
-            NetnsRef::Current => NetnsFd::Owned(open_file(Path::new("/proc/thread-self/ns/net"))?),
+            NetnsRef::Current => NetnsFd::Owned(open_file(
+                Path::new("/proc/thread-self/ns/net"),
+                Links::Follow,
+            )?),
             NetnsRef::Name(name) => {
                 validate_name(name)?;
                 let path = Path::new(DEFAULT_NETNS_DIR).join(name);
-                if !path.exists() {
-                    return Err(Error::os(
-                        format!(
-                            "namespace {name:?}: no such named namespace in {DEFAULT_NETNS_DIR}"
-                        ),
-                        io::Error::from_raw_os_error(libc::ENOENT),
-                    ));
-                }
-                NetnsFd::Owned(open_file(&path)?)
+                NetnsFd::Owned(open_file(&path, Links::Refuse).map_err(|e| match e {
+                    Error::Os { source, .. } if source.raw_os_error() == Some(libc::ENOENT) => {
+                        Error::os(
+                            format!(
+                                "namespace {name:?}: no such named namespace in {DEFAULT_NETNS_DIR}"
+                            ),
+                            source,
+                        )
+                    }
+                    Error::Os { source, .. } if source.raw_os_error() == Some(libc::ELOOP) => {
+                        Error::InvalidArgument(format!(
+                            "namespace {name:?}: {} is a symbolic link, which a named \
+                             namespace never is",
+                            path.display()
+                        ))
+                    }
+                    other => other,
+                })?)
             }
-            NetnsRef::Path(path) => NetnsFd::Owned(open_file(path)?),
+            NetnsRef::Path(path) => NetnsFd::Owned(open_file(path, Links::Follow)?),
             NetnsRef::Pid(pid) => {
                 let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-                NetnsFd::Owned(open_file(&path).map_err(|e| match e {
+                NetnsFd::Owned(open_file(&path, Links::Follow).map_err(|e| match e {
                     Error::Os { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                         Error::os(
                             format!("pid {pid}"),
@@ -91,21 +104,33 @@ impl<'a> NetnsRef<'a> {
     }
 }
 
-fn open_file(path: &Path) -> Result<OwnedFd> {
-    File::open(path)
-        .map(OwnedFd::from)
-        .map_err(|e| Error::os(format!("open {}", path.display()), e))
+fn open_file(path: &Path, links: Links) -> Result<OwnedFd> {
+    sys::open_nsfs(path, links).map_err(|e| Error::os(format!("open {}", path.display()), e))
 }
 
-fn check_network_namespace(fd: BorrowedFd<'_>, what: &str) -> Result<()> {
+/// Whether the open `fd` is a network namespace ([`check_network_namespace`] without the
+/// message).
+pub(crate) fn is_network_namespace(fd: BorrowedFd<'_>) -> bool {
+    sys::fd_fs_magic(fd).ok() == Some(sys::NSFS_MAGIC)
+        && sys::netns::ns_type(fd).ok() == Some(libc::CLONE_NEWNET)
+}
+
+/// Whether the open `fd` is a network namespace: an nsfs file (checked first, so that no
+/// ioctl reaches a device or anything else), of type `CLONE_NEWNET`.
+pub(crate) fn check_network_namespace(fd: BorrowedFd<'_>, what: &str) -> Result<()> {
+    match sys::fd_fs_magic(fd) {
+        Ok(sys::NSFS_MAGIC) => {}
+        Ok(_) => {
+            return Err(Error::InvalidArgument(format!(
+                "{what} is not a network namespace (not an nsfs file)"
+            )))
+        }
+        Err(e) => return Err(Error::os(format!("fstatfs {what}"), e)),
+    }
     match sys::netns::ns_type(fd) {
         Ok(libc::CLONE_NEWNET) => Ok(()),
         Ok(_) => Err(Error::InvalidArgument(format!(
             "{what} is a namespace, but not a network namespace"
-        ))),
-        // ENOTTY: the ioctl is not nsfs's, so the file is not a namespace at all.
-        Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => Err(Error::InvalidArgument(format!(
-            "{what} is not a network namespace (not an nsfs file)"
         ))),
         Err(e) => Err(Error::os(format!("NS_GET_NSTYPE {what}"), e)),
     }

@@ -3,8 +3,9 @@
 //! Everything above this module is safe Rust. Each function here wraps one system call (or a
 //! short, fixed sequence of them), turns `-1` into an `io::Error` and documents what it assumes.
 //! What the module provides:
-//! - `fs_magic`: the filesystem type of a path (`statfs`), used to tell an nsfs bind mount from
-//!   the plain file `ip netns add` creates first;
+//! - `open_nsfs`, `fd_fs_magic`: opening what should be a namespace file without blocking or
+//!   following a link, and its filesystem type (`fstatfs`), to tell an nsfs bind mount from the
+//!   plain file `ip netns add` creates first, or from a FIFO;
 //! - `poll_readable`: a blocking wait for one fd, used by the handles' `wait`;
 //! - `netlink`: netlink sockets (open, bind, options, send to the kernel, receive with sender);
 //! - `netns`: a namespace fd's type, and running code inside another network namespace on a
@@ -42,13 +43,37 @@ fn c_path(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
-/// The filesystem type (`statfs.f_type`) of whatever `path` resolves to, mounts included.
-pub(crate) fn fs_magic(path: &Path) -> io::Result<i64> {
+/// Whether [`open_nsfs`] follows a symbolic link in the last component of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// Follow it (a path the caller chose, `/proc/PID/ns/net`).
+    Follow,
+    /// Refuse it (`ELOOP`): a named namespace's entry is a bind mount, never a link.
+    Refuse,
+}
+
+/// Opens what should be a namespace file without blocking and without side effects, whatever
+/// it turns out to be: read-only, non-blocking (a FIFO does not wait for a writer), never as a
+/// controlling terminal, close-on-exec. What it is must then be checked on the fd itself
+/// ([`fd_fs_magic`], then `NS_GET_NSTYPE`), so that the check and the use are the same file.
+pub(crate) fn open_nsfs(path: &Path, links: Links) -> io::Result<std::os::fd::OwnedFd> {
     let path = c_path(path)?;
+    let mut flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    if links == Links::Refuse {
+        flags |= libc::O_NOFOLLOW;
+    }
+    // SAFETY: `path` is NUL-terminated; open takes no pointer beyond it.
+    let fd = syscall!(open(path.as_ptr(), flags))?;
+    // SAFETY: `fd` was just returned by open and is owned by nobody else.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// The filesystem type (`fstatfs.f_type`) of an open file.
+pub(crate) fn fd_fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
     let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `buf` is a writable statfs that outlives the call.
-    syscall!(statfs(path.as_ptr(), &mut buf))?;
+    // SAFETY: `buf` is a writable statfs that outlives the call; the fd is open.
+    syscall!(fstatfs(fd.as_raw_fd(), &mut buf))?;
     // f_type's integer type differs between libc targets; the magic numbers fit in any of them.
     #[allow(clippy::unnecessary_cast)]
     Ok(buf.f_type as i64)

@@ -17,8 +17,10 @@ use super::entries::{Entries, Readiness};
 use super::WatchEvent;
 use crate::error::{Error, Result};
 use crate::name::name_problem;
+use crate::netns::is_network_namespace;
 use crate::sys;
 use crate::Name;
+use std::os::fd::AsFd;
 
 /// Events on the watched directory (the namespace directory, or an ancestor while it is
 /// missing): entries coming and going, and the watched directory's own disappearance. An
@@ -275,15 +277,18 @@ pub(crate) fn entry_event(
     }
 }
 
-/// What the entry `name` in `dir` is right now.
+/// What the entry `name` in `dir` is right now. With the readiness check, the entry itself is
+/// opened (without blocking, without following a link: see [`sys::open_nsfs`]) and only a
+/// network namespace is ready; another kind of namespace (a uts bind mount, say), a link or any
+/// other file is not, and is looked at again when the mount table changes.
 fn classify(dir: &Path, policy: Policy, name: &Name) -> Readiness {
     let path = dir.join(name.as_os_str());
     if policy.require_namespace {
-        match sys::fs_magic(&path) {
-            Ok(sys::NSFS_MAGIC) => Readiness::Ready,
+        match sys::open_nsfs(&path, sys::Links::Refuse) {
+            Ok(fd) if is_network_namespace(fd.as_fd()) => Readiness::Ready,
             Ok(_) => Readiness::NotYet,
             Err(e) if is_missing(&e) => Readiness::Absent,
-            // Unreadable for now: keep it pending, a later mount change looks again.
+            // A link, or unreadable for now: keep it pending, a later mount change looks again.
             Err(_) => Readiness::NotYet,
         }
     } else {

@@ -7,7 +7,9 @@
 //!   names drops the duplicate. Every `Deleted` matches an earlier `Created` or listed name.
 //! - **Readiness.** `ip netns add` creates an empty file, then bind-mounts the namespace onto it
 //!   (about half a millisecond later) with no inotify event for the mount. An entry is reported
-//!   only once `statfs` says it is nsfs; until then it is pending, and is looked at again whenever
+//!   only once it is a network namespace: opened without blocking and without following a link,
+//!   it must be nsfs and of type `CLONE_NEWNET` (another kind of namespace, a link, a FIFO are
+//!   never reported). Until then it is pending, and is looked at again whenever
 //!   `/proc/self/mountinfo` reports a mount-table change in this mount namespace (an edge-triggered
 //!   wake-up; see `WatchState::open` for why not `POLLPRI`). This works on every kernel nsmon
 //!   supports; fanotify's mount events (Linux 6.15+) would say the same thing on fewer kernels and
