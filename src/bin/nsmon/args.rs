@@ -77,8 +77,13 @@ nsmon events
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
 
-Output is flushed after every line. nsmon exits 0 on SIGINT or SIGTERM, and
-quietly when its output is closed. Bad arguments: exit code 2.
+Output is written line by line, as fast as its reader takes it; SIGINT and
+SIGTERM end nsmon at once in every state, a stalled reader included.
+Exit status: 0 on SIGINT or SIGTERM, and when the reader of the output goes away
+(quietly, at once, even with no event to write); 2 for an invalid argument,
+whether parsing or its use finds it (a bad name, a path that is not a network
+namespace); 1 for any other failure (a namespace that does not exist now, an
+output error such as a full disk).
 ";
 
 /// What to run.

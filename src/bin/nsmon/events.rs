@@ -1,7 +1,6 @@
 //! `nsmon events`: rtnetlink events from many namespaces, optionally following every named one.
 
 use std::collections::HashSet;
-use std::io::Write;
 
 use nsmon::rtnl::{Change, Rtnl};
 use nsmon::{
@@ -11,7 +10,8 @@ use nsmon::{
 
 use crate::args::{EventsArgs, Target};
 use crate::json::Object;
-use crate::os::{raise_nofile_limit, wait_readable, TermSignals};
+use crate::os::{raise_nofile_limit, wait, TermSignals, Wake};
+use crate::output::Output;
 use crate::Failure;
 
 pub fn run(args: EventsArgs) -> Result<(), Failure> {
@@ -35,11 +35,16 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
             Target::Path(path) => (path.display().to_string(), NetnsRef::Path(path)),
             Target::Pid(pid) => (format!("pid:{pid}"), NetnsRef::Pid(*pid)),
         };
-        stream
-            .add(&key, ns, options)
-            .map_err(|e| Failure::Message(format!("{key}: {e}")))?;
+        stream.add(&key, ns, options).map_err(|e| {
+            // The failure's kind (and so the exit status) stays; the message names the target.
+            match Failure::from(e) {
+                Failure::Usage(m) => Failure::Usage(format!("{key}: {m}")),
+                Failure::Message(m) => Failure::Message(format!("{key}: {m}")),
+                other => other,
+            }
+        })?;
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut out = Output::new(&signals);
     let mut follower = match args.follow {
         true => Some(Follower {
             watcher: Watcher::new(WatcherOptions::new().list_existing(true))?,
@@ -49,25 +54,25 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
     };
     // The namespaces present now are subscribed before `ready`.
     if let Some(f) = follower.as_mut() {
-        f.drain(&mut stream, options, &mut stdout)?;
+        f.drain(&mut stream, options, &mut out)?;
     }
-    stdout.write_all(Object::new("nsmon", "ready").line().as_bytes())?;
-    stdout.flush()?;
+    out.line(&Object::new("nsmon", "ready").line())?;
     loop {
         if let Some(f) = follower.as_mut() {
-            f.drain(&mut stream, options, &mut stdout)?;
+            f.drain(&mut stream, options, &mut out)?;
         }
         while let Some(event) = stream.next()? {
             if let (StreamEvent::Error { key, .. }, Some(f)) = (&event, follower.as_mut()) {
                 f.followed.remove(&key_name(key));
             }
-            stdout.write_all(to_json(&event).as_bytes())?;
-            stdout.flush()?;
+            out.line(&to_json(&event))?;
         }
         let watcher_fd = follower.as_ref().map_or(-1, |f| f.watcher.fd());
-        let [_, _, signalled] = wait_readable([stream.fd(), watcher_fd, signals.fd()])?;
-        if signalled {
-            return Ok(());
+        match wait([stream.fd(), watcher_fd], &signals)
+            .map_err(|e| Failure::Message(format!("poll: {e}")))?
+        {
+            Wake::Readable(_) => {}
+            Wake::Signalled | Wake::OutputGone => return Ok(()),
         }
     }
 }
@@ -108,7 +113,7 @@ impl Follower {
         &mut self,
         stream: &mut Stream,
         options: StreamOptions,
-        out: &mut impl Write,
+        out: &mut Output<'_>,
     ) -> Result<(), Failure> {
         let mut appeared: Vec<Name> = Vec::new();
         while let Some(event) = self.watcher.next()? {
@@ -172,11 +177,10 @@ impl Follower {
                         .name("ns", name)
                         .field("error", &e.to_string())
                         .line();
-                    out.write_all(line.as_bytes())?;
+                    out.line(&line)?;
                 }
             }
         }
-        out.flush()?;
         Ok(())
     }
 }

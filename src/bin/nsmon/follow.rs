@@ -1,11 +1,11 @@
-//! The loop every streaming subcommand runs: print `ready`, then print each event as a line,
-//! flushed, until SIGINT or SIGTERM.
+//! The loop the watch and nsid subcommands run: print `ready`, then print each event as a
+//! line, until SIGINT or SIGTERM, or until the reader of stdout goes away.
 
-use std::io::Write;
 use std::os::fd::RawFd;
 
 use crate::json::Object;
-use crate::os::{wait_readable, TermSignals};
+use crate::os::{wait, TermSignals, Wake};
+use crate::output::Output;
 use crate::Failure;
 
 /// Drains `next_line` whenever `fd` is readable; returns on a termination signal.
@@ -14,17 +14,15 @@ pub fn follow(
     fd: RawFd,
     mut next_line: impl FnMut() -> Result<Option<String>, Failure>,
 ) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(Object::new("nsmon", "ready").line().as_bytes())?;
-    stdout.flush()?;
+    let mut out = Output::new(signals);
+    out.line(&Object::new("nsmon", "ready").line())?;
     loop {
         while let Some(line) = next_line()? {
-            stdout.write_all(line.as_bytes())?;
-            stdout.flush()?;
+            out.line(&line)?;
         }
-        let [_, signalled] = wait_readable([fd, signals.fd()])?;
-        if signalled {
-            return Ok(());
+        match wait([fd], signals).map_err(|e| Failure::Message(format!("poll: {e}")))? {
+            Wake::Readable(_) => {}
+            Wake::Signalled | Wake::OutputGone => return Ok(()),
         }
     }
 }

@@ -6,23 +6,37 @@ mod follow;
 mod json;
 mod nsid;
 mod os;
+mod output;
 mod watch;
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use args::Command;
 
-/// A run-time failure: a message for stderr, or a closed stdout (a quiet, successful end, as
-/// when piped into `head`).
+/// How a run ends other than by finishing. The exit status follows one rule: 2 for an invalid
+/// argument, whether the parser or the library found it; 1 for any other failure; 0 for a
+/// termination signal or a reader of stdout that went away (as when piped into `head`).
 enum Failure {
+    /// A run-time failure, for stderr (status 1).
     Message(String),
+    /// An argument that cannot be used (status 2).
+    Usage(String),
+    /// Stdout's reader has gone away (status 0).
     StdoutClosed,
+    /// SIGINT or SIGTERM (status 0).
+    Signalled,
 }
 
 impl From<nsmon::Error> for Failure {
     fn from(e: nsmon::Error) -> Self {
-        Failure::Message(e.to_string())
+        match e {
+            // What the caller named is not usable: a bad name, not a network namespace, ...
+            nsmon::Error::InvalidName { .. } | nsmon::Error::InvalidArgument(_) => {
+                Failure::Usage(e.to_string())
+            }
+            _ => Failure::Message(e.to_string()),
+        }
     }
 }
 
@@ -36,32 +50,39 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Writes to stderr; a stderr that cannot be written to is no reason to panic or to fail.
+fn complain(message: &str) {
+    let _ = writeln!(io::stderr(), "nsmon: {message}");
+}
+
+/// Prints `text` whole, or says why not.
+fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let command = match args::parse(std::env::args_os().skip(1)) {
-        Ok(command) => command,
-        Err(message) => {
-            eprintln!("nsmon: {message}\nTry 'nsmon --help' for more information.");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match command {
-        Command::Help => {
-            print!("{}", args::USAGE);
-            Ok(())
-        }
-        Command::Version => {
-            println!("nsmon {}", nsmon::VERSION);
-            Ok(())
-        }
-        Command::Watch(options) => watch::run(options),
-        Command::Nsid(options) => nsid::run(options),
-        Command::Events(options) => events::run(options),
+    let result = match args::parse(std::env::args_os().skip(1)) {
+        Err(message) => Err(Failure::Usage(message)),
+        Ok(Command::Help) => print(args::USAGE),
+        Ok(Command::Version) => print(&format!("nsmon {}\n", nsmon::VERSION)),
+        Ok(Command::Watch(options)) => watch::run(options),
+        Ok(Command::Nsid(options)) => nsid::run(options),
+        Ok(Command::Events(options)) => events::run(options),
     };
     match result {
-        Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
+        Ok(()) | Err(Failure::StdoutClosed | Failure::Signalled) => ExitCode::SUCCESS,
         Err(Failure::Message(message)) => {
-            eprintln!("nsmon: {message}");
+            complain(&message);
             ExitCode::FAILURE
+        }
+        Err(Failure::Usage(message)) => {
+            complain(&format!(
+                "{message}\nTry 'nsmon --help' for more information."
+            ));
+            ExitCode::from(2)
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `nsmon nsid`: follow namespace-id events, or get and set one id.
 
-use std::io::Write;
-
 use nsmon::nsid::{assign_nsid_in, nsid_in};
 use nsmon::{NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
@@ -53,11 +51,7 @@ fn print_answer(target: &Target, id: Option<u32>) -> Result<(), Failure> {
         Target::Pid(pid) => Object::plain().number("pid", i64::from(*pid)),
         Target::Path(path) => Object::plain().field("path", &path.display().to_string()),
     };
-    let line = object.maybe_number("nsid", id.map(i64::from)).line();
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(line.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    crate::print(&object.maybe_number("nsid", id.map(i64::from)).line())
 }
 
 fn to_json(event: &NsidEvent) -> String {

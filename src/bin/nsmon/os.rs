@@ -37,23 +37,74 @@ impl TermSignals {
     }
 }
 
-/// Blocks until one of `fds` is readable; returns which are. Retries on EINTR.
-pub fn wait_readable<const N: usize>(fds: [RawFd; N]) -> io::Result<[bool; N]> {
-    let mut pollfds = fds.map(|fd| libc::pollfd {
+/// Standard output's fd.
+pub const STDOUT: RawFd = 1;
+
+/// Blocks until one of `fds` shows one of its events (or an error or hang-up); returns each
+/// one's `revents`. Retries on EINTR. A negative fd is ignored, as poll(2) does.
+pub fn poll<const N: usize>(fds: [(RawFd, libc::c_short); N]) -> io::Result<[libc::c_short; N]> {
+    let mut pollfds = fds.map(|(fd, events)| libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     });
     loop {
         // SAFETY: `pollfds` is an array of N valid pollfd structs.
         let n = unsafe { libc::poll(pollfds.as_mut_ptr(), N as libc::nfds_t, -1) };
         if n >= 0 {
-            return Ok(pollfds.map(|p| p.revents != 0));
+            return Ok(pollfds.map(|p| p.revents));
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
+    }
+}
+
+/// What ended a wait of the event loops.
+pub enum Wake<const N: usize> {
+    /// These of the fds are readable.
+    Readable([bool; N]),
+    /// A termination signal arrived.
+    Signalled,
+    /// Whoever read stdout has gone away (a pipe's reader closed it).
+    OutputGone,
+}
+
+/// Blocks until one of `fds` is readable, a termination signal arrives, or stdout's reader
+/// goes away (an error or hang-up on stdout: poll reports those whatever was asked for).
+pub fn wait<const N: usize>(fds: [RawFd; N], signals: &TermSignals) -> io::Result<Wake<N>> {
+    let mut all = vec![(STDOUT, 0), (signals.fd(), libc::POLLIN)];
+    all.extend(fds.iter().map(|fd| (*fd, libc::POLLIN)));
+    let mut pollfds: Vec<libc::pollfd> = all
+        .iter()
+        .map(|(fd, events)| libc::pollfd {
+            fd: *fd,
+            events: *events,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `pollfds` holds `len` valid pollfd structs.
+        let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if pollfds[1].revents != 0 {
+            return Ok(Wake::Signalled);
+        }
+        if pollfds[0].revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            return Ok(Wake::OutputGone);
+        }
+        let mut readable = [false; N];
+        for (r, p) in readable.iter_mut().zip(&pollfds[2..]) {
+            *r = p.revents != 0;
+        }
+        return Ok(Wake::Readable(readable));
     }
 }
 
