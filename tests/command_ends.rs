@@ -309,3 +309,88 @@ fn exit_statuses_follow_one_rule() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("no such named namespace"), "{stderr}");
 }
+
+#[test]
+fn follow_under_a_limit_of_64_fds_monitors_as_many_as_fit_and_says_why_not_the_rest() {
+    require_root!();
+    use std::os::unix::process::CommandExt;
+    let set = NetnsSet::add("nofile64", 100);
+    let mut cmd = nsmon(&["events", "--follow", "--groups", "link"]);
+    // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The namespaces present are added before `ready`: the lines up to it tell what fitted.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut failed_ours = Vec::new();
+    let mut incomplete = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "nsmon ended early");
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match event["event"].as_str().unwrap() {
+            "ready" => break,
+            "error" => {
+                let error = event["error"].as_str().unwrap();
+                assert!(error.contains("RLIMIT_NOFILE"), "{line}");
+                let ns = event["ns"].as_str().unwrap().to_string();
+                if set.names.contains(&ns) {
+                    failed_ours.push(ns);
+                }
+            }
+            "incomplete" => incomplete = Some(event),
+            _ => {}
+        }
+    }
+    let incomplete = incomplete.expect("no line said that following was incomplete");
+    let monitored = incomplete["monitored"].as_u64().unwrap();
+    eprintln!("under 64 fds: {incomplete}");
+    assert!(
+        monitored >= 40,
+        "only {monitored} monitored under a limit of 64 fds"
+    );
+    assert!(incomplete["error"]
+        .as_str()
+        .unwrap()
+        .contains("RLIMIT_NOFILE"));
+    assert!(!failed_ours.is_empty() && failed_ours.len() < 100);
+    // A namespace that was followed reports.
+    let followed = set.names.iter().find(|n| !failed_ours.contains(n)).unwrap();
+    run(
+        "ip",
+        &["-n", followed, "link", "add", "nsmon-fit", "type", "bridge"],
+    );
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + HANG;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("no event from a followed namespace");
+        if line.contains(followed.as_str()) && line.contains("nsmon-fit") {
+            break;
+        }
+    }
+    let (status, _) = terminate(&mut child, "follow under 64 fds");
+    assert_eq!(status.code(), Some(0));
+}

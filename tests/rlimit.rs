@@ -132,3 +132,49 @@ fn a_large_batch_needs_no_more_fds_than_it_keeps_plus_a_chunk() {
     );
     assert_eq!(stream.len(), 300);
 }
+
+#[test]
+fn under_a_low_limit_a_batch_adds_as_many_namespaces_as_fit() {
+    require_root!();
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let set = NetnsSet::add("nofilefit", 100);
+    let batch: Vec<(&str, NetnsRef<'_>)> = set
+        .names
+        .iter()
+        .map(|n| (n.as_str(), NetnsRef::Name(n)))
+        .collect();
+    let mut stream = Stream::new().unwrap();
+    let fds = fd_count();
+    // Room for 30 more fds: one socket each stays, so about 30 namespaces fit.
+    let old = set_soft_nofile(fds as u64 + 30);
+    let results = stream.add_many(&batch, StreamOptions::new().groups(Groups::LINK));
+    let after = fd_count();
+    set_soft_nofile(old);
+    let added = results.iter().filter(|r| r.is_ok()).count();
+    eprintln!("{added} of 100 added under a limit of {} more fds", 30);
+    assert!(added >= 28, "only {added} added where about 30 fit");
+    assert_eq!(stream.len(), added);
+    assert_eq!(after, fds + added, "fds leaked by the failures");
+    for result in results.iter().filter(|r| r.is_err()) {
+        let error = result.as_ref().unwrap_err();
+        assert_eq!(error.errno(), libc::EMFILE, "{error}");
+        assert!(error.to_string().contains("RLIMIT_NOFILE"), "{error}");
+    }
+    // Those added work.
+    let last = results.iter().rposition(|r| r.is_ok()).unwrap();
+    let name = &set.names[last];
+    run(
+        "ip",
+        &["-n", name, "link", "add", "nsmon-fit", "type", "bridge"],
+    );
+    let events = collect_until(&mut stream, Duration::from_secs(10), |e| {
+        e.iter()
+            .any(|e| matches!(e, StreamEvent::Message { key, .. } if &**key == name.as_str()))
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Message { key, .. } if &**key == name.as_str())),
+        "no event from {name}"
+    );
+}

@@ -476,6 +476,18 @@ type TokenHash = std::hash::BuildHasherDefault<TokenHasher>;
 /// batch holds beyond the sockets it creates, at a thread spawn per 256 namespaces.
 const ADD_CHUNK: usize = 256;
 
+/// How many namespaces a chunk of `add_many` may hold: half the fds free (two each at the
+/// peak, a namespace fd and its socket), less a few for what the rest of the process opens
+/// meanwhile, at least one (which then meets the limit with a clear EMFILE) and at most
+/// [`ADD_CHUNK`]. Unknown free fds: [`ADD_CHUNK`].
+fn chunk_size(free: std::io::Result<usize>) -> usize {
+    const RESERVE: usize = 2;
+    match free {
+        Ok(free) => (free.saturating_sub(RESERVE) / 2).clamp(1, ADD_CHUNK),
+        Err(_) => ADD_CHUNK,
+    }
+}
+
 /// Datagrams one pump reads at most while looking for an event (messages the caller did not
 /// ask for produce none), before giving the caller its turn.
 const READ_BUDGET: usize = 64;
@@ -656,10 +668,15 @@ impl Stream {
             }
             results.push(checked);
         }
-        // In chunks: each namespace is held open by an fd until its socket exists, and a whole
-        // large batch at once would need twice its size in fds.
-        for chunk in keyed.chunks(ADD_CHUNK) {
+        // In chunks: each namespace is held open by an fd until its socket exists, so a chunk
+        // needs two fds per namespace at its peak. Sized by the fds free now, so that under a
+        // low limit as many namespaces as fit are added (and each of the others fails with
+        // EMFILE), rather than every fd going to namespace files and no socket fitting.
+        let mut rest = &keyed[..];
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(chunk_size(sys::free_fds()).min(rest.len()));
             self.add_chunk(targets, chunk, options, &mut results);
+            rest = tail;
         }
         results
     }

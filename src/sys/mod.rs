@@ -79,6 +79,29 @@ pub(crate) fn fd_fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     Ok(buf.f_type as i64)
 }
 
+/// How many more fds this process can open now: the fd numbers under its soft
+/// `RLIMIT_NOFILE` that are not in use (counted in `/proc/self/fd`; `usize::MAX` without a
+/// limit).
+pub(crate) fn free_fds() -> io::Result<usize> {
+    // SAFETY: an all-zero rlimit is a valid value to be overwritten.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is writable and outlives the call.
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut limit))?;
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        return Ok(usize::MAX);
+    }
+    let cap = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let mut used = 0usize;
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        // The listing's own fd is among them: counted, as it is open while a batch is sized.
+        let n: Option<usize> = entry?.file_name().to_str().and_then(|n| n.parse().ok());
+        if n.is_some_and(|n| n < cap) {
+            used += 1;
+        }
+    }
+    Ok(cap.saturating_sub(used))
+}
+
 /// Waits until `fd` is readable or `timeout` passes (`None`: no limit).
 ///
 /// Returns whether it is readable. `EINTR` is returned as an error, like `poll(2)`, so that a

@@ -73,7 +73,11 @@ nsmon events
                  \"all-nsid\" may have lost events of any of them.
   --follow       also follow every named namespace, as it appears and goes
                  (what changes in one before it is subscribed is not reported:
-                 with --dump, its objects are listed once it is)
+                 with --dump, its objects are listed once it is). A namespace
+                 that cannot be followed gets an error line; then a line
+                 {\"source\":\"nsmon\",\"event\":\"incomplete\",\"added\":N,\"failed\":M,
+                 \"monitored\":K,\"error\":...} says how far it got and why (e.g. the
+                 open-file limit, RLIMIT_NOFILE: as many as fit are followed).
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
 

@@ -166,6 +166,8 @@ impl Follower {
                 (key.as_str(), ns)
             })
             .collect();
+        let mut failed = 0;
+        let mut first_error = None;
         for (name, result) in appeared.iter().zip(stream.add_many(&batch, options)) {
             match result {
                 Ok(()) => {
@@ -178,8 +180,20 @@ impl Follower {
                         .field("error", &e.to_string())
                         .line();
                     out.line(&line)?;
+                    failed += 1;
+                    first_error.get_or_insert(e);
                 }
             }
+        }
+        if let Some(error) = first_error {
+            // How far following got, and what stopped it (a limit names itself).
+            let line = Object::new("nsmon", "incomplete")
+                .number("added", (appeared.len() - failed) as i64)
+                .number("failed", failed as i64)
+                .number("monitored", stream.len() as i64)
+                .field("error", &error.to_string())
+                .line();
+            out.line(&line)?;
         }
         Ok(())
     }
