@@ -276,6 +276,12 @@ enum nsmon_watcher_event_kind
    * it dropped.)
    */
   NSMON_WATCHER_EVENT_KIND_OVERFLOW = 5,
+  /**
+   * The directory cannot be watched now (a loop of symbolic links, no permission): `reason`
+   * says why. Its names were reported DELETED if it was watched; it is waited for like a
+   * missing one and taken up again once it can be. Reported whatever "dir events" says.
+   */
+  NSMON_WATCHER_EVENT_KIND_DIR_UNAVAILABLE = 6,
 };
 #ifndef __cplusplus
 typedef uint32_t nsmon_watcher_event_kind;
@@ -682,7 +688,8 @@ typedef int (*nsmon_stream_callback)(void *userdata, const struct nsmon_stream_e
  * One watcher event, filled in by nsmon into memory the caller owns.
  *
  * # Memory and lifetimes
- * Plain data with no pointers: copy it, keep it, no freeing needed.
+ * Plain data but for `reason` (DIR_UNAVAILABLE only), which points into the watcher and stays
+ * valid until the next call on it (or, in a callback, until it returns).
  */
 typedef struct nsmon_watcher_event {
   /**
@@ -698,6 +705,10 @@ typedef struct nsmon_watcher_event {
    * UTF-8), NUL-terminated; empty for events without a name.
    */
   char name[NSMON_NAME_SIZE];
+  /**
+   * For DIR_UNAVAILABLE: why, with the path, NUL-terminated; NULL otherwise.
+   */
+  const char *reason;
 } nsmon_watcher_event;
 
 /**

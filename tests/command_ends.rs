@@ -394,3 +394,39 @@ fn follow_under_a_limit_of_64_fds_monitors_as_many_as_fit_and_says_why_not_the_r
     let (status, _) = terminate(&mut child, "follow under 64 fds");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn watch_goes_on_when_its_directory_becomes_a_loop_of_links_and_recovers() {
+    let dir = TempDir::new("cmdloop");
+    let watched = dir.join("d");
+    std::fs::create_dir(&watched).unwrap();
+    let mut child = nsmon(&["watch", "--any-file", "--dir", watched.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = until_ready(&mut child);
+    let mut next = || {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "nsmon ended");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    std::fs::remove_dir(&watched).unwrap();
+    std::os::unix::fs::symlink("d", &watched).unwrap();
+    let event = next();
+    assert_eq!(event["event"], "dir_unavailable", "{event}");
+    assert!(
+        event["reason"].as_str().unwrap().contains("symbolic links"),
+        "{event}"
+    );
+    std::fs::remove_file(&watched).unwrap();
+    std::fs::create_dir(&watched).unwrap();
+    std::fs::write(watched.join("x"), b"").unwrap();
+    let event = next();
+    assert_eq!(
+        (event["event"].as_str(), event["name"].as_str()),
+        (Some("created"), Some("x"))
+    );
+    let (status, _) = terminate(&mut child, "watch after its directory recovered");
+    assert_eq!(status.code(), Some(0));
+}

@@ -487,3 +487,97 @@ fn the_directory_removed_and_recreated_under_load_loses_and_duplicates_nothing()
     assert_eq!(reported, on_disk);
     assert_eq!(watcher.namespaces(), on_disk);
 }
+
+/// Re-points the link `link` at `target`, atomically (a new link renamed over it).
+fn repoint(link: &Path, target: &str) {
+    let staging = link.with_extension("next");
+    std::os::unix::fs::symlink(target, &staging).unwrap();
+    fs::rename(&staging, link).unwrap();
+}
+
+#[test]
+fn a_watched_path_through_a_link_follows_the_link_as_it_is_repointed() {
+    let dir = TempDir::new("relink");
+    for (sub, file) in [("a", "in-a"), ("b", "in-b")] {
+        fs::create_dir(dir.join(sub)).unwrap();
+        fs::write(dir.join(sub).join(file), b"").unwrap();
+    }
+    let link = dir.join("cur");
+    std::os::unix::fs::symlink("a", &link).unwrap();
+    let (listed, mut watcher) = Watcher::list_and_watch(plain_files(&link)).unwrap();
+    assert_eq!(listed, vec![Name::from("in-a")]);
+    repoint(&link, "b");
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![deleted("in-a"), created("in-b")]);
+    // Now b is watched, a is not.
+    fs::write(dir.join("b").join("new-b"), b"").unwrap();
+    fs::write(dir.join("a").join("late-a"), b"").unwrap();
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    let events = [events, collect_for(&mut watcher, QUIET)].concat();
+    assert_eq!(events, vec![created("new-b")]);
+    // A link in the middle of the path too.
+    let top = dir.join("top");
+    std::os::unix::fs::symlink(".", &top).unwrap();
+    let (listed, mut through) = Watcher::list_and_watch(plain_files(&top.join("cur"))).unwrap();
+    assert_eq!(listed, vec![Name::from("in-b"), Name::from("new-b")]);
+    // `top` re-pointed at another folder whose `cur` leads to a.
+    fs::create_dir(dir.join("other")).unwrap();
+    std::os::unix::fs::symlink("../a", dir.join("other").join("cur")).unwrap();
+    repoint(&top, "other");
+    let events = collect_until(&mut through, T, |e| e.len() >= 4);
+    let present = check_alternation(&listed, &events);
+    assert_eq!(
+        present,
+        [Name::from("in-a"), Name::from("late-a")]
+            .into_iter()
+            .collect()
+    );
+}
+
+#[test]
+fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
+    let dir = TempDir::new("loop");
+    let path = dir.join("d");
+    std::os::unix::fs::symlink("d", &path).unwrap(); // d -> d: ELOOP
+    let mut watcher = Watcher::new(
+        plain_files(&path)
+            .list_existing(true)
+            .directory_events(true),
+    )
+    .unwrap();
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    match &events[..] {
+        [WatchEvent::DirectoryUnavailable { reason }] => {
+            assert!(
+                reason.contains("Too many levels of symbolic links"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!watcher.dir_exists());
+    // Fixed: the link goes, a directory with an entry takes its place.
+    let ready = dir.join("ready");
+    fs::create_dir(&ready).unwrap();
+    fs::write(ready.join("x"), b"").unwrap();
+    fs::remove_file(&path).unwrap();
+    fs::rename(&ready, &path).unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("x")]);
+    // Broken again while watched: its names go, it is unavailable, the watcher goes on.
+    fs::rename(&path, &ready).unwrap();
+    std::os::unix::fs::symlink("d", &path).unwrap();
+    let events = collect_until(&mut watcher, T, |e| {
+        e.iter()
+            .any(|e| matches!(e, WatchEvent::DirectoryUnavailable { .. }))
+    });
+    assert_eq!(events[0], deleted("x"), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(WatchEvent::DirectoryUnavailable { .. })),
+        "{events:?}"
+    );
+    fs::remove_file(&path).unwrap();
+    fs::rename(&ready, &path).unwrap();
+    let events = collect_until(&mut watcher, T, |e| e.iter().any(|e| *e == created("x")));
+    assert!(events.contains(&created("x")), "{events:?}");
+}

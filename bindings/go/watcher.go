@@ -27,10 +27,14 @@ const (
 	// Overflow: the kernel's event queue overflowed; the watcher rescanned, and the Created and
 	// Deleted events that follow are exactly the difference.
 	Overflow WatchKind = C.NSMON_WATCHER_EVENT_KIND_OVERFLOW
+	// DirUnavailable: the directory cannot be watched now (a loop of symbolic links, no
+	// permission); Reason says why. It is waited for like a missing one and taken up again once
+	// it can be. Reported whatever DirEvents says.
+	DirUnavailable WatchKind = C.NSMON_WATCHER_EVENT_KIND_DIR_UNAVAILABLE
 )
 
 // String is the kind's name ("created", "deleted", "dir_created", "dir_deleted",
-// "overflow"), or "unknown".
+// "overflow", "dir_unavailable"), or "unknown".
 func (k WatchKind) String() string {
 	switch k {
 	case Created:
@@ -43,6 +47,8 @@ func (k WatchKind) String() string {
 		return "dir_deleted"
 	case Overflow:
 		return "overflow"
+	case DirUnavailable:
+		return "dir_unavailable"
 	}
 	return "unknown"
 }
@@ -57,6 +63,8 @@ type WatchEvent struct {
 	// Path (the watched directory joined with Name; paths are bytes) under a key of the
 	// caller's choosing (e.g. strconv.Quote(Name)).
 	Name string
+	// Reason is why the directory is unavailable (DirUnavailable only).
+	Reason string
 }
 
 // WatcherOptions configures a Watcher. The zero value watches /var/run/netns.
@@ -121,6 +129,9 @@ func watcherTake(ptr *C.nsmon_watcher) func(*WatchEvent) (bool, error) {
 			return false, err
 		}
 		*ev = WatchEvent{Kind: WatchKind(c.kind), Name: C.GoStringN(&c.name[0], C.int(c.name_len))}
+		if c.reason != nil {
+			ev.Reason = C.GoString(c.reason)
+		}
 		return true, nil
 	}
 }

@@ -40,10 +40,9 @@ impl KeptEvents for nsmon_watcher {
     type Handle = Watcher;
     type CEvent = nsmon_watcher_event;
 
-    /// Plain data: nothing points into the handle.
-    unsafe fn fill(event: &WatchEvent, _scratch: &mut Scratch, out: *mut nsmon_watcher_event) {
+    unsafe fn fill(event: &WatchEvent, scratch: &mut Scratch, out: *mut nsmon_watcher_event) {
         // SAFETY: writable for one event per the contract.
-        unsafe { out.write(nsmon_watcher_event::from_event(event)) };
+        unsafe { out.write(nsmon_watcher_event::from_event(event, scratch)) };
     }
 }
 
@@ -64,12 +63,17 @@ pub enum nsmon_watcher_event_kind {
     /// DELETED events that follow are exactly the difference. (inotify keeps no count of what
     /// it dropped.)
     Overflow = 5,
+    /// The directory cannot be watched now (a loop of symbolic links, no permission): `reason`
+    /// says why. Its names were reported DELETED if it was watched; it is waited for like a
+    /// missing one and taken up again once it can be. Reported whatever "dir events" says.
+    DirUnavailable = 6,
 }
 
 /// One watcher event, filled in by nsmon into memory the caller owns.
 ///
 /// # Memory and lifetimes
-/// Plain data with no pointers: copy it, keep it, no freeing needed.
+/// Plain data but for `reason` (DIR_UNAVAILABLE only), which points into the watcher and stays
+/// valid until the next call on it (or, in a callback, until it returns).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct nsmon_watcher_event {
@@ -80,11 +84,19 @@ pub struct nsmon_watcher_event {
     /// The namespace's name: the file name's bytes (any but `/` and NUL, so not necessarily
     /// UTF-8), NUL-terminated; empty for events without a name.
     pub name: [c_char; NSMON_NAME_SIZE],
+    /// For DIR_UNAVAILABLE: why, with the path, NUL-terminated; NULL otherwise.
+    pub reason: *const c_char,
 }
 
 impl nsmon_watcher_event {
-    fn from_event(event: &WatchEvent) -> Self {
+    fn from_event(event: &WatchEvent, scratch: &mut Scratch) -> Self {
+        let mut reason = std::ptr::null();
         let (kind, name) = match event {
+            WatchEvent::DirectoryUnavailable { reason: why } => {
+                scratch.text = Some(super::stream::c_text(why.clone()));
+                reason = scratch.text_ptr();
+                (nsmon_watcher_event_kind::DirUnavailable, &[][..])
+            }
             WatchEvent::Created { name } => (nsmon_watcher_event_kind::Created, name.as_bytes()),
             WatchEvent::Deleted { name } => (nsmon_watcher_event_kind::Deleted, name.as_bytes()),
             WatchEvent::DirectoryCreated => (nsmon_watcher_event_kind::DirCreated, &[][..]),
@@ -95,6 +107,7 @@ impl nsmon_watcher_event {
             kind,
             name_len: 0,
             name: [0; NSMON_NAME_SIZE],
+            reason,
         };
         // Names were validated (at most 255 bytes); the bound keeps the NUL even if that changed.
         let len = name.len().min(NSMON_NAME_SIZE - 1);

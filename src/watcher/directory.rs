@@ -66,6 +66,12 @@ pub(crate) struct Directory {
     path: PathBuf,
     policy: Policy,
     anchor: Option<Anchor>,
+    /// For each component of the path that is a symbolic link: a watch on the directory that
+    /// holds it, and its name there. Re-pointing, replacing or removing the link changes what
+    /// the path is, and is seen there, not in the directory it pointed to.
+    links: Vec<(WatchDescriptor, OsString)>,
+    /// Why the directory cannot be watched now (a loop of links, no permission), once said.
+    unavailable: Option<String>,
     pub(crate) entries: Entries,
 }
 
@@ -76,6 +82,8 @@ impl Directory {
             path,
             policy,
             anchor: None,
+            links: Vec::new(),
+            unavailable: None,
             entries: Entries::default(),
         }
     }
@@ -92,9 +100,11 @@ impl Directory {
     /// Makes the watch match what is on disk now and reports the difference.
     ///
     /// `initial` is the first call: no directory events, and listed names are reported only if
-    /// `report_listing`. Later calls (directory appeared, lost, or after an overflow) always
-    /// report: a directory that changed identity first loses all its names, then the new one's
-    /// names are created.
+    /// `report_listing`. Later calls (directory appeared, lost, re-pointed, or after an
+    /// overflow) always report: a directory that changed identity first loses all its names,
+    /// then the new one's names are created. A directory that cannot be watched for a reason
+    /// other than being missing (a loop of links, no permission) is reported unavailable, and
+    /// waited for like a missing one.
     pub(crate) fn establish(
         &mut self,
         inotify: &mut Inotify,
@@ -103,8 +113,10 @@ impl Directory {
         out: &mut VecDeque<WatchEvent>,
     ) -> Result<()> {
         for _ in 0..MAX_ATTEMPTS {
+            self.watch_links(inotify);
             match inotify.watches().add(&self.path, watch_mask()) {
                 Ok(wd) => {
+                    self.unavailable = None;
                     let same = matches!(&self.anchor, Some(Anchor::Dir(cur)) if *cur == wd);
                     if !same {
                         self.leave(inotify, out);
@@ -118,23 +130,42 @@ impl Directory {
                         .reconcile(listing, !initial || report_listing, out);
                     return Ok(());
                 }
-                Err(e) if is_missing(&e) => {
+                Err(e) => {
                     if self.is_present() {
                         self.leave(inotify, out);
                     }
-                    let (ancestor, next) = deepest_existing(&self.path)?;
+                    if !is_missing(&e) {
+                        let reason = format!("{}: {e}", self.path.display());
+                        if self.unavailable.as_ref() != Some(&reason) {
+                            out.push_back(WatchEvent::DirectoryUnavailable {
+                                reason: reason.clone(),
+                            });
+                            self.unavailable = Some(reason);
+                        }
+                    }
+                    let Some((ancestor, next)) = deepest_existing(&self.path) else {
+                        // Nothing above it can be watched either: the next mount-table change
+                        // tries again (see `revalidate`).
+                        self.drop_ancestor(inotify);
+                        return Ok(());
+                    };
                     let wd = match inotify.watches().add(&ancestor, watch_mask()) {
                         Ok(wd) => wd,
                         Err(e) if is_missing(&e) => continue,
                         Err(e) => {
-                            return Err(Error::os(
-                                format!("inotify_add_watch {}", ancestor.display()),
-                                e,
-                            ))
+                            self.drop_ancestor(inotify);
+                            let reason = format!("{}: {e}", ancestor.display());
+                            if self.unavailable.as_ref() != Some(&reason) {
+                                out.push_back(WatchEvent::DirectoryUnavailable {
+                                    reason: reason.clone(),
+                                });
+                                self.unavailable = Some(reason);
+                            }
+                            return Ok(());
                         }
                     };
                     if let Some(Anchor::Ancestor { wd: old, .. }) = self.anchor.take() {
-                        if old != wd {
+                        if old != wd && !self.in_use(&old) {
                             // Ignored: the old ancestor may be gone, which removed the watch.
                             let _ = inotify.watches().remove(old);
                         }
@@ -145,12 +176,6 @@ impl Directory {
                         return Ok(());
                     }
                 }
-                Err(e) => {
-                    return Err(Error::os(
-                        format!("inotify_add_watch {}", self.path.display()),
-                        e,
-                    ))
-                }
             }
         }
         Err(Error::os(
@@ -159,23 +184,85 @@ impl Directory {
         ))
     }
 
+    /// After a mount-table change: a mount can change what the path is without any inotify
+    /// event, so the path is looked up again, and a different directory is taken up (an
+    /// unavailable one is tried again).
+    pub(crate) fn revalidate(
+        &mut self,
+        inotify: &mut Inotify,
+        out: &mut VecDeque<WatchEvent>,
+    ) -> Result<()> {
+        match &self.anchor {
+            Some(Anchor::Dir(cur)) => match inotify.watches().add(&self.path, watch_mask()) {
+                Ok(wd) if wd == *cur => Ok(()),
+                _ => self.establish(inotify, false, true, out),
+            },
+            None => self.establish(inotify, false, true, out),
+            Some(Anchor::Ancestor { .. }) => Ok(()),
+        }
+    }
+
+    /// Watches the directories holding the path's links (see `links`), dropping the watches of
+    /// links the path no longer has.
+    fn watch_links(&mut self, inotify: &mut Inotify) {
+        let mut wanted = Vec::new();
+        let mut prefix = PathBuf::from("/");
+        for component in self.path.components().skip(1) {
+            prefix.push(component);
+            let is_link = std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.is_symlink());
+            if let (true, Some(holder), Some(name)) = (is_link, prefix.parent(), prefix.file_name())
+            {
+                if let Ok(wd) = inotify.watches().add(holder, watch_mask()) {
+                    wanted.push((wd, name.to_os_string()));
+                }
+            }
+        }
+        let old = std::mem::replace(&mut self.links, wanted);
+        for (wd, _) in old {
+            if !self.in_use(&wd) {
+                // Ignored: a directory that went away took its watch with it.
+                let _ = inotify.watches().remove(wd);
+            }
+        }
+    }
+
+    /// Whether `wd` is still one of the watches this directory relies on (inotify gives one
+    /// directory one watch, whoever asked for it).
+    fn in_use(&self, wd: &WatchDescriptor) -> bool {
+        let anchor = match &self.anchor {
+            Some(Anchor::Dir(cur)) | Some(Anchor::Ancestor { wd: cur, .. }) => Some(cur),
+            None => None,
+        };
+        anchor == Some(wd) || self.links.iter().any(|(w, _)| w == wd)
+    }
+
+    fn drop_ancestor(&mut self, inotify: &mut Inotify) {
+        if let Some(Anchor::Ancestor { wd, .. }) = self.anchor.take() {
+            if !self.in_use(&wd) {
+                let _ = inotify.watches().remove(wd);
+            }
+        }
+    }
+
     /// Drops the current watch; if it was on the directory, reports its names deleted and then
     /// the directory itself.
     fn leave(&mut self, inotify: &mut Inotify, out: &mut VecDeque<WatchEvent>) {
         match self.anchor.take() {
             Some(Anchor::Dir(wd)) => {
-                // Ignored: after DELETE_SELF the kernel has already removed the watch.
-                let _ = inotify.watches().remove(wd);
+                if !self.in_use(&wd) {
+                    // Ignored: after DELETE_SELF the kernel has already removed the watch.
+                    let _ = inotify.watches().remove(wd);
+                }
                 self.entries.forget_all(out);
                 if self.policy.directory_events {
                     out.push_back(WatchEvent::DirectoryDeleted);
                 }
             }
-            Some(Anchor::Ancestor { wd, .. }) => {
+            Some(Anchor::Ancestor { wd, .. }) if !self.in_use(&wd) => {
                 // Ignored for the same reason.
                 let _ = inotify.watches().remove(wd);
             }
-            None => {}
+            Some(Anchor::Ancestor { .. }) | None => {}
         }
     }
 
@@ -188,6 +275,14 @@ impl Directory {
         name: Option<&std::ffi::OsStr>,
         out: &mut VecDeque<WatchEvent>,
     ) -> Result<()> {
+        // A link of the path changed (or the directory holding it went): the path may be
+        // another directory now. Looked up again (the listing covers this event's entry too).
+        let link_changed = self.links.iter().any(|(w, link)| {
+            w == wd && (mask.intersects(lost_mask()) || name == Some(link.as_os_str()))
+        });
+        if link_changed {
+            return self.establish(inotify, false, true, out);
+        }
         match &self.anchor {
             Some(Anchor::Dir(cur)) if cur == wd => {
                 if mask.intersects(lost_mask()) {
@@ -305,21 +400,19 @@ fn is_missing(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
-/// The deepest ancestor of `path` that is an existing directory, and the component below it.
-fn deepest_existing(path: &Path) -> Result<(PathBuf, OsString)> {
+/// The deepest ancestor of `path` that is an existing directory, and the component below it
+/// (`None` when not even `/` can be looked at).
+fn deepest_existing(path: &Path) -> Option<(PathBuf, OsString)> {
     let mut next = path.file_name();
     let mut dir = path.parent();
     while let (Some(d), Some(n)) = (dir, next) {
         if d.is_dir() {
-            return Ok((d.to_path_buf(), n.to_os_string()));
+            return Some((d.to_path_buf(), n.to_os_string()));
         }
         next = d.file_name();
         dir = d.parent();
     }
-    Err(Error::InvalidArgument(format!(
-        "{} has no existing parent directory to watch",
-        path.display()
-    )))
+    None
 }
 
 /// Makes `path` absolute (relative to the current directory) and resolves `.` and `..`

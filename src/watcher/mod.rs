@@ -17,7 +17,11 @@
 //!   does not propagate to the watcher's are not seen.
 //! - **Directory lifecycle.** A missing directory is waited for on its deepest existing ancestor;
 //!   when it appears, it is watched and then listed. When it is deleted or moved away, its names
-//!   are reported `Deleted` and the watcher goes back to waiting.
+//!   are reported `Deleted` and the watcher goes back to waiting. A path through symbolic links
+//!   follows them as they change: the directories holding the links are watched too, and the
+//!   path is looked up again when a link changes and when the mount table does. A directory that
+//!   cannot be watched (a loop of links, no permission) is `DirectoryUnavailable`, waited for
+//!   like a missing one, never an error that ends the watcher.
 //! - **Overflow.** When the inotify queue overflows, an `Overflow` event is reported, then the
 //!   directory is listed again and exactly the difference is reported.
 
@@ -60,6 +64,15 @@ pub enum WatchEvent {
     /// The watched directory was deleted or moved away (only with
     /// [`WatcherOptions::directory_events`]); the `Deleted` events of its names come first.
     DirectoryDeleted,
+    /// The directory cannot be watched now for a reason other than being missing: a loop of
+    /// symbolic links, no permission. Its names were reported `Deleted` (if it was watched);
+    /// it is waited for like a missing one, and taken up again (`DirectoryCreated`, then its
+    /// names) once it can be. Reported whatever [`WatcherOptions::directory_events`] says, once
+    /// per reason.
+    DirectoryUnavailable {
+        /// Why, with the path.
+        reason: String,
+    },
     /// The kernel's inotify queue overflowed and events were lost. The watcher has listed the
     /// directory again; the `Created`/`Deleted` events that follow are exactly the difference.
     /// (inotify keeps no count of what it dropped, so none is given.)
@@ -239,6 +252,9 @@ impl Pump for WatchState {
         self.drain_inotify(out)?;
         if self.mounts_changed && !self.inotify_backlog {
             self.mounts_changed = false;
+            // A mount can change what the path is (and what its entries are) without an
+            // inotify event.
+            self.directory.revalidate(&mut self.inotify, out)?;
             self.directory.recheck_pending(out);
         }
         Ok(())

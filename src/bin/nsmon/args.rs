@@ -27,6 +27,9 @@ nsmon watch
     {\"source\":\"watcher\",\"event\":\"deleted\",\"name\":\"blue\"}
   A namespace is reported once it is mounted, so it can be entered at once.
   {\"source\":\"nsmon\",\"event\":\"ready\"} is printed once the watch is in place.
+  dir_unavailable: DIR cannot be watched now (a loop of symbolic links, no
+  permission; \"reason\" says why): it is waited for, and taken up once it can be.
+  DIR may be a symbolic link: nsmon follows it as it is re-pointed.
   Other events: dir_created, dir_deleted (with --dir-events; they carry \"dir\"),
   overflow (events were lost; the directory was listed again and the created and
   deleted lines that follow are exactly the difference).

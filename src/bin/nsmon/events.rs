@@ -146,6 +146,10 @@ impl Follower {
                         .filter(|n| !stream.contains(&follow_key(n)))
                         .collect();
                 }
+                WatchEvent::DirectoryUnavailable { .. } => {
+                    let dir = Name::from(self.watcher.dir().as_os_str());
+                    out.line(&crate::watch::to_json(&event, &dir))?;
+                }
                 _ => {}
             }
         }

@@ -25,13 +25,17 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
     })
 }
 
-fn to_json(event: &WatchEvent, dir: &nsmon::Name) -> String {
+/// The JSON line of a watcher event about directory `dir`.
+pub fn to_json(event: &WatchEvent, dir: &nsmon::Name) -> String {
     let object = match event {
         WatchEvent::Created { name } => Object::new("watcher", "created").name("name", name),
         WatchEvent::Deleted { name } => Object::new("watcher", "deleted").name("name", name),
         WatchEvent::DirectoryCreated => Object::new("watcher", "dir_created").name("dir", dir),
         WatchEvent::DirectoryDeleted => Object::new("watcher", "dir_deleted").name("dir", dir),
         WatchEvent::Overflow => Object::new("watcher", "overflow"),
+        WatchEvent::DirectoryUnavailable { reason } => Object::new("watcher", "dir_unavailable")
+            .name("dir", dir)
+            .field("reason", reason),
         // WatchEvent is non-exhaustive: a newer library's event gets a generic line.
         other => Object::new("watcher", "unknown").field("debug", &format!("{other:?}")),
     };
