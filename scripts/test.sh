@@ -86,7 +86,16 @@ check_follow() {
     ip -n "$follow_ns" link add nsmon-fex type bridge
     sleep 0.5
     ip netns del "$follow_ns"
-    sleep 0.3
+    # Until every expected line is there (at most 5 s): a fixed pause lost the race under load.
+    local tries=0 missing
+    while [ $tries -lt 50 ]; do
+        missing=0
+        for want in "$@"; do
+            grep -qF -e "${want//@NS@/$follow_ns}" "$out" || missing=1
+        done
+        [ $missing -eq 0 ] && break
+        sleep 0.1; tries=$((tries + 1))
+    done
     kill "$pid"; wait "$pid" 2>/dev/null || true
     for want in "$@"; do
         want=${want//@NS@/$follow_ns}
