@@ -343,6 +343,30 @@ typedef struct nsmon_netns_ref {
 } nsmon_netns_ref;
 
 /**
+ * Who a network namespace is. `id` is the kernel's 64-bit namespace id (`NS_GET_ID`), never
+ * reused while the system runs, valid when `has_id`; kernels without `NS_GET_ID` give only the
+ * device and inode of its nsfs file, which the kernel reuses once a namespace is freed.
+ */
+typedef struct nsmon_netns_id {
+  /**
+   * Whether `id` is set.
+   */
+  bool has_id;
+  /**
+   * `NS_GET_ID`.
+   */
+  uint64_t id;
+  /**
+   * Device of the nsfs file.
+   */
+  uint64_t dev;
+  /**
+   * Inode of the nsfs file (the number in `net:[INODE]`).
+   */
+  uint64_t ino;
+} nsmon_netns_id;
+
+/**
  * One NSID event, filled in by nsmon into memory the caller owns.
  *
  * # Memory and lifetimes
@@ -765,6 +789,16 @@ const char *nsmon_version(void);
 int nsmon_validate_name(const char *name);
 
 /**
+ * The identity of the namespace `target` names now (NULL: the caller's own). Returns 0 and
+ * fills `*out`, or a negative code (`NSMON_ERR_NULL` for a NULL `out`, `-ENOENT`, `-EINVAL` for
+ * what is not a network namespace, ...) with `*out` untouched.
+ *
+ * # Safety
+ * `target` is NULL or readable (its `str` NULL or NUL-terminated); `out` is NULL or writable.
+ */
+int nsmon_netns_identify(const struct nsmon_netns_ref *target, struct nsmon_netns_id *out);
+
+/**
  * Creates subscriber options: the caller's namespace as observer, the kernel's default receive
  * buffer. Returns 0 and sets `*out`, or `NSMON_ERR_NULL`.
  *
@@ -1017,6 +1051,15 @@ int nsmon_stream_remove(struct nsmon_stream *stream, const char *key);
  * `stream` is NULL or live; `key` is NULL or NUL-terminated.
  */
 int nsmon_stream_contains(struct nsmon_stream *stream, const char *key);
+
+/**
+ * The identity of the namespace behind `key`: 1 and `*out` filled, 0 when `key` is not
+ * monitored, or a negative code (`*out` untouched but for 1).
+ *
+ * # Safety
+ * `stream` is NULL or live; `key` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+int nsmon_stream_identity(struct nsmon_stream *stream, const char *key, struct nsmon_netns_id *out);
 
 /**
  * How many namespaces are monitored, or a negative code.

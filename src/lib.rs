@@ -35,7 +35,7 @@ pub mod watcher;
 
 pub use error::{Error, Result};
 pub use name::{validate_name, Name, NAME_MAX};
-pub use netns::NetnsRef;
+pub use netns::{NetnsId, NetnsRef};
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};
 pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};

@@ -25,6 +25,36 @@ pub enum NetnsRef<'a> {
     Fd(BorrowedFd<'a>),
 }
 
+/// Who a network namespace is, as nsmon reports it everywhere (watcher, stream, queries).
+///
+/// `id` is the kernel's 64-bit namespace id (`NS_GET_ID`), never reused while the system runs:
+/// two namespaces with the same `id` are the same namespace. Kernels without `NS_GET_ID` give
+/// `None`; then the device and inode of the namespace's nsfs file are all there is, and those
+/// the kernel reuses once a namespace is freed. Equality compares every field, so a namespace
+/// that replaced a freed one with the same inode number compares different by its `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct NetnsId {
+    /// `NS_GET_ID`, when the kernel has it.
+    pub id: Option<u64>,
+    /// Device of the nsfs file.
+    pub dev: u64,
+    /// Inode of the nsfs file (the number in `net:[INODE]`).
+    pub ino: u64,
+}
+
+impl NetnsId {
+    /// The identity of an open namespace fd.
+    pub(crate) fn of(fd: BorrowedFd<'_>) -> io::Result<NetnsId> {
+        let (dev, ino) = sys::netns::identity(fd)?;
+        Ok(NetnsId {
+            id: sys::netns::ns_id(fd).ok(),
+            dev,
+            ino,
+        })
+    }
+}
+
 /// An open, checked network-namespace fd: either owned (opened by nsmon) or borrowed.
 #[derive(Debug)]
 pub(crate) enum NetnsFd<'a> {
@@ -51,6 +81,13 @@ impl<'a> NetnsRef<'a> {
             NetnsRef::Pid(pid) => format!("pid:{pid}"),
             NetnsRef::Fd(fd) => format!("fd:{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
         }
+    }
+
+    /// The identity of the namespace this names now (opened and checked as every target is).
+    pub fn identify(&self) -> Result<NetnsId> {
+        let fd = self.open()?;
+        NetnsId::of(fd.as_fd())
+            .map_err(|e| Error::os(format!("fstat namespace {}", self.describe()), e))
     }
 
     /// Opens the namespace and checks, on the open fd, that it is a network namespace. The open

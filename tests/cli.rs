@@ -269,30 +269,35 @@ fn nsid_follows_assignment_and_release_and_answers_queries() {
     let mut follow = Running::start(&["nsid"]);
     let ns = Netns::add("clinsid");
     let name = ns.name.clone();
+    // The answer: the target, its nsid, and who the namespace is (NS_GET_ID id and inode).
+    let answer = |args: &[&str]| {
+        let (code, out, err) = nsmon(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        serde_json::from_str::<Value>(out.trim()).unwrap_or_else(|e| panic!("{out:?}: {e}"))
+    };
+    let got = answer(&["nsid", "get", &name]);
+    assert_eq!(got["name"], name.as_str());
+    assert!(got["nsid"].is_null(), "{got}");
+    let netns_id = got["netns_id"].as_u64().expect("netns_id");
+    let inode = got["inode"].as_u64().expect("inode");
+    let set = answer(&["nsid", "set", &name, "auto"]);
+    let id = set["nsid"].as_u64().expect("an nsid") as u32;
     assert_eq!(
-        nsmon(&["nsid", "get", &name]),
-        (
-            Some(0),
-            format!("{{\"name\":\"{name}\",\"nsid\":null}}\n"),
-            String::new()
-        )
+        (set["netns_id"].as_u64(), set["inode"].as_u64()),
+        (Some(netns_id), Some(inode))
     );
-    let (code, out, err) = nsmon(&["nsid", "set", &name, "auto"]);
-    assert_eq!(code, Some(0), "{err}");
-    let id: u32 = out
-        .trim()
-        .strip_prefix(&format!("{{\"name\":\"{name}\",\"nsid\":"))
-        .and_then(|rest| rest.strip_suffix('}'))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected answer {out:?}"));
     assert_eq!(
         follow.line_with(&format!("\"nsid\":{id},")),
         format!(r#"{{"source":"nsid","event":"new_nsid","nsid":{id},"pid":null}}"#)
     );
     let path = format!("/var/run/netns/{name}");
+    let by_path = answer(&["nsid", "get", "--path", &path]);
+    assert_eq!(by_path["path"], path.as_str());
+    assert_eq!(by_path["nsid"].as_u64(), Some(u64::from(id)));
     assert_eq!(
-        nsmon(&["nsid", "get", "--path", &path]).1,
-        format!("{{\"path\":\"{path}\",\"nsid\":{id}}}\n")
+        by_path["netns_id"].as_u64(),
+        Some(netns_id),
+        "one identity by name and path"
     );
     // Bad input: a clear message, a non-zero exit, and nothing changed.
     for args in [
@@ -311,10 +316,13 @@ fn nsid_follows_assignment_and_release_and_answers_queries() {
             "{args:?}: {err}"
         );
     }
+    let unchanged = answer(&["nsid", "get", &name]);
     assert_eq!(
-        nsmon(&["nsid", "get", &name]).1,
-        format!("{{\"name\":\"{name}\",\"nsid\":{id}}}\n")
+        unchanged["nsid"].as_u64(),
+        Some(u64::from(id)),
+        "bad input changed the id"
     );
+    assert_eq!(unchanged["netns_id"].as_u64(), Some(netns_id));
     ns.delete();
     assert_eq!(
         follow.line_with(&format!("\"nsid\":{id}}}")),
@@ -397,8 +405,8 @@ fn events_all_nsid_tags_by_key_and_nsid() {
     let id = |ns: &str| {
         let (code, out, _) = nsmon(&["nsid", "get", ns]);
         assert_eq!(code, Some(0));
-        let at = out.find("\"nsid\":").unwrap() + 7;
-        out[at..].trim_end().trim_end_matches('}').to_string()
+        let answer: Value = serde_json::from_str(out.trim()).unwrap();
+        answer["nsid"].as_u64().expect("an nsid").to_string()
     };
     let (id_k, id_o) = (id(&k), id(&o));
     let mut events = Running::start(&["events", "--all-nsid", "--ns", &k, "--groups", "link"]);

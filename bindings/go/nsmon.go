@@ -373,3 +373,35 @@ func (h *events[E]) Close() error {
 	h.p.close(h.free)
 	return nil
 }
+
+// NetnsID says who a network namespace is. ID is the kernel's 64-bit namespace id (NS_GET_ID),
+// never reused while the system runs, valid when HasID; kernels without NS_GET_ID give only the
+// device and inode of its nsfs file, which the kernel reuses once a namespace is freed. Two
+// NetnsID values are the same namespace exactly when they are equal (==).
+type NetnsID struct {
+	// HasID says whether ID is set.
+	HasID bool
+	// ID is NS_GET_ID's id.
+	ID uint64
+	// Dev and Ino are the device and inode of the namespace's nsfs file (Ino is the number in
+	// "net:[INODE]").
+	Dev, Ino uint64
+}
+
+func netnsID(c *C.nsmon_netns_id) NetnsID {
+	return NetnsID{HasID: bool(c.has_id), ID: uint64(c.id), Dev: uint64(c.dev), Ino: uint64(c.ino)}
+}
+
+// Identify says who the namespace that target names is now.
+func Identify(target Netns) (NetnsID, error) {
+	t, err := target.toC("target")
+	if err != nil {
+		return NetnsID{}, err
+	}
+	defer t.free()
+	var c C.nsmon_netns_id
+	if _, err := call("identify", func() C.int { return C.nsmon_netns_identify(t.ref, &c) }); err != nil {
+		return NetnsID{}, err
+	}
+	return netnsID(&c), nil
+}

@@ -489,6 +489,17 @@ func (s *Stream) Contains(key string) (bool, error) {
 	return s.keyCall("stream contains", key, func(k *C.char) C.int { return C.nsmon_stream_contains(s.ptr, k) })
 }
 
+// Identity says who the namespace behind key is (ok is false when key is not followed): the
+// same namespace, named again after its name was deleted and created, is another identity.
+func (s *Stream) Identity(key string) (id NetnsID, ok bool, err error) {
+	var c C.nsmon_netns_id
+	ok, err = s.keyCall("stream identity", key, func(k *C.char) C.int { return C.nsmon_stream_identity(s.ptr, k, &c) })
+	if ok {
+		id = netnsID(&c)
+	}
+	return id, ok, err
+}
+
 func (s *Stream) keyCall(op, key string, f func(*C.char) C.int) (found bool, err error) {
 	k, err := cString("key", key)
 	if err != nil {

@@ -106,3 +106,54 @@ impl OwnedNetnsRef {
         }
     }
 }
+
+/// Who a network namespace is. `id` is the kernel's 64-bit namespace id (`NS_GET_ID`), never
+/// reused while the system runs, valid when `has_id`; kernels without `NS_GET_ID` give only the
+/// device and inode of its nsfs file, which the kernel reuses once a namespace is freed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nsmon_netns_id {
+    /// Whether `id` is set.
+    pub has_id: bool,
+    /// `NS_GET_ID`.
+    pub id: u64,
+    /// Device of the nsfs file.
+    pub dev: u64,
+    /// Inode of the nsfs file (the number in `net:[INODE]`).
+    pub ino: u64,
+}
+
+impl From<crate::NetnsId> for nsmon_netns_id {
+    fn from(id: crate::NetnsId) -> Self {
+        nsmon_netns_id {
+            has_id: id.id.is_some(),
+            id: id.id.unwrap_or(0),
+            dev: id.dev,
+            ino: id.ino,
+        }
+    }
+}
+
+/// The identity of the namespace `target` names now (NULL: the caller's own). Returns 0 and
+/// fills `*out`, or a negative code (`NSMON_ERR_NULL` for a NULL `out`, `-ENOENT`, `-EINVAL` for
+/// what is not a network namespace, ...) with `*out` untouched.
+///
+/// # Safety
+/// `target` is NULL or readable (its `str` NULL or NUL-terminated); `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_netns_identify(
+    target: *const nsmon_netns_ref,
+    out: *mut nsmon_netns_id,
+) -> c_int {
+    super::guard(|| {
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        // SAFETY: per the contract.
+        let target = unsafe { netns_ref(target, "target") }?;
+        let id = target.identify()?;
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { out.write(id.into()) };
+        Ok(0)
+    })
+}

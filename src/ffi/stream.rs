@@ -847,6 +847,32 @@ pub unsafe extern "C" fn nsmon_stream_contains(
     })
 }
 
+/// The identity of the namespace behind `key`: 1 and `*out` filled, 0 when `key` is not
+/// monitored, or a negative code (`*out` untouched but for 1).
+///
+/// # Safety
+/// `stream` is NULL or live; `key` is NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_identity(
+    stream: *mut nsmon_stream,
+    key: *const c_char,
+    out: *mut super::netns::nsmon_netns_id,
+) -> c_int {
+    if out.is_null() {
+        return guard(|| Err(Failure::Null("out")));
+    }
+    // SAFETY: forwarded contract; `out` checked non-NULL and writable per the contract.
+    unsafe {
+        with_key(stream, key, |s, key| match s.identity(key) {
+            Some(id) => {
+                out.write(id.into());
+                1
+            }
+            None => 0,
+        })
+    }
+}
+
 /// How many namespaces are monitored, or a negative code.
 ///
 /// # Safety

@@ -46,7 +46,7 @@ use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::{messages, parse_ack, Message};
 use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
-use crate::netns::NetnsRef;
+use crate::netns::{NetnsId, NetnsRef};
 use crate::rtnl::{self, Rtnl};
 use crate::sys;
 use dump::{Round, Step};
@@ -180,7 +180,7 @@ struct Target {
     key: Arc<str>,
     socket: Socket,
     port: u32,
-    identity: (u64, u64),
+    identity: NetnsId,
     options: StreamOptions,
     /// The round of dumps running, if any.
     round: Option<Round>,
@@ -801,7 +801,7 @@ impl Stream {
         options: StreamOptions,
         all_nsid: Option<AllNsid>,
     ) -> Result<()> {
-        let identity = sys::netns::identity(ns)
+        let identity = NetnsId::of(ns)
             .map_err(|e| Error::os(format!("fstat namespace {}", described.describe()), e))?;
         if options.receive_buffer > 0 {
             socket.set_receive_buffer(options.receive_buffer)?;
@@ -877,9 +877,10 @@ impl Stream {
         self.core.pump.tokens.is_empty()
     }
 
-    /// The identity (device, inode of its nsfs file) of the namespace behind `key`: a name
-    /// deleted and created again is a different namespace with a different identity.
-    pub fn identity(&self, key: &str) -> Option<(u64, u64)> {
+    /// The identity of the namespace behind `key` (its `NS_GET_ID` id, device and inode): a
+    /// name deleted and created again is a different namespace with a different identity, even
+    /// when the kernel reused the inode number.
+    pub fn identity(&self, key: &str) -> Option<NetnsId> {
         let state = &self.core.pump;
         state
             .tokens

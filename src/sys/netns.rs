@@ -70,8 +70,20 @@ pub(crate) fn socket_namespace(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The identity of a namespace fd: device and inode of its nsfs file. Two fds name the same
-/// namespace exactly when these are equal.
+/// `NS_GET_ID` (linux/nsfs.h, `_IOR(0xb7, 13, __u64)`): the namespace's 64-bit id, which the
+/// kernel never reuses while it runs (recent kernels; `ENOTTY` before).
+const NS_GET_ID: libc::c_ulong = 0x8008_b70d;
+
+/// The `NS_GET_ID` id of a namespace fd.
+pub(crate) fn ns_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut id: u64 = 0;
+    // SAFETY: NS_GET_ID writes one u64 through the pointer, which outlives the call.
+    syscall!(ioctl(fd.as_raw_fd(), NS_GET_ID as _, &raw mut id))?;
+    Ok(id)
+}
+
+/// The device and inode of a namespace fd's nsfs file. Two open fds name the same namespace
+/// exactly when these are equal; once a namespace is freed its inode number may be reused.
 pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };

@@ -64,6 +64,9 @@ static void bad_refs(void)
     };
     for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
         CHECK(nsmon_nsid_get(NULL, &refs[i]) < 0);
+        nsmon_netns_id untouched = { .has_id = true, .id = 7, .dev = 7, .ino = 7 };
+        CHECK(nsmon_netns_identify(&refs[i], &untouched) < 0);
+        CHECK(untouched.id == 7 && untouched.ino == 7);
         CHECK(nsmon_nsid_get(&refs[i], NULL) < 0);
         CHECK(nsmon_nsid_set(&refs[i], &refs[i], NSMON_NSID_AUTO) < 0);
         nsmon_nsid_options *o;
@@ -176,6 +179,12 @@ static void stream(void)
     CHECK(nsmon_stream_remove(s, "\xff") == NSMON_ERR_UTF8);
     NULLCODE(nsmon_stream_contains(NULL, "k"));
     NULLCODE(nsmon_stream_contains(s, NULL));
+    nsmon_netns_id id;
+    NULLCODE(nsmon_stream_identity(NULL, "k", &id));
+    NULLCODE(nsmon_stream_identity(s, NULL, &id));
+    NULLCODE(nsmon_stream_identity(s, "k", NULL));
+    NULLCODE(nsmon_netns_identify(NULL, NULL));
+    CHECK(nsmon_stream_identity(s, "not there", &id) == 0);
     NULLCODE(nsmon_stream_len(NULL));
     CHECK(nsmon_stream_len(s) == 0);
     NULLCODE(nsmon_stream_fd(NULL));

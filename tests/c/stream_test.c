@@ -299,6 +299,14 @@ static void test_real_namespace(void)
     nsmon_stream_options_free(o);
     CHECK(nsmon_stream_contains(s, "blue") == 1);
     CHECK(nsmon_stream_contains(s, "red") == 0);
+    /* One identity: the stream's target and the namespace named again are the same one. */
+    nsmon_netns_id by_stream, by_name, own;
+    CHECK(nsmon_stream_identity(s, "blue", &by_stream) == 1);
+    CHECK(nsmon_netns_identify(&target, &by_name) == 0);
+    CHECK(nsmon_netns_identify(NULL, &own) == 0);
+    CHECK(by_name.has_id && by_name.ino != 0);
+    CHECK(by_stream.id == by_name.id && by_stream.dev == by_name.dev && by_stream.ino == by_name.ino);
+    CHECK(own.id != by_name.id && own.ino != by_name.ino);
 
     nsmon_stream_event ev = expect(s, NSMON_STREAM_EVENT_KIND_NEW_LINK, "blue");
     CHECK(strcmp(ev.link.name, "lo") == 0 && ev.link.name_len == 2 && ev.link.index == 1);

@@ -89,6 +89,19 @@ impl Object {
         self.field(key, &hex(bytes))
     }
 
+    /// An unsigned number (all 64 bits: JSON numbers have no limit), or `null` when absent.
+    pub fn maybe_unsigned(mut self, key: &str, value: Option<u64>) -> Self {
+        self.key(key);
+        match value {
+            // Infallible: writing to a String.
+            Some(v) => {
+                let _ = write!(self.0, "{v}");
+            }
+            None => self.0.push_str("null"),
+        }
+        self
+    }
+
     /// An object without the source/event pair (for query answers).
     pub fn plain() -> Self {
         Object(String::from("{"))

@@ -1,7 +1,7 @@
 //! `nsmon nsid`: follow namespace-id events, or get and set one id.
 
 use nsmon::nsid::{assign_nsid_in, nsid_in};
-use nsmon::{NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+use nsmon::{Name, NetnsId, NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
 use crate::args::{NsidArgs, Target};
 use crate::follow::follow;
@@ -21,12 +21,13 @@ pub fn run(args: NsidArgs) -> Result<(), Failure> {
         }
         NsidArgs::Get { target, observer } => {
             let id = nsid_in(observer_ref(&observer), target_ref(&target))?;
-            print_answer(&target, id)
+            print_answer(&target, id, target_ref(&target).identify()?)
         }
         NsidArgs::Set { name, id, observer } => {
             let request = id.map_or(NsidRequest::Auto, NsidRequest::Fixed);
             let id = assign_nsid_in(observer_ref(&observer), NetnsRef::Name(&name), request)?;
-            print_answer(&Target::Name(name), Some(id))
+            let identity = NetnsRef::Name(&name).identify()?;
+            print_answer(&Target::Name(name), Some(id), identity)
         }
     }
 }
@@ -45,13 +46,20 @@ fn target_ref(target: &Target) -> NetnsRef<'_> {
     }
 }
 
-fn print_answer(target: &Target, id: Option<u32>) -> Result<(), Failure> {
+/// The answer of `get` and `set`: the target, its nsid (null: none assigned), and who the
+/// namespace is: `netns_id` (NS_GET_ID, null on kernels without it) and its nsfs `inode`.
+fn print_answer(target: &Target, id: Option<u32>, identity: NetnsId) -> Result<(), Failure> {
     let object = match target {
         Target::Name(name) => Object::plain().field("name", name),
         Target::Pid(pid) => Object::plain().number("pid", i64::from(*pid)),
-        Target::Path(path) => Object::plain().field("path", &path.display().to_string()),
+        Target::Path(path) => Object::plain().name("path", &Name::from(path.as_os_str())),
     };
-    crate::print(&object.maybe_number("nsid", id.map(i64::from)).line())
+    let line = object
+        .maybe_number("nsid", id.map(i64::from))
+        .maybe_unsigned("netns_id", identity.id)
+        .maybe_unsigned("inode", Some(identity.ino))
+        .line();
+    crate::print(&line)
 }
 
 fn to_json(event: &NsidEvent) -> String {
