@@ -112,7 +112,7 @@ pub fn name(data: &[u8]) {
 pub fn inotify_events(data: &[u8]) {
     let mut entries = Entries::default();
     let readiness = |name: &crate::Name| match name.len() % 3 {
-        0 => Readiness::Ready,
+        0 => Readiness::Ready(None),
         1 => Readiness::NotYet,
         _ => Readiness::Absent,
     };
@@ -138,7 +138,7 @@ pub fn inotify_events(data: &[u8]) {
             1 => entries.recheck_pending(
                 |n| {
                     if mask & 1 == 0 {
-                        Readiness::Ready
+                        Readiness::Ready(None)
                     } else {
                         readiness(n)
                     }

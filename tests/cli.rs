@@ -1318,3 +1318,35 @@ fn watch_reports_names_that_are_not_utf8_with_their_bytes() {
     assert_watcher_line(&nsmon.event(), "deleted", later_name);
     assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
 }
+
+#[test]
+fn events_follow_releases_a_namespace_unmounted_in_place_at_once() {
+    require_root!();
+    let ns = Netns::add("followum");
+    let mut events = Running::start(&["events", "--follow", "--groups", "link"]);
+    until_subscribed(&mut events, &in_ns(ns.name.as_bytes()), |i| {
+        run(
+            "ip",
+            &[
+                "-n",
+                &ns.name,
+                "link",
+                "add",
+                &format!("nsmon-u{i}"),
+                "type",
+                "bridge",
+            ],
+        );
+    });
+    let sockets = sockets_in(events.child.id(), ns.name.as_ref());
+    assert_eq!(sockets.len(), 1, "one socket of nsmon's in {}", ns.name);
+    // As Docker stops a container: unmounted, the empty file left in place.
+    let file = std::path::Path::new("/var/run/netns").join(&ns.name);
+    run("umount", &[file.to_str().unwrap()]);
+    assert!(file.exists());
+    // Released at once, not when the file goes (Docker deletes it up to a minute later).
+    until_closed(events.child.id(), &sockets);
+    assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
+    std::fs::remove_file(&file).unwrap();
+    drop(ns); // nothing left to delete: the name is gone, the namespace with nsmon's socket
+}

@@ -581,3 +581,45 @@ fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
     let events = collect_until(&mut watcher, T, |e| e.iter().any(|e| *e == created("x")));
     assert!(events.contains(&created("x")), "{events:?}");
 }
+
+/// Bind-mounts namespace `ns`'s file onto `file`.
+fn mount_ns(ns: &str, file: &Path) {
+    let source = Path::new("/var/run/netns").join(ns);
+    run_os(
+        "mount",
+        &["--bind".as_ref(), source.as_os_str(), file.as_os_str()],
+    );
+}
+
+#[test]
+fn an_entry_unmounted_in_place_is_deleted_at_once_and_created_again_when_mounted() {
+    require_root!();
+    let (blue, green) = (Netns::add("umblue"), Netns::add("umgreen"));
+    let dir = TempDir::new("unmount");
+    let entry = dir.join("sandbox");
+    fs::write(&entry, b"").unwrap();
+    mount_ns(&blue.name, &entry);
+    let (listed, mut watcher) =
+        Watcher::list_and_watch(WatcherOptions::new().dir(&dir.path)).unwrap();
+    assert_eq!(listed, vec![Name::from("sandbox")]);
+    // As Docker stops a container: the namespace is unmounted, the empty file stays.
+    umount(&entry);
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    assert_eq!(events, vec![deleted("sandbox")]);
+    assert!(entry.exists(), "the file is still there");
+    assert!(watcher.namespaces().is_empty());
+    // Mounted again: a namespace again.
+    mount_ns(&blue.name, &entry);
+    let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    assert_eq!(events, vec![created("sandbox")]);
+    // Another namespace mounted over it: the name is another namespace now.
+    mount_ns(&green.name, &entry);
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![deleted("sandbox"), created("sandbox")]);
+    // Back to blue when green's mount goes: again another namespace.
+    umount(&entry);
+    let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
+    assert_eq!(events, vec![deleted("sandbox"), created("sandbox")]);
+    let quiet = collect_for(&mut watcher, QUIET);
+    assert!(quiet.is_empty(), "{quiet:?}");
+}

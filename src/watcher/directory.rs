@@ -17,7 +17,7 @@ use super::entries::{Entries, Readiness};
 use super::WatchEvent;
 use crate::error::{Error, Result};
 use crate::name::name_problem;
-use crate::netns::is_network_namespace;
+use crate::netns::{is_network_namespace, NetnsId};
 use crate::sys;
 use crate::Name;
 use std::os::fd::AsFd;
@@ -310,14 +310,19 @@ impl Directory {
         }
     }
 
-    /// Re-checks the entries that were not namespaces yet.
+    /// After a mount-table change: the entries that were not namespaces yet may be now, and the
+    /// known ones may not be any more (unmounted, their file left in place, as Docker leaves a
+    /// stopped container's) or may be another namespace (see [`Entries::recheck_known`]).
     pub(crate) fn recheck_pending(&mut self, out: &mut VecDeque<WatchEvent>) {
-        if !self.is_present() || !self.entries.has_pending() {
+        if !self.is_present() || !(self.entries.has_pending() || self.entries.has_known()) {
             return;
         }
         let (path, policy) = (&self.path, self.policy);
+        // New namespaces first: their `Created` need not wait for a look at every known one.
         self.entries
             .recheck_pending(|name| classify(path, policy, name), out);
+        self.entries
+            .recheck_known(|name| classify(path, policy, name), out);
     }
 
     fn classify(&self, name: &Name) -> Readiness {
@@ -380,7 +385,9 @@ fn classify(dir: &Path, policy: Policy, name: &Name) -> Readiness {
     let path = dir.join(name.as_os_str());
     if policy.require_namespace {
         match sys::open_nsfs(&path, sys::Links::Refuse) {
-            Ok(fd) if is_network_namespace(fd.as_fd()) => Readiness::Ready,
+            Ok(fd) if is_network_namespace(fd.as_fd()) => {
+                Readiness::Ready(NetnsId::of(fd.as_fd()).ok())
+            }
             Ok(_) => Readiness::NotYet,
             Err(e) if is_missing(&e) => Readiness::Absent,
             // A link, or unreadable for now: keep it pending, a later mount change looks again.
@@ -389,7 +396,7 @@ fn classify(dir: &Path, policy: Policy, name: &Name) -> Readiness {
     } else {
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => Readiness::Absent,
-            Ok(_) => Readiness::Ready,
+            Ok(_) => Readiness::Ready(None),
             Err(e) if is_missing(&e) => Readiness::Absent,
             Err(_) => Readiness::NotYet,
         }

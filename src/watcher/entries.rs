@@ -1,21 +1,26 @@
-//! The watcher's memory of the directory: which names were reported, which wait to become
-//! namespaces. Pure bookkeeping, no I/O, so that the no-duplicate / no-orphan rules are tested
-//! on their own.
+//! The watcher's memory of the directory: which names were reported (with the identity of the
+//! namespace each one was), which wait to become namespaces. Pure bookkeeping, no I/O, so that
+//! the no-duplicate / no-orphan rules are tested on their own.
 //!
 //! Rules: a name is reported `Created` only when it is not known, and `Deleted` only when it is;
-//! so for each name the events alternate, starting with `Created` (or a listed name).
+//! so for each name the events alternate, starting with `Created` (or a listed name). A known
+//! name that is no longer a namespace (unmounted, its file left in place) is `Deleted` and waits
+//! as pending; one that is now another namespace (another identity) is `Deleted`, then
+//! `Created`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::WatchEvent;
-use crate::Name;
+use crate::{Name, NetnsId};
 
 /// What a directory entry is right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Readiness {
-    /// It can be reported: a namespace (or any file, with the readiness check off).
-    Ready,
-    /// It exists but is not a namespace yet (the bind mount has not happened).
+    /// It can be reported: a namespace, with its identity (or any file, with the readiness
+    /// check off: no identity).
+    Ready(Option<NetnsId>),
+    /// It exists but is not a namespace (yet: the bind mount has not happened, or no more: it
+    /// was unmounted).
     NotYet,
     /// It is not there (any more), or is something never reported, like a directory.
     Absent,
@@ -23,7 +28,8 @@ pub(crate) enum Readiness {
 
 #[derive(Debug, Default)]
 pub(crate) struct Entries {
-    known: HashSet<Name>,
+    /// Reported names, and the identity of the namespace each one was when reported.
+    known: HashMap<Name, Option<NetnsId>>,
     pending: HashSet<Name>,
 }
 
@@ -35,13 +41,13 @@ impl Entries {
         readiness: Readiness,
         out: &mut VecDeque<WatchEvent>,
     ) {
-        if self.known.contains(name) {
+        if self.known.contains_key(name) {
             return;
         }
         match readiness {
-            Readiness::Ready => {
+            Readiness::Ready(id) => {
                 self.pending.remove(name);
-                self.known.insert(name.clone());
+                self.known.insert(name.clone(), id);
                 out.push_back(WatchEvent::Created { name: name.clone() });
             }
             Readiness::NotYet => {
@@ -56,7 +62,7 @@ impl Entries {
     /// A name was deleted or moved away.
     pub(crate) fn removed(&mut self, name: &Name, out: &mut VecDeque<WatchEvent>) {
         self.pending.remove(name);
-        if self.known.remove(name) {
+        if self.known.remove(name).is_some() {
             out.push_back(WatchEvent::Deleted { name: name.clone() });
         }
     }
@@ -64,6 +70,11 @@ impl Entries {
     /// Whether any entry waits to become a namespace.
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// Whether any name is known.
+    pub(crate) fn has_known(&self) -> bool {
+        !self.known.is_empty()
     }
 
     /// Looks again at the entries that were not namespaces yet (after a mount change).
@@ -82,21 +93,44 @@ impl Entries {
         }
     }
 
+    /// Looks again at the known names (after a mount change): one that is not a namespace any
+    /// more is `Deleted` (and pending, should a namespace be mounted there again); one that is
+    /// another namespace now is `Deleted`, then `Created`.
+    pub(crate) fn recheck_known(
+        &mut self,
+        mut classify: impl FnMut(&Name) -> Readiness,
+        out: &mut VecDeque<WatchEvent>,
+    ) {
+        let mut names: Vec<Name> = self.known.keys().cloned().collect();
+        names.sort_unstable();
+        for name in names {
+            let was = self.known.get(&name).copied().flatten();
+            match classify(&name) {
+                Readiness::Ready(id) if id.is_none() || was.is_none() || id == was => {}
+                readiness => {
+                    self.removed(&name, out);
+                    self.appeared(&name, readiness, out);
+                }
+            }
+        }
+    }
+
     /// Makes the memory match a fresh listing of the directory, reporting exactly the
-    /// difference: `Deleted` for known names that are gone, then `Created` for new ones (only if
-    /// `report_new`; otherwise they are remembered silently, as for an unreported initial scan).
+    /// difference: `Deleted` for known names that are gone (or are another namespace now), then
+    /// `Created` for new ones (only if `report_new`; otherwise they are remembered silently, as
+    /// for an unreported initial scan).
     pub(crate) fn reconcile(
         &mut self,
         listing: Vec<(Name, Readiness)>,
         report_new: bool,
         out: &mut VecDeque<WatchEvent>,
     ) {
-        let mut ready = HashSet::with_capacity(listing.len());
+        let mut ready = HashMap::with_capacity(listing.len());
         self.pending.clear();
         for (name, readiness) in listing {
             match readiness {
-                Readiness::Ready => {
-                    ready.insert(name);
+                Readiness::Ready(id) => {
+                    ready.insert(name, id);
                 }
                 Readiness::NotYet => {
                     self.pending.insert(name);
@@ -104,18 +138,29 @@ impl Entries {
                 Readiness::Absent => {}
             }
         }
-        let mut gone: Vec<Name> = self.known.difference(&ready).cloned().collect();
+        let same = |was: &Option<NetnsId>, now: &Option<NetnsId>| {
+            was.is_none() || now.is_none() || was == now
+        };
+        let mut gone: Vec<Name> = self
+            .known
+            .iter()
+            .filter(|(name, was)| ready.get(*name).map_or(true, |now| !same(was, now)))
+            .map(|(name, _)| name.clone())
+            .collect();
         gone.sort_unstable();
         for name in gone {
             self.removed(&name, out);
         }
-        let mut new: Vec<Name> = ready.difference(&self.known).cloned().collect();
-        new.sort_unstable();
-        for name in new {
+        let mut new: Vec<(Name, Option<NetnsId>)> = ready
+            .into_iter()
+            .filter(|(name, _)| !self.known.contains_key(name))
+            .collect();
+        new.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (name, id) in new {
             if report_new {
                 out.push_back(WatchEvent::Created { name: name.clone() });
             }
-            self.known.insert(name);
+            self.known.insert(name, id);
         }
     }
 
@@ -126,7 +171,7 @@ impl Entries {
 
     /// The names currently known, sorted.
     pub(crate) fn names(&self) -> Vec<Name> {
-        let mut names: Vec<Name> = self.known.iter().cloned().collect();
+        let mut names: Vec<Name> = self.known.keys().cloned().collect();
         names.sort_unstable();
         names
     }
@@ -135,6 +180,7 @@ impl Entries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::NetnsId;
     use Readiness::*;
 
     fn created(name: &str) -> WatchEvent {
@@ -151,8 +197,8 @@ mod tests {
     fn create_is_reported_once() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.appeared(&n("a"), Ready, &mut out);
-        e.appeared(&n("a"), Ready, &mut out);
+        e.appeared(&n("a"), Ready(None), &mut out);
+        e.appeared(&n("a"), Ready(None), &mut out);
         assert_eq!(Vec::from(out), vec![created("a")]);
     }
 
@@ -175,7 +221,7 @@ mod tests {
         assert!(out.is_empty() && e.has_pending());
         e.recheck_pending(|_| NotYet, &mut out);
         assert!(out.is_empty());
-        e.recheck_pending(|_| Ready, &mut out);
+        e.recheck_pending(|_| Ready(None), &mut out);
         assert_eq!(Vec::from(out), vec![created("p")]);
         assert!(!e.has_pending());
     }
@@ -185,10 +231,14 @@ mod tests {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
         for name in ["a", "b", "c"] {
-            e.appeared(&n(name), Ready, &mut out);
+            e.appeared(&n(name), Ready(None), &mut out);
         }
         out.clear();
-        let listing = vec![(n("b"), Ready), (n("d"), Ready), (n("e"), NotYet)];
+        let listing = vec![
+            (n("b"), Ready(None)),
+            (n("d"), Ready(None)),
+            (n("e"), NotYet),
+        ];
         e.reconcile(listing, true, &mut out);
         assert_eq!(
             Vec::from(out),
@@ -198,11 +248,52 @@ mod tests {
         assert!(e.has_pending());
     }
 
+    fn id(n: u64) -> Readiness {
+        Ready(Some(NetnsId {
+            id: Some(n),
+            dev: 4,
+            ino: 4026531840,
+        }))
+    }
+
+    #[test]
+    fn an_unmounted_or_replaced_namespace_is_deleted_at_once() {
+        let mut e = Entries::default();
+        let mut out = VecDeque::new();
+        e.appeared(&n("a"), id(1), &mut out);
+        e.appeared(&n("b"), id(2), &mut out);
+        e.appeared(&n("c"), id(3), &mut out);
+        out.clear();
+        // a: unmounted, its file left; b: the same; c: another namespace (same inode number).
+        e.recheck_known(
+            |name| match name.as_bytes() {
+                b"a" => NotYet,
+                b"b" => id(2),
+                _ => id(30),
+            },
+            &mut out,
+        );
+        assert_eq!(
+            Vec::from(out.split_off(0)),
+            vec![deleted("a"), deleted("c"), created("c")]
+        );
+        assert!(e.has_pending(), "the file left behind waits for a mount");
+        e.recheck_pending(|_| id(4), &mut out);
+        assert_eq!(Vec::from(out.split_off(0)), vec![created("a")]);
+        // A listing finds the same: a replaced namespace is gone, then new.
+        e.reconcile(
+            vec![(n("a"), id(4)), (n("b"), id(20)), (n("c"), id(30))],
+            true,
+            &mut out,
+        );
+        assert_eq!(Vec::from(out), vec![deleted("b"), created("b")]);
+    }
+
     #[test]
     fn silent_reconcile_remembers_without_reporting() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.reconcile(vec![(n("a"), Ready)], false, &mut out);
+        e.reconcile(vec![(n("a"), Ready(None))], false, &mut out);
         assert!(out.is_empty());
         e.removed(&n("a"), &mut out);
         assert_eq!(Vec::from(out), vec![deleted("a")]);
@@ -212,8 +303,8 @@ mod tests {
     fn forget_all_deletes_every_known_name() {
         let mut e = Entries::default();
         let mut out = VecDeque::new();
-        e.appeared(&n("b"), Ready, &mut out);
-        e.appeared(&n("a"), Ready, &mut out);
+        e.appeared(&n("b"), Ready(None), &mut out);
+        e.appeared(&n("a"), Ready(None), &mut out);
         e.appeared(&n("p"), NotYet, &mut out);
         out.clear();
         e.forget_all(&mut out);

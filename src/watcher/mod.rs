@@ -54,7 +54,10 @@ pub enum WatchEvent {
         /// Its name: the file name in the watched directory, as bytes (any but `/` and NUL).
         name: Name,
     },
-    /// A named namespace that was reported (or listed) disappeared.
+    /// A named namespace that was reported (or listed) disappeared: its file went, or its
+    /// namespace was unmounted with the file left in place (as Docker leaves a stopped
+    /// container's for up to a minute), or another namespace is mounted there now (a
+    /// `Created` follows).
     Deleted {
         /// Its name.
         name: Name,
