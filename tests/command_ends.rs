@@ -405,10 +405,18 @@ fn watch_goes_on_when_its_directory_becomes_a_loop_of_links_and_recovers() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = until_ready(&mut child);
-    let mut next = || {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "nsmon ended");
+    let out = until_ready(&mut child);
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Bounded: a line that never comes fails the test instead of hanging it.
+    let next = || {
+        let line = lines
+            .recv_timeout(HANG)
+            .expect("no line from nsmon in time");
         serde_json::from_str::<serde_json::Value>(&line).unwrap()
     };
     std::fs::remove_dir(&watched).unwrap();

@@ -170,10 +170,14 @@ impl Directory {
                             let _ = inotify.watches().remove(old);
                         }
                     }
-                    let appeared = ancestor.join(&next).is_dir();
                     self.anchor = Some(Anchor::Ancestor { wd, next });
-                    if !appeared {
-                        return Ok(());
+                    // What appeared between the look at the path and the watch on its ancestor
+                    // raised no event there: look again, and go round only if it changed (a
+                    // directory now, or another error than the one just handled).
+                    match inotify.watches().add(&self.path, watch_mask()) {
+                        Err(again) if again.raw_os_error() == e.raw_os_error() => return Ok(()),
+                        Err(again) if is_missing(&again) && is_missing(&e) => return Ok(()),
+                        _ => {}
                     }
                 }
             }
