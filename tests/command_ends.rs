@@ -59,6 +59,23 @@ fn until_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
     out
 }
 
+/// The lines of `out`, read on a thread (which ends with `out`), so that a test can wait for
+/// one with a bound instead of blocking on a read.
+fn forward(
+    out: BufReader<std::process::ChildStdout>,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (lines, reader)
+}
+
 fn stderr_of(child: &mut Child) -> String {
     let mut text = String::new();
     child
@@ -203,12 +220,7 @@ fn a_link_swapped_between_a_namespace_and_a_fifo_never_hangs_follow() {
         .spawn()
         .unwrap();
     let out = until_ready(&mut child);
-    let (tx, lines) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (lines, reader) = forward(out);
     // A thousand swaps of the entry between a real namespace's file and a FIFO.
     for i in 0..1000 {
         point(&entry, &staging, if i % 2 == 0 { &real } else { &fifo });
@@ -375,12 +387,7 @@ fn follow_under_a_limit_of_64_fds_monitors_as_many_as_fit_and_says_why_not_the_r
         "ip",
         &["-n", followed, "link", "add", "nsmon-fit", "type", "bridge"],
     );
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (lines, _reader) = forward(out);
     let deadline = Instant::now() + HANG;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -406,12 +413,7 @@ fn watch_goes_on_when_its_directory_becomes_a_loop_of_links_and_recovers() {
         .spawn()
         .unwrap();
     let out = until_ready(&mut child);
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (lines, _reader) = forward(out);
     // Bounded: a line that never comes fails the test instead of hanging it.
     let next = || {
         let line = lines
