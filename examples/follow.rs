@@ -5,13 +5,10 @@
 //! `ip -n demo link add br0 type bridge` elsewhere.
 
 use mio::{Events, Interest, Poll, Token};
-use nsmon::{
-    NetnsRef, Stream, StreamEvent, StreamOptions, WatchEvent, Watcher, WatcherOptions,
-    DEFAULT_NETNS_DIR,
-};
+use nsmon::{NetnsRef, Stream, StreamEvent, StreamOptions, WatchEvent, Watcher, WatcherOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut watcher = Watcher::new(WatcherOptions::new().list_existing(true))?;
+    let mut watcher = Watcher::new(WatcherOptions::new().runtimes(true).list_existing(true))?;
     let mut stream = Stream::new()?;
     let mut poll = Poll::new()?;
     poll.registry()
@@ -22,18 +19,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         while let Some(event) = watcher.next()? {
             match event {
-                WatchEvent::Created { name } => {
-                    // Names are bytes: opened by path, keyed by their text (lossy for a name
-                    // that is not UTF-8; a program that must tell such names apart keys them
-                    // its own way, as `nsmon events --follow` does).
-                    let path = std::path::Path::new(DEFAULT_NETNS_DIR).join(name.as_os_str());
-                    let key = name.to_string_lossy();
+                WatchEvent::Created { dir, name, .. } => {
+                    // Names are bytes: opened by path, keyed by their path's text (lossy for
+                    // one that is not UTF-8; a program that must tell such paths apart keys
+                    // them its own way, as `nsmon events --follow` does).
+                    let path = dir.join(name.as_os_str());
+                    let key = path.to_string_lossy();
                     match stream.add(&key, NetnsRef::Path(&path), StreamOptions::new()) {
                         Ok(()) => println!("+ namespace {name}"),
                         Err(e) => eprintln!("follow: {name}: {e}"),
                     }
                 }
-                WatchEvent::Deleted { name } if stream.remove(&name.to_string_lossy()) => {
+                WatchEvent::Deleted { dir, name, .. }
+                    if stream.remove(&dir.join(name.as_os_str()).to_string_lossy()) =>
+                {
                     println!("- namespace {name}")
                 }
                 _ => {}

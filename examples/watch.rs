@@ -1,22 +1,30 @@
-//! Prints named network namespaces as they appear and disappear.
+//! Prints named network namespaces as they appear and disappear, in every runtime's folder.
 //!
-//! Run as root: `cargo run --example watch [DIR]`, then `ip netns add demo` elsewhere.
+//! Run as root: `cargo run --example watch [DIR]...` (no DIR: the runtimes' folders), then
+//! `ip netns add demo` elsewhere.
 
 use nsmon::{WatchEvent, Watcher, WatcherOptions};
 
 fn main() -> Result<(), nsmon::Error> {
-    let mut options = WatcherOptions::new().list_existing(true);
-    if let Some(dir) = std::env::args_os().nth(1) {
-        options = options.dir(dir);
-    }
+    let dirs: Vec<_> = std::env::args_os().skip(1).collect();
+    let options = dirs.iter().fold(
+        WatcherOptions::new()
+            .runtimes(dirs.is_empty())
+            .list_existing(true),
+        |options, dir| options.dir(dir),
+    );
     let mut watcher = Watcher::new(options)?;
-    println!("watching {}", watcher.dir().display());
+    for dir in watcher.dirs() {
+        println!("watching {}", dir.path.display());
+    }
     loop {
         watcher.wait(None)?;
         watcher.dispatch(|event| {
             match event {
-                WatchEvent::Created { name } => println!("+ {name}"),
-                WatchEvent::Deleted { name } => println!("- {name}"),
+                WatchEvent::Created { dir, name, id } => {
+                    println!("+ {name} in {} ({id:?})", dir.display())
+                }
+                WatchEvent::Deleted { dir, name, .. } => println!("- {name} in {}", dir.display()),
                 other => println!("  {other:?}"),
             }
             true

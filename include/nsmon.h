@@ -254,32 +254,36 @@ enum nsmon_watcher_event_kind
 #endif // __cplusplus
  {
   /**
-   * A named namespace appeared (and is mounted, unless "any file" is set). `name` is set.
+   * A named namespace appeared (and is mounted, unless "any file" is set). `dir`, `name` and
+   * `netns_id` are set.
    */
   NSMON_WATCHER_EVENT_KIND_CREATED = 1,
   /**
-   * A reported (or listed) namespace disappeared. `name` is set.
+   * A reported (or listed) namespace disappeared (its file went, it was unmounted, or
+   * another namespace is mounted there now: a CREATED follows). `dir`, `name` and
+   * `netns_id` (the one it was created with) are set.
    */
   NSMON_WATCHER_EVENT_KIND_DELETED = 2,
   /**
-   * The watched directory appeared (only with "dir events").
+   * The folder `dir` appeared (only with "dir events").
    */
   NSMON_WATCHER_EVENT_KIND_DIR_CREATED = 3,
   /**
-   * The watched directory was deleted or moved away (only with "dir events"); the DELETED
-   * events of its names come first.
+   * The folder `dir` was deleted or moved away (only with "dir events"); the DELETED events
+   * of its names come first.
    */
   NSMON_WATCHER_EVENT_KIND_DIR_DELETED = 4,
   /**
-   * The kernel's inotify queue overflowed. The directory was listed again, and the CREATED and
+   * The kernel's inotify queue overflowed. Every folder was listed again, and the CREATED and
    * DELETED events that follow are exactly the difference. (inotify keeps no count of what
    * it dropped.)
    */
   NSMON_WATCHER_EVENT_KIND_OVERFLOW = 5,
   /**
-   * The directory cannot be watched now (a loop of symbolic links, no permission): `reason`
-   * says why. Its names were reported DELETED if it was watched; it is waited for like a
-   * missing one and taken up again once it can be. Reported whatever "dir events" says.
+   * The folder `dir` cannot be watched now (a loop of symbolic links, no permission, a file
+   * where the folder should be): `reason` says why. Its names were reported DELETED if it
+   * was watched; it is waited for like a missing one and taken up again once it can be.
+   * Reported whatever "dir events" says.
    */
   NSMON_WATCHER_EVENT_KIND_DIR_UNAVAILABLE = 6,
 };
@@ -712,8 +716,8 @@ typedef int (*nsmon_stream_callback)(void *userdata, const struct nsmon_stream_e
  * One watcher event, filled in by nsmon into memory the caller owns.
  *
  * # Memory and lifetimes
- * Plain data but for `reason` (DIR_UNAVAILABLE only), which points into the watcher and stays
- * valid until the next call on it (or, in a callback, until it returns).
+ * Plain data but for `dir` and `reason`, which point into the watcher and stay valid until the
+ * next call on it (or, in a callback, until it returns).
  */
 typedef struct nsmon_watcher_event {
   /**
@@ -733,6 +737,24 @@ typedef struct nsmon_watcher_event {
    * For DIR_UNAVAILABLE: why, with the path, NUL-terminated; NULL otherwise.
    */
   const char *reason;
+  /**
+   * The folder the event is about, absolute, as the watcher watches it (bytes, not
+   * necessarily UTF-8), NUL-terminated; NULL for OVERFLOW (about every folder).
+   */
+  const char *dir;
+  /**
+   * Length of `dir` in bytes, without the NUL (0 when `dir` is NULL).
+   */
+  size_t dir_len;
+  /**
+   * For CREATED and DELETED: whether `netns_id` is set (always, but with "any file").
+   */
+  bool has_netns_id;
+  /**
+   * For CREATED and DELETED: the namespace's identity (for DELETED, the one it was created
+   * with); zero otherwise.
+   */
+  struct nsmon_netns_id netns_id;
 } nsmon_watcher_event;
 
 /**
@@ -1138,9 +1160,11 @@ int nsmon_watcher_options_new(struct nsmon_watcher_options **out);
 void nsmon_watcher_options_free(struct nsmon_watcher_options *options);
 
 /**
- * Sets the directory to watch (default `/var/run/netns`). It need not exist yet; a relative path
- * is resolved when the watcher is created. The path is bytes (it need not be UTF-8) and is
- * copied.
+ * Sets the one folder to watch (default `/var/run/netns`), replacing any given before. It
+ * need not exist yet; a relative path is resolved when the watcher is created; a component `*`
+ * stands for every subdirectory there, now and later (as for rootless Podman: one folder per
+ * user, `netns` in each subdirectory of `/run/user`). The path is bytes (it need not be UTF-8)
+ * and is copied.
  *
  * Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
  * unchanged.
@@ -1149,6 +1173,30 @@ void nsmon_watcher_options_free(struct nsmon_watcher_options *options);
  * `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.
  */
 int nsmon_watcher_options_set_dir(struct nsmon_watcher_options *options, const char *dir);
+
+/**
+ * Adds a folder to watch, as `nsmon_watcher_options_set_dir` describes; the first one added
+ * replaces the default. A folder given twice (or under two spellings, such as `/run/netns`
+ * where `/var/run` links to `/run`) is watched once, under the first spelling.
+ *
+ * Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
+ * unchanged.
+ *
+ * # Safety
+ * `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.
+ */
+int nsmon_watcher_options_add_dir(struct nsmon_watcher_options *options, const char *dir);
+
+/**
+ * Whether the runtimes' folders are watched too: `/var/run/netns`, `/run/netns` (Podman),
+ * `/var/run/docker/netns` (Docker), `/run/containerd/io.containerd.grpc.v1.cri/netns`
+ * (containerd) and each user's `/run/user/<uid>/netns` (rootless Podman), whether they exist
+ * now or appear later. Default false. Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or a live options object.
+ */
+int nsmon_watcher_options_set_runtimes(struct nsmon_watcher_options *options, bool on);
 
 /**
  * Whether the namespaces present when the watcher starts are reported as CREATED events

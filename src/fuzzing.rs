@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::netlink::consts::NLMSG_ERROR;
 use crate::netlink::message::{attrs, messages, parse_ack};
+use crate::watcher::directory::EntryKind;
 use crate::watcher::entries::{Entries, Readiness};
 use crate::WatchEvent;
 
@@ -110,7 +111,7 @@ pub fn name(data: &[u8]) {
 /// Each step is `[op, mask (4 bytes), name length, name...]`; op picks an inotify event, a
 /// re-check of pending entries, a rescan (overflow), or the directory's loss.
 pub fn inotify_events(data: &[u8]) {
-    let mut entries = Entries::default();
+    let mut entries = Entries::new(std::path::Path::new("/nsmon-fuzz").into());
     let readiness = |name: &crate::Name| match name.len() % 3 {
         0 => Readiness::Ready(None),
         1 => Readiness::NotYet,
@@ -129,6 +130,10 @@ pub fn inotify_events(data: &[u8]) {
         match op % 4 {
             0 => crate::watcher::directory::entry_event(
                 &mut entries,
+                match op & 0x80 {
+                    0 => EntryKind::Files,
+                    _ => EntryKind::Subdirectories,
+                },
                 inotify::EventMask::from_bits_retain(mask),
                 Some(OsStr::from_bytes(name)),
                 readiness,
@@ -166,11 +171,11 @@ pub fn inotify_events(data: &[u8]) {
         let mut deleted = HashSet::new();
         for event in &out {
             match event {
-                WatchEvent::Created { name } => {
+                WatchEvent::Created { name, .. } => {
                     assert!(!before.contains(name), "{name} created while known");
                     assert!(created.insert(name.clone()), "{name} created twice");
                 }
-                WatchEvent::Deleted { name } => {
+                WatchEvent::Deleted { name, .. } => {
                     assert!(before.contains(name), "{name} deleted while not known");
                     assert!(deleted.insert(name.clone()), "{name} deleted twice");
                 }

@@ -4,7 +4,9 @@
 //! (epoll, poll, mio, an async runtime's fd wrapper) and consumed either poll-driven (`fd` plus a
 //! non-blocking `next`) or with callbacks (`dispatch`). No runtime, no background thread.
 //!
-//! - [`Watcher`]: named namespaces appearing and disappearing in `/var/run/netns`.
+//! - [`Watcher`]: named namespaces appearing and disappearing in `/var/run/netns`, or in any
+//!   number of folders (the container runtimes' with [`WatcherOptions::runtimes`]), each with
+//!   its namespace's never-reused identity ([`NetnsId`]).
 //! - [`NsidSubscriber`]: namespace ids assigned and released; [`nsid::nsid`] and friends query
 //!   and assign them.
 //! - [`Stream`]: typed rtnetlink events (links, addresses, routes, neighbours, tc) from any
@@ -38,7 +40,10 @@ pub use name::{validate_name, Name, NAME_MAX};
 pub use netns::{NetnsId, NetnsRef};
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};
-pub use watcher::{WatchEvent, Watcher, WatcherOptions, DEFAULT_NETNS_DIR};
+pub use watcher::{
+    RuntimeFolder, WatchEvent, WatchedDir, WatchedNetns, Watcher, WatcherOptions,
+    DEFAULT_NETNS_DIR, RUNTIME_FOLDERS,
+};
 
 /// The library's version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -139,26 +139,21 @@ fn watch_prints_json_lines_for_files_and_exits_0_on_sigterm() {
         "--any-file",
         "--dir-events",
     ]);
-    assert_eq!(
-        nsmon.line(),
-        r#"{"source":"watcher","event":"created","name":"before"}"#
-    );
+    // Plain files (--any-file) have no namespace identity: no netns_id.
+    let line = |event: &str, name: &str| {
+        format!(
+            r#"{{"source":"watcher","event":"{event}","dir":"{}","name":"{name}"}}"#,
+            target.display()
+        )
+    };
+    assert_eq!(nsmon.line(), line("created", "before"));
     fs::write(target.join("x\"y"), b"").unwrap();
-    assert_eq!(
-        nsmon.line(),
-        r#"{"source":"watcher","event":"created","name":"x\"y"}"#
-    );
+    assert_eq!(nsmon.line(), line("created", "x\\\"y"));
     fs::remove_file(target.join("x\"y")).unwrap();
-    assert_eq!(
-        nsmon.line(),
-        r#"{"source":"watcher","event":"deleted","name":"x\"y"}"#
-    );
+    assert_eq!(nsmon.line(), line("deleted", "x\\\"y"));
     fs::remove_file(target.join("before")).unwrap();
     fs::remove_dir(&target).unwrap();
-    assert_eq!(
-        nsmon.line(),
-        r#"{"source":"watcher","event":"deleted","name":"before"}"#
-    );
+    assert_eq!(nsmon.line(), line("deleted", "before"));
     assert_eq!(
         nsmon.line(),
         format!(
@@ -176,15 +171,18 @@ fn watch_reports_real_namespaces_and_exits_0_on_sigint() {
     let mut nsmon = Running::start(&["watch"]);
     let ns = Netns::add("cli");
     let name = ns.name.clone();
-    assert_eq!(
-        nsmon.line_with(&name),
-        format!(r#"{{"source":"watcher","event":"created","name":"{name}"}}"#)
-    );
+    let id = nsmon::NetnsRef::Name(&name).identify().unwrap();
+    // The folder, and the namespace's never-reused id (with its inode) in both lines.
+    let line = |event: &str| {
+        format!(
+            r#"{{"source":"watcher","event":"{event}","dir":"/var/run/netns","name":"{name}","netns_id":{},"inode":{}}}"#,
+            id.id.expect("NS_GET_ID on this kernel"),
+            id.ino
+        )
+    };
+    assert_eq!(nsmon.line_with(&name), line("created"));
     ns.delete();
-    assert_eq!(
-        nsmon.line_with(&name),
-        format!(r#"{{"source":"watcher","event":"deleted","name":"{name}"}}"#)
-    );
+    assert_eq!(nsmon.line_with(&name), line("deleted"));
     assert_eq!(nsmon.signal(libc::SIGINT).code(), Some(0));
 }
 

@@ -249,16 +249,20 @@ fn the_watcher_reports_a_namespace_file_whose_name_is_not_utf8() {
     bind_netns(&listed);
     let (names, mut watcher) =
         Watcher::list_and_watch(WatcherOptions::new().dir(&dir.path)).unwrap();
-    let names: Vec<Vec<u8>> = names.iter().map(|n| n.as_bytes().to_vec()).collect();
+    let names: Vec<Vec<u8>> = names.iter().map(|n| n.name.as_bytes().to_vec()).collect();
     assert_eq!(names, vec![listed_name.clone()]);
+    let listed_id = nsmon::NetnsRef::Path(&listed).identify().unwrap();
     let created = dir.path.join(OsStr::from_bytes(&new_name));
     std::fs::write(&created, b"").unwrap();
     bind_netns(&created);
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
+    let folder: std::sync::Arc<std::path::Path> = dir.path.as_path().into();
     assert_eq!(
         events,
         vec![WatchEvent::Created {
-            name: nsmon::Name::from(&new_name[..])
+            dir: folder.clone(),
+            name: nsmon::Name::from(&new_name[..]),
+            id: Some(nsmon::NetnsRef::Path(&created).identify().unwrap()),
         }]
     );
     umount(&listed);
@@ -267,7 +271,9 @@ fn the_watcher_reports_a_namespace_file_whose_name_is_not_utf8() {
     assert_eq!(
         events,
         vec![WatchEvent::Deleted {
-            name: nsmon::Name::from(&listed_name[..])
+            dir: folder,
+            name: nsmon::Name::from(&listed_name[..]),
+            id: Some(listed_id),
         }]
     );
 }

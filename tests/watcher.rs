@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::*;
-use nsmon::{Error, Name, WatchEvent, Watcher, WatcherOptions};
+use nsmon::{Error, Name, WatchEvent, WatchedNetns, Watcher, WatcherOptions};
 
 const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(200);
@@ -55,14 +55,14 @@ fn a_burst_of_200_namespaces_gives_exactly_those_names() {
     let created: Vec<&Name> = all
         .iter()
         .filter_map(|e| match e {
-            WatchEvent::Created { name } => Some(name),
+            Seen::Created(name) => Some(name),
             _ => None,
         })
         .collect();
     let deleted: Vec<&Name> = all
         .iter()
         .filter_map(|e| match e {
-            WatchEvent::Deleted { name } => Some(name),
+            Seen::Deleted(name) => Some(name),
             _ => None,
         })
         .collect();
@@ -140,9 +140,9 @@ fn list_and_watch_misses_no_namespace_while_namespaces_are_being_added() {
     }
     let (listed, mut watcher) = Watcher::list_and_watch(WatcherOptions::new()).unwrap();
     adder.join().unwrap();
-    let listed: Vec<Name> = listed
+    let listed: Vec<WatchedNetns> = listed
         .into_iter()
-        .filter(|n| n.as_bytes().starts_with(prefix.as_bytes()))
+        .filter(|n| n.name.as_bytes().starts_with(prefix.as_bytes()))
         .collect();
     let events = collect_until(&mut watcher, T, |e| {
         listed.len() + about(e, &prefix).len() >= names.len()
@@ -162,7 +162,7 @@ fn list_existing_reports_present_namespaces_as_created() {
     require_root!();
     let ns = Netns::add("listed");
     let mut watcher = Watcher::new(WatcherOptions::new().list_existing(true)).unwrap();
-    assert!(watcher.namespaces().contains(&Name::from(ns.name.as_str())));
+    assert!(known_names(&watcher).contains(&Name::from(ns.name.as_str())));
     let events = collect_until(&mut watcher, T, |e| !about(e, &ns.name).is_empty());
     assert_eq!(about(&events, &ns.name), vec![created(&ns.name)]);
 }
@@ -173,19 +173,19 @@ fn a_directory_created_deleted_and_created_again_with_plain_files() {
     let parent = TempDir::new("dirlife");
     let dir = parent.join("a/b/netns");
     let mut watcher = Watcher::new(plain_files(&dir).directory_events(true)).unwrap();
-    assert!(!watcher.dir_exists());
+    assert!(!watcher.dirs()[0].present);
     assert!(collect_for(&mut watcher, QUIET).is_empty());
 
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("x"), b"").unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("x")]);
-    assert!(watcher.dir_exists());
+    assert_eq!(seen(&events), vec![Seen::DirCreated, created("x")]);
+    assert!(watcher.dirs()[0].present);
 
     fs::remove_file(dir.join("x")).unwrap();
     fs::remove_dir(&dir).unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![deleted("x"), WatchEvent::DirectoryDeleted]);
+    assert_eq!(seen(&events), vec![deleted("x"), Seen::DirDeleted]);
 
     // Again, and this time the directory arrives with an entry already in it (moved in whole),
     // which only the scan after the new watch can find.
@@ -194,19 +194,19 @@ fn a_directory_created_deleted_and_created_again_with_plain_files() {
     fs::write(staging.join("y"), b"").unwrap();
     fs::rename(&staging, &dir).unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("y")]);
+    assert_eq!(seen(&events), vec![Seen::DirCreated, created("y")]);
 
     // Moved away with its entry: the entry is gone from the watched path too.
     fs::rename(&dir, &staging).unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![deleted("y"), WatchEvent::DirectoryDeleted]);
+    assert_eq!(seen(&events), vec![deleted("y"), Seen::DirDeleted]);
 
     // The whole parent chain disappears and comes back.
     fs::remove_dir_all(parent.join("a")).unwrap();
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("z"), b"").unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("z")]);
+    assert_eq!(seen(&events), vec![Seen::DirCreated, created("z")]);
     assert!(collect_for(&mut watcher, QUIET).is_empty());
 }
 
@@ -223,16 +223,16 @@ fn a_directory_created_deleted_and_created_again_with_nsfs_bind_mounts() {
         bind_netns(&entry);
         let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
         assert_eq!(
-            events,
-            vec![WatchEvent::DirectoryCreated, created(&format!("n{round}"))]
+            seen(&events),
+            vec![Seen::DirCreated, created(&format!("n{round}"))]
         );
         umount(&entry);
         fs::remove_file(&entry).unwrap();
         fs::remove_dir(&dir).unwrap();
         let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
         assert_eq!(
-            events,
-            vec![deleted(&format!("n{round}")), WatchEvent::DirectoryDeleted]
+            seen(&events),
+            vec![deleted(&format!("n{round}")), Seen::DirDeleted]
         );
     }
 }
@@ -253,11 +253,11 @@ fn an_entry_is_created_only_after_its_namespace_is_mounted() {
     assert!(collect_for(&mut watcher, QUIET).is_empty());
     bind_netns(&entry);
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
-    assert_eq!(events, vec![created("later")]);
+    assert_eq!(seen(&events), vec![created("later")]);
     umount(&entry);
     fs::remove_file(&entry).unwrap();
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
-    assert_eq!(events, vec![deleted("later")]);
+    assert_eq!(seen(&events), vec![deleted("later")]);
     // A pending entry deleted before it was ever mounted is never reported.
     fs::write(dir.join("never"), b"").unwrap();
     fs::remove_file(dir.join("never")).unwrap();
@@ -272,22 +272,22 @@ fn renames_count_as_delete_and_create() {
     let mut watcher = Watcher::new(plain_files(&dir.path)).unwrap();
     fs::write(dir.join("a"), b"").unwrap();
     assert_eq!(
-        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        seen(&collect_until(&mut watcher, T, |e| !e.is_empty())),
         vec![created("a")]
     );
     fs::rename(dir.join("a"), dir.join("b")).unwrap();
     assert_eq!(
-        collect_until(&mut watcher, T, |e| e.len() >= 2),
+        seen(&collect_until(&mut watcher, T, |e| e.len() >= 2)),
         vec![deleted("a"), created("b")]
     );
     fs::rename(dir.join("b"), outside.join("b")).unwrap();
     assert_eq!(
-        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        seen(&collect_until(&mut watcher, T, |e| !e.is_empty())),
         vec![deleted("b")]
     );
     fs::rename(outside.join("b"), dir.join("c")).unwrap();
     assert_eq!(
-        collect_until(&mut watcher, T, |e| !e.is_empty()),
+        seen(&collect_until(&mut watcher, T, |e| !e.is_empty())),
         vec![created("c")]
     );
     // Subdirectories are never namespaces.
@@ -384,7 +384,10 @@ fn the_fd_is_close_on_exec_and_dispatch_and_wait_work() {
         })
         .unwrap();
     assert_eq!(n, 2);
-    assert_eq!(seen, vec![created("a"), created("b"), created("c")]);
+    assert_eq!(
+        common::seen(&seen),
+        vec![created("a"), created("b"), created("c")]
+    );
     assert_eq!(watcher.dispatch(|_| true).unwrap(), 0);
 }
 
@@ -404,7 +407,8 @@ fn a_watcher_registers_in_a_callers_mio_poll() {
         events.iter().map(|e| e.token()).collect::<Vec<_>>(),
         vec![mio::Token(3)]
     );
-    assert_eq!(watcher.next().unwrap(), Some(created("m")));
+    let event = watcher.next().unwrap().expect("an event");
+    assert_eq!(seen(&[event]), vec![created("m")]);
     poll.registry().deregister(&mut watcher).unwrap();
 }
 
@@ -466,12 +470,9 @@ fn the_directory_removed_and_recreated_under_load_loses_and_duplicates_nothing()
     let writes = writer.join().unwrap();
     events.extend(collect_for(&mut watcher, QUIET));
     assert!(writes > 1000, "only {writes} writes: no load");
-    let count = |kind: WatchEvent| events.iter().filter(|e| **e == kind).count();
+    let count = |kind: Seen| seen(&events).iter().filter(|e| **e == kind).count();
     assert_eq!(
-        (
-            count(WatchEvent::DirectoryDeleted),
-            count(WatchEvent::DirectoryCreated)
-        ),
+        (count(Seen::DirDeleted), count(Seen::DirCreated)),
         (10, 10),
         "the directory's goings and comings"
     );
@@ -485,7 +486,7 @@ fn the_directory_removed_and_recreated_under_load_loses_and_duplicates_nothing()
     let mut reported: Vec<Name> = present.into_iter().collect();
     reported.sort();
     assert_eq!(reported, on_disk);
-    assert_eq!(watcher.namespaces(), on_disk);
+    assert_eq!(known_names(&watcher), on_disk);
 }
 
 /// Re-points the link `link` at `target`, atomically (a new link renamed over it).
@@ -505,21 +506,24 @@ fn a_watched_path_through_a_link_follows_the_link_as_it_is_repointed() {
     let link = dir.join("cur");
     std::os::unix::fs::symlink("a", &link).unwrap();
     let (listed, mut watcher) = Watcher::list_and_watch(plain_files(&link)).unwrap();
-    assert_eq!(listed, vec![Name::from("in-a")]);
+    assert_eq!(names_of(&listed), vec![Name::from("in-a")]);
     repoint(&link, "b");
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![deleted("in-a"), created("in-b")]);
+    assert_eq!(seen(&events), vec![deleted("in-a"), created("in-b")]);
     // Now b is watched, a is not.
     fs::write(dir.join("b").join("new-b"), b"").unwrap();
     fs::write(dir.join("a").join("late-a"), b"").unwrap();
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
     let events = [events, collect_for(&mut watcher, QUIET)].concat();
-    assert_eq!(events, vec![created("new-b")]);
+    assert_eq!(seen(&events), vec![created("new-b")]);
     // A link in the middle of the path too.
     let top = dir.join("top");
     std::os::unix::fs::symlink(".", &top).unwrap();
     let (listed, mut through) = Watcher::list_and_watch(plain_files(&top.join("cur"))).unwrap();
-    assert_eq!(listed, vec![Name::from("in-b"), Name::from("new-b")]);
+    assert_eq!(
+        names_of(&listed),
+        vec![Name::from("in-b"), Name::from("new-b")]
+    );
     // `top` re-pointed at another folder whose `cur` leads to a.
     fs::create_dir(dir.join("other")).unwrap();
     std::os::unix::fs::symlink("../a", dir.join("other").join("cur")).unwrap();
@@ -547,7 +551,8 @@ fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
     .unwrap();
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
     match &events[..] {
-        [WatchEvent::DirectoryUnavailable { reason }] => {
+        [WatchEvent::DirectoryUnavailable { dir, reason }] => {
+            assert_eq!(**dir, *path);
             assert!(
                 reason.contains("Too many levels of symbolic links"),
                 "{reason}"
@@ -555,7 +560,7 @@ fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(!watcher.dir_exists());
+    assert!(!watcher.dirs()[0].present);
     // Fixed: the link goes, a directory with an entry takes its place.
     let ready = dir.join("ready");
     fs::create_dir(&ready).unwrap();
@@ -563,7 +568,7 @@ fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
     fs::remove_file(&path).unwrap();
     fs::rename(&ready, &path).unwrap();
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![WatchEvent::DirectoryCreated, created("x")]);
+    assert_eq!(seen(&events), vec![Seen::DirCreated, created("x")]);
     // Broken again while watched: its names go, it is unavailable, the watcher goes on.
     fs::rename(&path, &ready).unwrap();
     std::os::unix::fs::symlink("d", &path).unwrap();
@@ -571,15 +576,15 @@ fn a_loop_of_links_makes_the_directory_unavailable_then_it_recovers() {
         e.iter()
             .any(|e| matches!(e, WatchEvent::DirectoryUnavailable { .. }))
     });
-    assert_eq!(events[0], deleted("x"), "{events:?}");
+    assert_eq!(seen(&events)[0], deleted("x"), "{events:?}");
     assert!(
         matches!(events.last(), Some(WatchEvent::DirectoryUnavailable { .. })),
         "{events:?}"
     );
     fs::remove_file(&path).unwrap();
     fs::rename(&ready, &path).unwrap();
-    let events = collect_until(&mut watcher, T, |e| e.iter().any(|e| *e == created("x")));
-    assert!(events.contains(&created("x")), "{events:?}");
+    let events = collect_until(&mut watcher, T, |e| seen(e).contains(&created("x")));
+    assert!(seen(&events).contains(&created("x")), "{events:?}");
 }
 
 /// Bind-mounts namespace `ns`'s file onto `file`.
@@ -601,25 +606,25 @@ fn an_entry_unmounted_in_place_is_deleted_at_once_and_created_again_when_mounted
     mount_ns(&blue.name, &entry);
     let (listed, mut watcher) =
         Watcher::list_and_watch(WatcherOptions::new().dir(&dir.path)).unwrap();
-    assert_eq!(listed, vec![Name::from("sandbox")]);
+    assert_eq!(names_of(&listed), vec![Name::from("sandbox")]);
     // As Docker stops a container: the namespace is unmounted, the empty file stays.
     umount(&entry);
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
-    assert_eq!(events, vec![deleted("sandbox")]);
+    assert_eq!(seen(&events), vec![deleted("sandbox")]);
     assert!(entry.exists(), "the file is still there");
     assert!(watcher.namespaces().is_empty());
     // Mounted again: a namespace again.
     mount_ns(&blue.name, &entry);
     let events = collect_until(&mut watcher, T, |e| !e.is_empty());
-    assert_eq!(events, vec![created("sandbox")]);
+    assert_eq!(seen(&events), vec![created("sandbox")]);
     // Another namespace mounted over it: the name is another namespace now.
     mount_ns(&green.name, &entry);
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![deleted("sandbox"), created("sandbox")]);
+    assert_eq!(seen(&events), vec![deleted("sandbox"), created("sandbox")]);
     // Back to blue when green's mount goes: again another namespace.
     umount(&entry);
     let events = collect_until(&mut watcher, T, |e| e.len() >= 2);
-    assert_eq!(events, vec![deleted("sandbox"), created("sandbox")]);
+    assert_eq!(seen(&events), vec![deleted("sandbox"), created("sandbox")]);
     let quiet = collect_for(&mut watcher, QUIET);
     assert!(quiet.is_empty(), "{quiet:?}");
 }

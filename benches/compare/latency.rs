@@ -63,7 +63,7 @@ pub fn measure(n: usize) -> Latencies {
                 watcher.wait(Some(Duration::from_millis(50))).expect("wait");
                 while let Some(event) = watcher.next().expect("next") {
                     let at = Instant::now();
-                    if let WatchEvent::Created { name } = event {
+                    if let WatchEvent::Created { name, .. } = event {
                         if name.as_bytes().starts_with(prefix.as_bytes()) {
                             let _ = tx.send(("nsmon", at, name.to_string()));
                         }

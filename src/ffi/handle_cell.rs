@@ -80,6 +80,8 @@ pub(crate) trait CHandle: Sized {
 #[derive(Default)]
 pub(crate) struct Scratch {
     pub(crate) text: Option<std::ffi::CString>,
+    /// A path (a watcher event's folder).
+    pub(crate) path: Option<std::ffi::CString>,
     pub(crate) names: Vec<super::stream::nsmon_bytes>,
 }
 

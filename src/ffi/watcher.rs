@@ -1,11 +1,13 @@
 //! `nsmon_watcher_*`: the namespace watcher for C.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::os::unix::ffi::OsStrExt;
 
 use super::handle_cell::{
     handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
     HandleCell, Kept, KeptEvents, Scratch,
 };
+use super::netns::nsmon_netns_id;
 use super::{boxed, c_path, guard, guard_void, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
 
@@ -50,30 +52,34 @@ impl KeptEvents for nsmon_watcher {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nsmon_watcher_event_kind {
-    /// A named namespace appeared (and is mounted, unless "any file" is set). `name` is set.
+    /// A named namespace appeared (and is mounted, unless "any file" is set). `dir`, `name` and
+    /// `netns_id` are set.
     Created = 1,
-    /// A reported (or listed) namespace disappeared. `name` is set.
+    /// A reported (or listed) namespace disappeared (its file went, it was unmounted, or
+    /// another namespace is mounted there now: a CREATED follows). `dir`, `name` and
+    /// `netns_id` (the one it was created with) are set.
     Deleted = 2,
-    /// The watched directory appeared (only with "dir events").
+    /// The folder `dir` appeared (only with "dir events").
     DirCreated = 3,
-    /// The watched directory was deleted or moved away (only with "dir events"); the DELETED
-    /// events of its names come first.
+    /// The folder `dir` was deleted or moved away (only with "dir events"); the DELETED events
+    /// of its names come first.
     DirDeleted = 4,
-    /// The kernel's inotify queue overflowed. The directory was listed again, and the CREATED and
+    /// The kernel's inotify queue overflowed. Every folder was listed again, and the CREATED and
     /// DELETED events that follow are exactly the difference. (inotify keeps no count of what
     /// it dropped.)
     Overflow = 5,
-    /// The directory cannot be watched now (a loop of symbolic links, no permission): `reason`
-    /// says why. Its names were reported DELETED if it was watched; it is waited for like a
-    /// missing one and taken up again once it can be. Reported whatever "dir events" says.
+    /// The folder `dir` cannot be watched now (a loop of symbolic links, no permission, a file
+    /// where the folder should be): `reason` says why. Its names were reported DELETED if it
+    /// was watched; it is waited for like a missing one and taken up again once it can be.
+    /// Reported whatever "dir events" says.
     DirUnavailable = 6,
 }
 
 /// One watcher event, filled in by nsmon into memory the caller owns.
 ///
 /// # Memory and lifetimes
-/// Plain data but for `reason` (DIR_UNAVAILABLE only), which points into the watcher and stays
-/// valid until the next call on it (or, in a callback, until it returns).
+/// Plain data but for `dir` and `reason`, which point into the watcher and stay valid until the
+/// next call on it (or, in a callback, until it returns).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct nsmon_watcher_event {
@@ -86,28 +92,73 @@ pub struct nsmon_watcher_event {
     pub name: [c_char; NSMON_NAME_SIZE],
     /// For DIR_UNAVAILABLE: why, with the path, NUL-terminated; NULL otherwise.
     pub reason: *const c_char,
+    /// The folder the event is about, absolute, as the watcher watches it (bytes, not
+    /// necessarily UTF-8), NUL-terminated; NULL for OVERFLOW (about every folder).
+    pub dir: *const c_char,
+    /// Length of `dir` in bytes, without the NUL (0 when `dir` is NULL).
+    pub dir_len: usize,
+    /// For CREATED and DELETED: whether `netns_id` is set (always, but with "any file").
+    pub has_netns_id: bool,
+    /// For CREATED and DELETED: the namespace's identity (for DELETED, the one it was created
+    /// with); zero otherwise.
+    pub netns_id: nsmon_netns_id,
 }
 
 impl nsmon_watcher_event {
     fn from_event(event: &WatchEvent, scratch: &mut Scratch) -> Self {
         let mut reason = std::ptr::null();
-        let (kind, name) = match event {
-            WatchEvent::DirectoryUnavailable { reason: why } => {
+        let no_name = &[][..];
+        let (kind, dir, name, id) = match event {
+            WatchEvent::DirectoryUnavailable { dir, reason: why } => {
                 scratch.text = Some(super::stream::c_text(why.clone()));
                 reason = scratch.text_ptr();
-                (nsmon_watcher_event_kind::DirUnavailable, &[][..])
+                (
+                    nsmon_watcher_event_kind::DirUnavailable,
+                    Some(dir),
+                    no_name,
+                    None,
+                )
             }
-            WatchEvent::Created { name } => (nsmon_watcher_event_kind::Created, name.as_bytes()),
-            WatchEvent::Deleted { name } => (nsmon_watcher_event_kind::Deleted, name.as_bytes()),
-            WatchEvent::DirectoryCreated => (nsmon_watcher_event_kind::DirCreated, &[][..]),
-            WatchEvent::DirectoryDeleted => (nsmon_watcher_event_kind::DirDeleted, &[][..]),
-            WatchEvent::Overflow => (nsmon_watcher_event_kind::Overflow, &[][..]),
+            WatchEvent::Created { dir, name, id } => (
+                nsmon_watcher_event_kind::Created,
+                Some(dir),
+                name.as_bytes(),
+                *id,
+            ),
+            WatchEvent::Deleted { dir, name, id } => (
+                nsmon_watcher_event_kind::Deleted,
+                Some(dir),
+                name.as_bytes(),
+                *id,
+            ),
+            WatchEvent::DirectoryCreated { dir } => (
+                nsmon_watcher_event_kind::DirCreated,
+                Some(dir),
+                no_name,
+                None,
+            ),
+            WatchEvent::DirectoryDeleted { dir } => (
+                nsmon_watcher_event_kind::DirDeleted,
+                Some(dir),
+                no_name,
+                None,
+            ),
+            WatchEvent::Overflow => (nsmon_watcher_event_kind::Overflow, None, no_name, None),
         };
+        // A path holds no NUL, so the copy always succeeds; NULL if that ever changed.
+        scratch.path = dir.and_then(|d| CString::new(d.as_os_str().as_bytes()).ok());
         let mut out = nsmon_watcher_event {
             kind,
             name_len: 0,
             name: [0; NSMON_NAME_SIZE],
             reason,
+            dir: scratch
+                .path
+                .as_ref()
+                .map_or(std::ptr::null(), |p| p.as_ptr()),
+            dir_len: scratch.path.as_ref().map_or(0, |p| p.as_bytes().len()),
+            has_netns_id: id.is_some(),
+            netns_id: id.map(nsmon_netns_id::from).unwrap_or_default(),
         };
         // Names were validated (at most 255 bytes); the bound keeps the NUL even if that changed.
         let len = name.len().min(NSMON_NAME_SIZE - 1);
@@ -180,9 +231,24 @@ unsafe fn update(
     })
 }
 
-/// Sets the directory to watch (default `/var/run/netns`). It need not exist yet; a relative path
-/// is resolved when the watcher is created. The path is bytes (it need not be UTF-8) and is
-/// copied.
+/// The folder from a C path, refused when empty.
+///
+/// # Safety
+/// `dir` is NULL or a NUL-terminated string.
+unsafe fn folder(dir: *const c_char) -> Result<std::path::PathBuf, Failure> {
+    // SAFETY: forwarded contract.
+    let dir = unsafe { c_path(dir, "dir") }?;
+    if dir.as_os_str().is_empty() {
+        return Err(crate::Error::InvalidArgument("the directory path is empty".into()).into());
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// Sets the one folder to watch (default `/var/run/netns`), replacing any given before. It
+/// need not exist yet; a relative path is resolved when the watcher is created; a component `*`
+/// stands for every subdirectory there, now and later (as for rootless Podman: one folder per
+/// user, `netns` in each subdirectory of `/run/user`). The path is bytes (it need not be UTF-8)
+/// and is copied.
 ///
 /// Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
 /// unchanged.
@@ -195,17 +261,41 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir(
     dir: *const c_char,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe {
-        update(options, |o| {
-            let dir = c_path(dir, "dir")?;
-            if dir.as_os_str().is_empty() {
-                return Err(
-                    crate::Error::InvalidArgument("the directory path is empty".into()).into(),
-                );
-            }
-            Ok(o.dir(dir))
-        })
-    }
+    unsafe { update(options, |o| Ok(o.clear_dirs().dir(folder(dir)?))) }
+}
+
+/// Adds a folder to watch, as `nsmon_watcher_options_set_dir` describes; the first one added
+/// replaces the default. A folder given twice (or under two spellings, such as `/run/netns`
+/// where `/var/run` links to `/run`) is watched once, under the first spelling.
+///
+/// Returns 0, `NSMON_ERR_NULL`, or `-EINVAL` for an empty path. On failure the options are
+/// unchanged.
+///
+/// # Safety
+/// `options` is NULL or a live options object; `dir` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_add_dir(
+    options: *mut nsmon_watcher_options,
+    dir: *const c_char,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.dir(folder(dir)?))) }
+}
+
+/// Whether the runtimes' folders are watched too: `/var/run/netns`, `/run/netns` (Podman),
+/// `/var/run/docker/netns` (Docker), `/run/containerd/io.containerd.grpc.v1.cri/netns`
+/// (containerd) and each user's `/run/user/<uid>/netns` (rootless Podman), whether they exist
+/// now or appear later. Default false. Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_watcher_options_set_runtimes(
+    options: *mut nsmon_watcher_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| Ok(o.runtimes(on))) }
 }
 
 /// Whether the namespaces present when the watcher starts are reported as CREATED events

@@ -10,10 +10,12 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use inotify::{EventMask, WatchDescriptor, WatchMask};
 
 use super::entries::{Entries, Readiness};
+use super::watches::Watches;
 use super::WatchEvent;
 use crate::error::{Error, Result};
 use crate::name::name_problem;
@@ -40,6 +42,23 @@ fn lost_mask() -> EventMask {
     EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED | EventMask::UNMOUNT
 }
 
+/// Which look at a folder this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// The first, when the watcher starts: what is there is reported only with `report`
+    /// (`list_existing`), else remembered silently.
+    First { report: bool },
+    /// Any later one (the folder appeared, was lost or re-pointed, or after an overflow):
+    /// exactly the difference is reported.
+    Again,
+}
+
+impl Look {
+    fn reports(self) -> bool {
+        !matches!(self, Look::First { report: false })
+    }
+}
+
 /// Bound on consecutive re-establish attempts while the tree changes under us.
 const MAX_ATTEMPTS: usize = 64;
 
@@ -59,11 +78,23 @@ pub(crate) struct Policy {
     pub(crate) require_namespace: bool,
     /// Report `DirectoryCreated` / `DirectoryDeleted`.
     pub(crate) directory_events: bool,
+    /// What the entries are.
+    pub(crate) kind: EntryKind,
+}
+
+/// What a directory's entries are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    /// Namespace files (or plain files, without the readiness check); subdirectories are not
+    /// entries.
+    Files,
+    /// Subdirectories only (`/run/user`: one per user, each holding a folder to watch).
+    Subdirectories,
 }
 
 #[derive(Debug)]
 pub(crate) struct Directory {
-    path: PathBuf,
+    path: Arc<Path>,
     policy: Policy,
     anchor: Option<Anchor>,
     /// For each component of the path that is a symbolic link: a watch on the directory that
@@ -78,17 +109,18 @@ pub(crate) struct Directory {
 impl Directory {
     /// `path` must be absolute and normalised (see [`normalize`]).
     pub(crate) fn new(path: PathBuf, policy: Policy) -> Self {
+        let path: Arc<Path> = path.into();
         Directory {
-            path,
+            path: path.clone(),
             policy,
             anchor: None,
             links: Vec::new(),
             unavailable: None,
-            entries: Entries::default(),
+            entries: Entries::new(path),
         }
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Arc<Path> {
         &self.path
     }
 
@@ -99,82 +131,67 @@ impl Directory {
 
     /// Makes the watch match what is on disk now and reports the difference.
     ///
-    /// `initial` is the first call: no directory events, and listed names are reported only if
-    /// `report_listing`. Later calls (directory appeared, lost, re-pointed, or after an
-    /// overflow) always report: a directory that changed identity first loses all its names,
-    /// then the new one's names are created. A directory that cannot be watched for a reason
-    /// other than being missing (a loop of links, no permission) is reported unavailable, and
-    /// waited for like a missing one.
+    /// The first look reports no directory events, and listed names only if asked. Later looks
+    /// (directory appeared, lost, re-pointed, or after an overflow) always report: a directory
+    /// that changed identity first loses all its names, then the new one's names are created.
+    /// A directory that cannot be watched for a reason other than being missing (a loop of
+    /// links, no permission, a file in its place) is reported unavailable, and waited for like
+    /// a missing one.
     pub(crate) fn establish(
         &mut self,
-        inotify: &mut Inotify,
-        initial: bool,
-        report_listing: bool,
+        watches: &mut Watches,
+        look: Look,
         out: &mut VecDeque<WatchEvent>,
     ) -> Result<()> {
         for _ in 0..MAX_ATTEMPTS {
-            self.watch_links(inotify);
-            match inotify.watches().add(&self.path, watch_mask()) {
+            self.watch_links(watches);
+            match watches.add(&self.path, watch_mask()) {
                 Ok(wd) => {
                     self.unavailable = None;
                     let same = matches!(&self.anchor, Some(Anchor::Dir(cur)) if *cur == wd);
                     if !same {
-                        self.leave(inotify, out);
+                        self.leave(out);
                         self.anchor = Some(Anchor::Dir(wd));
-                        if !initial && self.policy.directory_events {
-                            out.push_back(WatchEvent::DirectoryCreated);
+                        if look == Look::Again && self.policy.directory_events {
+                            out.push_back(WatchEvent::DirectoryCreated {
+                                dir: self.path.clone(),
+                            });
                         }
                     }
                     let listing = self.list();
-                    self.entries
-                        .reconcile(listing, !initial || report_listing, out);
+                    self.entries.reconcile(listing, look.reports(), out);
                     return Ok(());
                 }
                 Err(e) => {
                     if self.is_present() {
-                        self.leave(inotify, out);
+                        self.leave(out);
                     }
-                    if !is_missing(&e) {
-                        let reason = format!("{}: {e}", self.path.display());
-                        if self.unavailable.as_ref() != Some(&reason) {
-                            out.push_back(WatchEvent::DirectoryUnavailable {
-                                reason: reason.clone(),
-                            });
-                            self.unavailable = Some(reason);
-                        }
+                    // Missing is waited for silently; anything else (a loop of links, no
+                    // permission, a file where the folder should be) is said once, then
+                    // waited for the same way.
+                    if e.raw_os_error() != Some(libc::ENOENT) {
+                        self.say_unavailable(format!("{}: {e}", self.path.display()), out);
                     }
                     let Some((ancestor, next)) = deepest_existing(&self.path) else {
                         // Nothing above it can be watched either: the next mount-table change
                         // tries again (see `revalidate`).
-                        self.drop_ancestor(inotify);
+                        self.drop_ancestor();
                         return Ok(());
                     };
-                    let wd = match inotify.watches().add(&ancestor, watch_mask()) {
+                    let wd = match watches.add(&ancestor, watch_mask()) {
                         Ok(wd) => wd,
                         Err(e) if is_missing(&e) => continue,
                         Err(e) => {
-                            self.drop_ancestor(inotify);
-                            let reason = format!("{}: {e}", ancestor.display());
-                            if self.unavailable.as_ref() != Some(&reason) {
-                                out.push_back(WatchEvent::DirectoryUnavailable {
-                                    reason: reason.clone(),
-                                });
-                                self.unavailable = Some(reason);
-                            }
+                            self.drop_ancestor();
+                            self.say_unavailable(format!("{}: {e}", ancestor.display()), out);
                             return Ok(());
                         }
                     };
-                    if let Some(Anchor::Ancestor { wd: old, .. }) = self.anchor.take() {
-                        if old != wd && !self.in_use(&old) {
-                            // Ignored: the old ancestor may be gone, which removed the watch.
-                            let _ = inotify.watches().remove(old);
-                        }
-                    }
                     self.anchor = Some(Anchor::Ancestor { wd, next });
                     // What appeared between the look at the path and the watch on its ancestor
                     // raised no event there: look again, and go round only if it changed (a
                     // directory now, or another error than the one just handled).
-                    match inotify.watches().add(&self.path, watch_mask()) {
+                    match watches.add(&self.path, watch_mask()) {
                         Err(again) if again.raw_os_error() == e.raw_os_error() => return Ok(()),
                         Err(again) if is_missing(&again) && is_missing(&e) => return Ok(()),
                         _ => {}
@@ -193,22 +210,22 @@ impl Directory {
     /// unavailable one is tried again).
     pub(crate) fn revalidate(
         &mut self,
-        inotify: &mut Inotify,
+        watches: &mut Watches,
         out: &mut VecDeque<WatchEvent>,
     ) -> Result<()> {
         match &self.anchor {
-            Some(Anchor::Dir(cur)) => match inotify.watches().add(&self.path, watch_mask()) {
+            Some(Anchor::Dir(cur)) => match watches.add(&self.path, watch_mask()) {
                 Ok(wd) if wd == *cur => Ok(()),
-                _ => self.establish(inotify, false, true, out),
+                _ => self.establish(watches, Look::Again, out),
             },
-            None => self.establish(inotify, false, true, out),
+            None => self.establish(watches, Look::Again, out),
             Some(Anchor::Ancestor { .. }) => Ok(()),
         }
     }
 
     /// Watches the directories holding the path's links (see `links`), dropping the watches of
     /// links the path no longer has.
-    fn watch_links(&mut self, inotify: &mut Inotify) {
+    fn watch_links(&mut self, watches: &mut Watches) {
         let mut wanted = Vec::new();
         let mut prefix = PathBuf::from("/");
         for component in self.path.components().skip(1) {
@@ -216,23 +233,29 @@ impl Directory {
             let is_link = std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.is_symlink());
             if let (true, Some(holder), Some(name)) = (is_link, prefix.parent(), prefix.file_name())
             {
-                if let Ok(wd) = inotify.watches().add(holder, watch_mask()) {
+                if let Ok(wd) = watches.add(holder, watch_mask()) {
                     wanted.push((wd, name.to_os_string()));
                 }
             }
         }
-        let old = std::mem::replace(&mut self.links, wanted);
-        for (wd, _) in old {
-            if !self.in_use(&wd) {
-                // Ignored: a directory that went away took its watch with it.
-                let _ = inotify.watches().remove(wd);
-            }
+        // The watches no longer wanted are removed by the sweep, unless another folder
+        // relies on them.
+        self.links = wanted;
+    }
+
+    /// Reports that the directory cannot be watched, once per reason.
+    fn say_unavailable(&mut self, reason: String, out: &mut VecDeque<WatchEvent>) {
+        if self.unavailable.as_ref() != Some(&reason) {
+            out.push_back(WatchEvent::DirectoryUnavailable {
+                dir: self.path.clone(),
+                reason: reason.clone(),
+            });
+            self.unavailable = Some(reason);
         }
     }
 
-    /// Whether `wd` is still one of the watches this directory relies on (inotify gives one
-    /// directory one watch, whoever asked for it).
-    fn in_use(&self, wd: &WatchDescriptor) -> bool {
+    /// Whether `wd` is one of the watches this directory relies on (see [`Watches::sweep`]).
+    pub(crate) fn relies_on(&self, wd: &WatchDescriptor) -> bool {
         let anchor = match &self.anchor {
             Some(Anchor::Dir(cur)) | Some(Anchor::Ancestor { wd: cur, .. }) => Some(cur),
             None => None,
@@ -240,40 +263,35 @@ impl Directory {
         anchor == Some(wd) || self.links.iter().any(|(w, _)| w == wd)
     }
 
-    fn drop_ancestor(&mut self, inotify: &mut Inotify) {
-        if let Some(Anchor::Ancestor { wd, .. }) = self.anchor.take() {
-            if !self.in_use(&wd) {
-                let _ = inotify.watches().remove(wd);
+    fn drop_ancestor(&mut self) {
+        if matches!(self.anchor, Some(Anchor::Ancestor { .. })) {
+            self.anchor = None;
+        }
+    }
+
+    /// Drops the current watch (the sweep removes it); if it was on the directory, reports its
+    /// names deleted and then the directory itself.
+    fn leave(&mut self, out: &mut VecDeque<WatchEvent>) {
+        if let Some(Anchor::Dir(_)) = self.anchor.take() {
+            self.entries.forget_all(out);
+            if self.policy.directory_events {
+                out.push_back(WatchEvent::DirectoryDeleted {
+                    dir: self.path.clone(),
+                });
             }
         }
     }
 
-    /// Drops the current watch; if it was on the directory, reports its names deleted and then
-    /// the directory itself.
-    fn leave(&mut self, inotify: &mut Inotify, out: &mut VecDeque<WatchEvent>) {
-        match self.anchor.take() {
-            Some(Anchor::Dir(wd)) => {
-                if !self.in_use(&wd) {
-                    // Ignored: after DELETE_SELF the kernel has already removed the watch.
-                    let _ = inotify.watches().remove(wd);
-                }
-                self.entries.forget_all(out);
-                if self.policy.directory_events {
-                    out.push_back(WatchEvent::DirectoryDeleted);
-                }
-            }
-            Some(Anchor::Ancestor { wd, .. }) if !self.in_use(&wd) => {
-                // Ignored for the same reason.
-                let _ = inotify.watches().remove(wd);
-            }
-            Some(Anchor::Ancestor { .. }) | None => {}
-        }
+    /// Stops watching for good (a user's folder whose user went away): as if the directory
+    /// were deleted.
+    pub(crate) fn close(mut self, out: &mut VecDeque<WatchEvent>) {
+        self.leave(out);
     }
 
     /// Handles one inotify event.
     pub(crate) fn on_event(
         &mut self,
-        inotify: &mut Inotify,
+        watches: &mut Watches,
         wd: &WatchDescriptor,
         mask: EventMask,
         name: Option<&std::ffi::OsStr>,
@@ -285,16 +303,17 @@ impl Directory {
             w == wd && (mask.intersects(lost_mask()) || name == Some(link.as_os_str()))
         });
         if link_changed {
-            return self.establish(inotify, false, true, out);
+            return self.establish(watches, Look::Again, out);
         }
         match &self.anchor {
             Some(Anchor::Dir(cur)) if cur == wd => {
                 if mask.intersects(lost_mask()) {
-                    return self.establish(inotify, false, true, out);
+                    return self.establish(watches, Look::Again, out);
                 }
                 let (path, policy) = (&self.path, self.policy);
                 entry_event(
                     &mut self.entries,
+                    policy.kind,
                     mask,
                     name,
                     |n| classify(path, policy, n),
@@ -304,7 +323,7 @@ impl Directory {
             }
             Some(Anchor::Ancestor { wd: cur, next }) if cur == wd => {
                 if mask.intersects(lost_mask()) || name == Some(next.as_os_str()) {
-                    self.establish(inotify, false, true, out)
+                    self.establish(watches, Look::Again, out)
                 } else {
                     Ok(())
                 }
@@ -342,8 +361,9 @@ impl Directory {
         let mut listing = Vec::new();
         for entry in dir.flatten() {
             let name = Name::from(entry.file_name().as_os_str());
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if name_problem(name.as_bytes()).is_some()
-                || entry.file_type().is_ok_and(|t| t.is_dir())
+                || is_dir != (self.policy.kind == EntryKind::Subdirectories)
             {
                 continue;
             }
@@ -356,16 +376,18 @@ impl Directory {
 
 /// What one inotify event about an entry of the watched directory means for the entries: the
 /// part of `on_event` that does no I/O but `classify`, kept apart so that it can be fuzzed.
-/// Directories, names that cannot be a namespace's (`.`, `..`, none), and other masks are
-/// ignored. Names are bytes: one that is not UTF-8 is reported like any other.
+/// Entries of the other kind (directories, in a folder of files), names that cannot be a
+/// namespace's (`.`, `..`, none), and other masks are ignored. Names are bytes: one that is not
+/// UTF-8 is reported like any other.
 pub(crate) fn entry_event(
     entries: &mut Entries,
+    kind: EntryKind,
     mask: EventMask,
     name: Option<&std::ffi::OsStr>,
     classify: impl FnOnce(&Name) -> Readiness,
     out: &mut VecDeque<WatchEvent>,
 ) {
-    if mask.contains(EventMask::ISDIR) {
+    if mask.contains(EventMask::ISDIR) != (kind == EntryKind::Subdirectories) {
         return;
     }
     let Some(name) = name.map(Name::from) else {
@@ -387,6 +409,12 @@ pub(crate) fn entry_event(
 /// other file is not, and is looked at again when the mount table changes.
 fn classify(dir: &Path, policy: Policy, name: &Name) -> Readiness {
     let path = dir.join(name.as_os_str());
+    if policy.kind == EntryKind::Subdirectories {
+        return match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => Readiness::Ready(None),
+            _ => Readiness::Absent,
+        };
+    }
     if policy.require_namespace {
         match sys::open_nsfs(&path, sys::Links::Refuse) {
             Ok(fd) if is_network_namespace(fd.as_fd()) => {

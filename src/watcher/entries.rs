@@ -9,6 +9,8 @@
 //! `Created`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::WatchEvent;
 use crate::{Name, NetnsId};
@@ -26,14 +28,32 @@ pub(crate) enum Readiness {
     Absent,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Entries {
+    /// The directory, named in every event.
+    dir: Arc<Path>,
     /// Reported names, and the identity of the namespace each one was when reported.
     known: HashMap<Name, Option<NetnsId>>,
     pending: HashSet<Name>,
 }
 
 impl Entries {
+    pub(crate) fn new(dir: Arc<Path>) -> Self {
+        Entries {
+            dir,
+            known: HashMap::new(),
+            pending: HashSet::new(),
+        }
+    }
+
+    fn created(&self, name: &Name, id: Option<NetnsId>) -> WatchEvent {
+        WatchEvent::Created {
+            dir: self.dir.clone(),
+            name: name.clone(),
+            id,
+        }
+    }
+
     /// A name was created or moved in; `readiness` is what it is now.
     pub(crate) fn appeared(
         &mut self,
@@ -48,7 +68,7 @@ impl Entries {
             Readiness::Ready(id) => {
                 self.pending.remove(name);
                 self.known.insert(name.clone(), id);
-                out.push_back(WatchEvent::Created { name: name.clone() });
+                out.push_back(self.created(name, id));
             }
             Readiness::NotYet => {
                 self.pending.insert(name.clone());
@@ -62,8 +82,12 @@ impl Entries {
     /// A name was deleted or moved away.
     pub(crate) fn removed(&mut self, name: &Name, out: &mut VecDeque<WatchEvent>) {
         self.pending.remove(name);
-        if self.known.remove(name).is_some() {
-            out.push_back(WatchEvent::Deleted { name: name.clone() });
+        if let Some(id) = self.known.remove(name) {
+            out.push_back(WatchEvent::Deleted {
+                dir: self.dir.clone(),
+                name: name.clone(),
+                id,
+            });
         }
     }
 
@@ -158,7 +182,7 @@ impl Entries {
         new.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (name, id) in new {
             if report_new {
-                out.push_back(WatchEvent::Created { name: name.clone() });
+                out.push_back(self.created(&name, id));
             }
             self.known.insert(name, id);
         }
@@ -169,11 +193,17 @@ impl Entries {
         self.reconcile(Vec::new(), false, out);
     }
 
+    /// The names currently known with their identities, sorted by name.
+    pub(crate) fn known(&self) -> Vec<(Name, Option<NetnsId>)> {
+        let mut known: Vec<(Name, Option<NetnsId>)> =
+            self.known.iter().map(|(n, id)| (n.clone(), *id)).collect();
+        known.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        known
+    }
+
     /// The names currently known, sorted.
     pub(crate) fn names(&self) -> Vec<Name> {
-        let mut names: Vec<Name> = self.known.keys().cloned().collect();
-        names.sort_unstable();
-        names
+        self.known().into_iter().map(|(name, _)| name).collect()
     }
 }
 
@@ -183,11 +213,25 @@ mod tests {
     use crate::NetnsId;
     use Readiness::*;
 
-    fn created(name: &str) -> WatchEvent {
-        WatchEvent::Created { name: name.into() }
+    /// The events without their directory and identity (checked on their own below).
+    fn names(events: VecDeque<WatchEvent>) -> Vec<String> {
+        events
+            .into_iter()
+            .map(|event| match event {
+                WatchEvent::Created { name, .. } => format!("+{name}"),
+                WatchEvent::Deleted { name, .. } => format!("-{name}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
     }
-    fn deleted(name: &str) -> WatchEvent {
-        WatchEvent::Deleted { name: name.into() }
+    fn created(name: &str) -> String {
+        format!("+{name}")
+    }
+    fn deleted(name: &str) -> String {
+        format!("-{name}")
+    }
+    fn entries() -> Entries {
+        Entries::new(Path::new("/nsmon-u").into())
     }
     fn n(name: &str) -> Name {
         name.into()
@@ -195,16 +239,16 @@ mod tests {
 
     #[test]
     fn create_is_reported_once() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.appeared(&n("a"), Ready(None), &mut out);
         e.appeared(&n("a"), Ready(None), &mut out);
-        assert_eq!(Vec::from(out), vec![created("a")]);
+        assert_eq!(names(out), vec![created("a")]);
     }
 
     #[test]
     fn delete_without_create_is_silent() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.removed(&n("never-seen"), &mut out);
         e.appeared(&n("p"), NotYet, &mut out);
@@ -215,20 +259,20 @@ mod tests {
 
     #[test]
     fn pending_entry_is_created_once_ready() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.appeared(&n("p"), NotYet, &mut out);
         assert!(out.is_empty() && e.has_pending());
         e.recheck_pending(|_| NotYet, &mut out);
         assert!(out.is_empty());
         e.recheck_pending(|_| Ready(None), &mut out);
-        assert_eq!(Vec::from(out), vec![created("p")]);
+        assert_eq!(names(out), vec![created("p")]);
         assert!(!e.has_pending());
     }
 
     #[test]
     fn reconcile_reports_exactly_the_difference() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         for name in ["a", "b", "c"] {
             e.appeared(&n(name), Ready(None), &mut out);
@@ -240,10 +284,7 @@ mod tests {
             (n("e"), NotYet),
         ];
         e.reconcile(listing, true, &mut out);
-        assert_eq!(
-            Vec::from(out),
-            vec![deleted("a"), deleted("c"), created("d")]
-        );
+        assert_eq!(names(out), vec![deleted("a"), deleted("c"), created("d")]);
         assert_eq!(e.names(), vec![n("b"), n("d")]);
         assert!(e.has_pending());
     }
@@ -258,7 +299,7 @@ mod tests {
 
     #[test]
     fn an_unmounted_or_replaced_namespace_is_deleted_at_once() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.appeared(&n("a"), id(1), &mut out);
         e.appeared(&n("b"), id(2), &mut out);
@@ -274,41 +315,41 @@ mod tests {
             &mut out,
         );
         assert_eq!(
-            Vec::from(out.split_off(0)),
+            names(out.split_off(0)),
             vec![deleted("a"), deleted("c"), created("c")]
         );
         assert!(e.has_pending(), "the file left behind waits for a mount");
         e.recheck_pending(|_| id(4), &mut out);
-        assert_eq!(Vec::from(out.split_off(0)), vec![created("a")]);
+        assert_eq!(names(out.split_off(0)), vec![created("a")]);
         // A listing finds the same: a replaced namespace is gone, then new.
         e.reconcile(
             vec![(n("a"), id(4)), (n("b"), id(20)), (n("c"), id(30))],
             true,
             &mut out,
         );
-        assert_eq!(Vec::from(out), vec![deleted("b"), created("b")]);
+        assert_eq!(names(out), vec![deleted("b"), created("b")]);
     }
 
     #[test]
     fn silent_reconcile_remembers_without_reporting() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.reconcile(vec![(n("a"), Ready(None))], false, &mut out);
         assert!(out.is_empty());
         e.removed(&n("a"), &mut out);
-        assert_eq!(Vec::from(out), vec![deleted("a")]);
+        assert_eq!(names(out), vec![deleted("a")]);
     }
 
     #[test]
     fn forget_all_deletes_every_known_name() {
-        let mut e = Entries::default();
+        let mut e = entries();
         let mut out = VecDeque::new();
         e.appeared(&n("b"), Ready(None), &mut out);
         e.appeared(&n("a"), Ready(None), &mut out);
         e.appeared(&n("p"), NotYet, &mut out);
         out.clear();
         e.forget_all(&mut out);
-        assert_eq!(Vec::from(out), vec![deleted("a"), deleted("b")]);
+        assert_eq!(names(out), vec![deleted("a"), deleted("b")]);
         assert!(!e.has_pending());
         assert!(e.names().is_empty());
     }

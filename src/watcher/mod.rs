@@ -27,10 +27,13 @@
 
 pub(crate) mod directory;
 pub(crate) mod entries;
+mod folders;
+mod watches;
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use inotify::Inotify;
 use mio::unix::SourceFd;
@@ -39,53 +42,96 @@ use std::os::fd::AsRawFd;
 
 use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
-use crate::Name;
-use directory::{normalize, Directory, Policy};
+use crate::{Name, NetnsId};
+use directory::{normalize, Directory, EntryKind, Look, Policy};
+use folders::{resolved, split_pattern, PerSubdirectory};
+pub use folders::{RuntimeFolder, RUNTIME_FOLDERS};
+use watches::Watches;
 
 /// The directory `ip netns` keeps named namespaces in.
 pub const DEFAULT_NETNS_DIR: &str = "/var/run/netns";
 
-/// What a [`Watcher`] reports.
+/// What a [`Watcher`] reports. Every event but `Overflow` names the folder it is about, as the
+/// watcher watches it (absolute, normalised; see [`WatcherOptions::dir`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WatchEvent {
     /// A named namespace appeared (and is mounted, unless the readiness check is off).
     Created {
-        /// Its name: the file name in the watched directory, as bytes (any but `/` and NUL).
+        /// The folder it is in.
+        dir: Arc<Path>,
+        /// Its name: the file name in the folder, as bytes (any but `/` and NUL).
         name: Name,
+        /// Its namespace's identity (`None` only with [`WatcherOptions::any_file`]).
+        id: Option<NetnsId>,
     },
     /// A named namespace that was reported (or listed) disappeared: its file went, or its
     /// namespace was unmounted with the file left in place (as Docker leaves a stopped
     /// container's for up to a minute), or another namespace is mounted there now (a
-    /// `Created` follows).
+    /// `Created` with another identity follows).
     Deleted {
+        /// The folder it was in.
+        dir: Arc<Path>,
         /// Its name.
         name: Name,
+        /// The identity it was reported `Created` (or listed) with.
+        id: Option<NetnsId>,
     },
-    /// The watched directory appeared (only with [`WatcherOptions::directory_events`]).
-    DirectoryCreated,
-    /// The watched directory was deleted or moved away (only with
+    /// A watched folder appeared (only with [`WatcherOptions::directory_events`]).
+    DirectoryCreated {
+        /// The folder.
+        dir: Arc<Path>,
+    },
+    /// A watched folder was deleted or moved away (only with
     /// [`WatcherOptions::directory_events`]); the `Deleted` events of its names come first.
-    DirectoryDeleted,
-    /// The directory cannot be watched now for a reason other than being missing: a loop of
-    /// symbolic links, no permission. Its names were reported `Deleted` (if it was watched);
-    /// it is waited for like a missing one, and taken up again (`DirectoryCreated`, then its
-    /// names) once it can be. Reported whatever [`WatcherOptions::directory_events`] says, once
-    /// per reason.
+    DirectoryDeleted {
+        /// The folder.
+        dir: Arc<Path>,
+    },
+    /// A folder cannot be watched now for a reason other than being missing: a loop of
+    /// symbolic links, no permission, a file where the folder should be. Its names were
+    /// reported `Deleted` (if it was watched); it is waited for like a missing one, and taken
+    /// up again (`DirectoryCreated`, then its names) once it can be. Reported whatever
+    /// [`WatcherOptions::directory_events`] says, once per reason.
     DirectoryUnavailable {
+        /// The folder.
+        dir: Arc<Path>,
         /// Why, with the path.
         reason: String,
     },
-    /// The kernel's inotify queue overflowed and events were lost. The watcher has listed the
-    /// directory again; the `Created`/`Deleted` events that follow are exactly the difference.
-    /// (inotify keeps no count of what it dropped, so none is given.)
+    /// The kernel's inotify queue (one for all the folders) overflowed and events were lost.
+    /// The watcher has listed every folder again; the `Created`/`Deleted` events that follow
+    /// are exactly the difference. (inotify keeps no count of what it dropped, so none is
+    /// given.)
     Overflow,
+}
+
+/// A namespace a [`Watcher`] knows now: listed or reported `Created`, not yet `Deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WatchedNetns {
+    /// The folder it is in.
+    pub dir: Arc<Path>,
+    /// Its name there.
+    pub name: Name,
+    /// Its identity (`None` only with [`WatcherOptions::any_file`]).
+    pub id: Option<NetnsId>,
+}
+
+/// A folder a [`Watcher`] watches, and whether it exists now.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WatchedDir {
+    /// The folder, absolute and normalised.
+    pub path: Arc<Path>,
+    /// Whether it exists and is watched now (rather than waited for), as far as the events
+    /// read so far tell.
+    pub present: bool,
 }
 
 /// How to build a [`Watcher`].
 #[derive(Debug, Clone)]
 pub struct WatcherOptions {
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
+    runtimes: bool,
     list_existing: bool,
     require_namespace: bool,
     directory_events: bool,
@@ -94,7 +140,8 @@ pub struct WatcherOptions {
 impl Default for WatcherOptions {
     fn default() -> Self {
         WatcherOptions {
-            dir: PathBuf::from(DEFAULT_NETNS_DIR),
+            dirs: Vec::new(),
+            runtimes: false,
             list_existing: false,
             require_namespace: true,
             directory_events: false,
@@ -108,10 +155,28 @@ impl WatcherOptions {
         Self::default()
     }
 
-    /// The directory to watch (default [`DEFAULT_NETNS_DIR`]). It need not exist. A relative
-    /// path is resolved against the current directory when the watcher is created.
+    /// A folder to watch; call it once per folder. The first one given replaces the default
+    /// ([`DEFAULT_NETNS_DIR`]). A folder need not exist. A relative path is resolved against
+    /// the current directory when the watcher is created. A component `*` stands for every
+    /// subdirectory there, now and later (`/run/user/*/netns`: one folder per user). The same
+    /// folder given twice, or under two spellings (`.`, `..`, or links: `/run/netns` where
+    /// `/var/run` links to `/run`), is watched once, under the first spelling given; the
+    /// comparison is made when the watcher is created.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = dir.into();
+        self.dirs.push(dir.into());
+        self
+    }
+
+    /// Forgets the folders given so far (back to the default unless more are given).
+    pub fn clear_dirs(mut self) -> Self {
+        self.dirs.clear();
+        self
+    }
+
+    /// Watch every folder of [`RUNTIME_FOLDERS`] too (the default one, Docker's, containerd's,
+    /// Podman's, each user's), whether it exists now or appears later. Default off.
+    pub fn runtimes(mut self, on: bool) -> Self {
+        self.runtimes = on;
         self
     }
 
@@ -134,6 +199,57 @@ impl WatcherOptions {
         self.directory_events = on;
         self
     }
+
+    /// The folders asked for, in order, before duplicates are dropped.
+    fn requested(&self) -> Vec<PathBuf> {
+        let mut dirs = self.dirs.clone();
+        if self.runtimes {
+            dirs.extend(RUNTIME_FOLDERS.iter().map(|f| PathBuf::from(f.path)));
+        }
+        if dirs.is_empty() {
+            dirs.push(PathBuf::from(DEFAULT_NETNS_DIR));
+        }
+        dirs
+    }
+}
+
+/// The folders to watch: plain ones and patterns (`*`), each once.
+fn plan(
+    options: &WatcherOptions,
+    policy: Policy,
+) -> Result<(Vec<Directory>, Vec<PerSubdirectory>)> {
+    let mut plain: Vec<(PathBuf, Directory)> = Vec::new();
+    let mut patterns: Vec<((PathBuf, PathBuf), PerSubdirectory)> = Vec::new();
+    for dir in options.requested() {
+        let path = normalize(&dir)?;
+        match split_pattern(&path) {
+            None => {
+                let key = resolved(&path);
+                if !plain.iter().any(|(k, _)| *k == key) {
+                    plain.push((key, Directory::new(path, policy)));
+                }
+            }
+            Some((parent, suffix)) => {
+                if split_pattern(&suffix).is_some() {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: only one `*` component is supported",
+                        path.display()
+                    )));
+                }
+                let parent = normalize(&parent)?;
+                let key = (resolved(&parent), suffix.clone());
+                if !patterns.iter().any(|(k, _)| *k == key) {
+                    patterns.push((key, PerSubdirectory::new(parent, suffix, policy)));
+                }
+            }
+        }
+    }
+    let exclude: Vec<PathBuf> = plain.iter().map(|(k, _)| k.clone()).collect();
+    let patterns = patterns
+        .into_iter()
+        .map(|(_, p)| p.excluding(exclude.clone()))
+        .collect();
+    Ok((plain.into_iter().map(|(_, d)| d).collect(), patterns))
 }
 
 const INOTIFY: Token = Token(0);
@@ -148,10 +264,12 @@ const READ_BUDGET: usize = 16;
 
 /// The watcher's sources and state, driven by [`Core`].
 struct WatchState {
-    inotify: Inotify,
-    /// `/proc/self/mountinfo`, registered for `POLLPRI`; absent with the readiness check off.
+    watches: Watches,
+    /// `/proc/self/mountinfo`, registered for edge-triggered readability; absent with the
+    /// readiness check off.
     mounts: Option<File>,
-    directory: Directory,
+    folders: Vec<Directory>,
+    patterns: Vec<PerSubdirectory>,
     buffer: Box<[u8]>,
     /// The inotify fd was left with events to read (the read budget ran out).
     inotify_backlog: bool,
@@ -165,8 +283,13 @@ impl WatchState {
         registry: &Registry,
         queue: &mut VecDeque<WatchEvent>,
     ) -> Result<Self> {
-        let path = normalize(&options.dir)?;
-        let mut inotify = Inotify::init().map_err(|e| {
+        let policy = Policy {
+            require_namespace: options.require_namespace,
+            directory_events: options.directory_events,
+            kind: EntryKind::Files,
+        };
+        let (folders, patterns) = plan(options, policy)?;
+        let inotify = Inotify::init().map_err(|e| {
             let context = if e.raw_os_error() == Some(libc::EMFILE) {
                 // inotify_init1 reports both limits with the same errno; name both.
                 "inotify_init1 (limit: open files, or fs.inotify.max_user_instances)"
@@ -197,27 +320,56 @@ impl WatchState {
         } else {
             None
         };
-        let policy = Policy {
-            require_namespace: options.require_namespace,
-            directory_events: options.directory_events,
-        };
-        let mut directory = Directory::new(path, policy);
-        directory.establish(&mut inotify, true, options.list_existing, queue)?;
-        Ok(WatchState {
-            inotify,
+        let mut state = WatchState {
+            watches: Watches::new(inotify),
             mounts,
-            directory,
+            folders,
+            patterns,
             buffer: vec![0; INOTIFY_BUFFER].into_boxed_slice(),
             inotify_backlog: false,
             mounts_changed: false,
-        })
+        };
+        state.establish_all(
+            Look::First {
+                report: options.list_existing,
+            },
+            queue,
+        )?;
+        Ok(state)
+    }
+
+    /// Makes every folder's watch match what is on disk (see [`Directory::establish`]).
+    fn establish_all(&mut self, look: Look, out: &mut VecDeque<WatchEvent>) -> Result<()> {
+        for folder in &mut self.folders {
+            folder.establish(&mut self.watches, look, out)?;
+        }
+        for pattern in &mut self.patterns {
+            pattern.establish(&mut self.watches, look, out)?;
+        }
+        self.sweep();
+        Ok(())
+    }
+
+    /// Removes the watches no folder relies on any more.
+    fn sweep(&mut self) {
+        let (folders, patterns) = (&self.folders, &self.patterns);
+        self.watches.sweep(|wd| {
+            folders.iter().any(|f| f.relies_on(wd)) || patterns.iter().any(|p| p.relies_on(wd))
+        });
+    }
+
+    /// Every folder watched now, the given ones first.
+    fn all_folders(&self) -> impl Iterator<Item = &Directory> {
+        self.folders
+            .iter()
+            .chain(self.patterns.iter().flat_map(|p| p.folders()))
     }
 
     /// Reads inotify until it is drained or the budget is spent, handling each event in order.
     fn drain_inotify(&mut self, out: &mut VecDeque<WatchEvent>) -> Result<()> {
         self.inotify_backlog = true;
         for _ in 0..READ_BUDGET {
-            let events = match self.inotify.read_events(&mut self.buffer) {
+            let events = match self.watches.inotify.read_events(&mut self.buffer) {
                 Ok(events) => events,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     self.inotify_backlog = false;
@@ -226,20 +378,23 @@ impl WatchState {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::os("read inotify", e)),
             };
-            for event in events {
-                if event.mask.contains(inotify::EventMask::Q_OVERFLOW) {
+            // The events borrow the buffer: copied out, so that the folders can be changed.
+            let events: Vec<_> = events
+                .map(|e| (e.wd, e.mask, e.name.map(|n| n.to_os_string())))
+                .collect();
+            for (wd, mask, name) in events {
+                if mask.contains(inotify::EventMask::Q_OVERFLOW) {
                     out.push_back(WatchEvent::Overflow);
-                    self.directory
-                        .establish(&mut self.inotify, false, true, out)?;
+                    self.establish_all(Look::Again, out)?;
                     continue;
                 }
-                self.directory.on_event(
-                    &mut self.inotify,
-                    &event.wd,
-                    event.mask,
-                    event.name,
-                    out,
-                )?;
+                let name = name.as_deref();
+                for folder in &mut self.folders {
+                    folder.on_event(&mut self.watches, &wd, mask, name, out)?;
+                }
+                for pattern in &mut self.patterns {
+                    pattern.on_event(&mut self.watches, &wd, mask, name, out)?;
+                }
             }
         }
         Ok(())
@@ -252,15 +407,21 @@ impl Pump for WatchState {
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<WatchEvent>) -> Result<()> {
         self.mounts_changed |= self.mounts.is_some() && ready.contains(&MOUNTS);
         // Directory events first, so that a mount is matched against entries already known.
-        self.drain_inotify(out)?;
-        if self.mounts_changed && !self.inotify_backlog {
+        let drained = self.drain_inotify(out);
+        if drained.is_ok() && self.mounts_changed && !self.inotify_backlog {
             self.mounts_changed = false;
-            // A mount can change what the path is (and what its entries are) without an
+            // A mount can change what a path is (and what its entries are) without an
             // inotify event.
-            self.directory.revalidate(&mut self.inotify, out)?;
-            self.directory.recheck_pending(out);
+            for folder in &mut self.folders {
+                folder.revalidate(&mut self.watches, out)?;
+                folder.recheck_pending(out);
+            }
+            for pattern in &mut self.patterns {
+                pattern.revalidate(&mut self.watches, out)?;
+            }
         }
-        Ok(())
+        self.sweep();
+        drained
     }
 
     fn has_backlog(&self) -> bool {
@@ -268,7 +429,8 @@ impl Pump for WatchState {
     }
 }
 
-/// Watches a directory of named network namespaces (by default `/var/run/netns`).
+/// Watches folders of named network namespaces (by default `/var/run/netns`; any number of
+/// them, see [`WatcherOptions::dir`] and [`WatcherOptions::runtimes`]), all through one fd.
 ///
 /// One pollable fd ([`fd`](Self::fd)), a non-blocking [`next`](Self::next), callbacks with
 /// [`dispatch`](Self::dispatch), a blocking [`wait`](Self::wait); register it in a mio `Poll`
@@ -279,11 +441,11 @@ impl Pump for WatchState {
 /// ```no_run
 /// use nsmon::{Watcher, WatcherOptions, WatchEvent};
 ///
-/// let mut watcher = Watcher::new(WatcherOptions::new().list_existing(true))?;
+/// let mut watcher = Watcher::new(WatcherOptions::new().runtimes(true).list_existing(true))?;
 /// while watcher.wait(None)? {
 ///     while let Some(event) = watcher.next()? {
-///         if let WatchEvent::Created { name } = event {
-///             println!("namespace {name} is ready");
+///         if let WatchEvent::Created { dir, name, .. } = event {
+///             println!("namespace {name} in {} is ready", dir.display());
 ///         }
 ///     }
 /// }
@@ -297,7 +459,8 @@ pub struct Watcher {
 impl std::fmt::Debug for WatchState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WatchState")
-            .field("directory", &self.directory)
+            .field("folders", &self.folders)
+            .field("patterns", &self.patterns)
             .finish_non_exhaustive()
     }
 }
@@ -311,30 +474,50 @@ impl Watcher {
         Ok(Watcher { core })
     }
 
-    /// Starts watching and returns the namespaces present now, sorted, with the watcher.
+    /// Starts watching and returns the namespaces present now (as [`namespaces`](Self::namespaces)
+    /// orders them), with the watcher.
     ///
     /// The watch is added before the listing, and later events are consistent with the list: a
     /// listed name is not reported `Created` again, and every `Deleted` is of a listed or
     /// reported name. (`options.list_existing` is ignored: the list is the return value.)
-    pub fn list_and_watch(options: WatcherOptions) -> Result<(Vec<Name>, Watcher)> {
+    pub fn list_and_watch(options: WatcherOptions) -> Result<(Vec<WatchedNetns>, Watcher)> {
         let watcher = Watcher::new(options.list_existing(false))?;
-        let names = watcher.core.pump.directory.entries.names();
-        Ok((names, watcher))
+        let listed = watcher.namespaces();
+        Ok((listed, watcher))
     }
 
-    /// The names known now: listed or reported `Created` and not yet `Deleted`, sorted.
-    pub fn namespaces(&self) -> Vec<Name> {
-        self.core.pump.directory.entries.names()
+    /// The namespaces known now: listed or reported `Created` and not yet `Deleted`; folder by
+    /// folder (in the order of [`dirs`](Self::dirs)), sorted by name within each.
+    pub fn namespaces(&self) -> Vec<WatchedNetns> {
+        self.core
+            .pump
+            .all_folders()
+            .flat_map(|folder| {
+                let dir = folder.path().clone();
+                folder
+                    .entries
+                    .known()
+                    .into_iter()
+                    .map(move |(name, id)| WatchedNetns {
+                        dir: dir.clone(),
+                        name,
+                        id,
+                    })
+            })
+            .collect()
     }
 
-    /// The watched directory, absolute.
-    pub fn dir(&self) -> &Path {
-        self.core.pump.directory.path()
-    }
-
-    /// Whether the directory exists now (as far as the events read so far tell).
-    pub fn dir_exists(&self) -> bool {
-        self.core.pump.directory.is_present()
+    /// The folders watched now: the ones given (each once), then one per subdirectory of a
+    /// pattern's parent (`/run/user/<uid>/netns`) that exists now.
+    pub fn dirs(&self) -> Vec<WatchedDir> {
+        self.core
+            .pump
+            .all_folders()
+            .map(|folder| WatchedDir {
+                path: folder.path().clone(),
+                present: folder.is_present(),
+            })
+            .collect()
     }
 }
 
@@ -369,5 +552,53 @@ mod tests {
         assert_eq!(created, 3000);
         assert!(!watcher.core.pump.inotify_backlog);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn folders_share_a_watch_and_one_nobody_needs_is_removed() {
+        let top = std::env::temp_dir().join(format!("nsmon-u-{}-shared", std::process::id()));
+        std::fs::create_dir(&top).unwrap();
+        let options = WatcherOptions::new()
+            .dir(top.join("a"))
+            .dir(top.join("b"))
+            .dir(top.join("./a"))
+            .any_file(true);
+        let mut watcher = Watcher::new(options).unwrap();
+        let watches = |w: &Watcher| w.core.pump.watches.len();
+        assert_eq!(
+            watcher.dirs().len(),
+            2,
+            "the same folder twice is watched once"
+        );
+        assert_eq!(
+            watches(&watcher),
+            1,
+            "both wait on one watch of their parent"
+        );
+        std::fs::create_dir(top.join("a")).unwrap();
+        std::fs::write(top.join("a/x"), b"").unwrap();
+        let mut events = Vec::new();
+        while events.is_empty() {
+            watcher
+                .wait(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            events.extend(std::iter::from_fn(|| watcher.next().unwrap()));
+        }
+        assert_eq!(watches(&watcher), 2, "a, and the parent b waits on");
+        std::fs::create_dir(top.join("b")).unwrap();
+        // The folder appearing is no event here (no directory events): pumped by `next`.
+        for _ in 0..1000 {
+            if watcher.dirs().iter().all(|d| d.present) {
+                break;
+            }
+            assert_eq!(watcher.next().unwrap(), None);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(
+            watcher.dirs().iter().all(|d| d.present),
+            "b was never taken up"
+        );
+        assert_eq!(watches(&watcher), 2, "a and b; the parent's watch is gone");
+        std::fs::remove_dir_all(&top).unwrap();
     }
 }

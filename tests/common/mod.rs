@@ -338,42 +338,99 @@ pub fn collect_for<H: Handle>(handle: &mut H, quiet: Duration) -> Vec<H::Event> 
     collect_until(handle, quiet, |_| false)
 }
 
-/// Events about names starting with `prefix` (and the nameless ones dropped).
-pub fn about(events: &[WatchEvent], prefix: &str) -> Vec<WatchEvent> {
+/// A watcher event without its folder and identity (for comparing sequences; tests of the
+/// folders and identities look at those on their own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seen {
+    Created(nsmon::Name),
+    Deleted(nsmon::Name),
+    DirCreated,
+    DirDeleted,
+    DirUnavailable,
+    Overflow,
+}
+
+/// The events as [`Seen`].
+pub fn seen(events: &[WatchEvent]) -> Vec<Seen> {
     events
         .iter()
-        .filter(|e| match e {
-            WatchEvent::Created { name } | WatchEvent::Deleted { name } => {
+        .map(|e| match e {
+            WatchEvent::Created { name, .. } => Seen::Created(name.clone()),
+            WatchEvent::Deleted { name, .. } => Seen::Deleted(name.clone()),
+            WatchEvent::DirectoryCreated { .. } => Seen::DirCreated,
+            WatchEvent::DirectoryDeleted { .. } => Seen::DirDeleted,
+            WatchEvent::DirectoryUnavailable { .. } => Seen::DirUnavailable,
+            WatchEvent::Overflow => Seen::Overflow,
+            other => panic!("an event the tests do not know: {other:?}"),
+        })
+        .collect()
+}
+
+/// Events about names starting with `prefix` (and the nameless ones dropped), as [`Seen`].
+pub fn about(events: &[WatchEvent], prefix: &str) -> Vec<Seen> {
+    seen(events)
+        .into_iter()
+        .filter(|seen| match seen {
+            Seen::Created(name) | Seen::Deleted(name) => {
                 name.as_bytes().starts_with(prefix.as_bytes())
             }
             _ => false,
         })
-        .cloned()
         .collect()
 }
 
-pub fn created(name: &str) -> WatchEvent {
-    WatchEvent::Created { name: name.into() }
+pub fn created(name: &str) -> Seen {
+    Seen::Created(name.into())
 }
 
-pub fn deleted(name: &str) -> WatchEvent {
-    WatchEvent::Deleted { name: name.into() }
+pub fn deleted(name: &str) -> Seen {
+    Seen::Deleted(name.into())
+}
+
+/// The names of a watcher's known namespaces, in its order.
+pub fn known_names(watcher: &Watcher) -> Vec<nsmon::Name> {
+    names_of(&watcher.namespaces())
+}
+
+/// The names of listed namespaces, in order.
+pub fn names_of(listed: &[nsmon::WatchedNetns]) -> Vec<nsmon::Name> {
+    listed.iter().map(|n| n.name.clone()).collect()
+}
+
+/// What [`check_alternation`] reads: watcher events, or their [`Seen`] form.
+pub trait AsSeen: std::fmt::Debug {
+    fn seen(&self) -> Option<Seen>;
+}
+
+impl AsSeen for WatchEvent {
+    fn seen(&self) -> Option<Seen> {
+        about(std::slice::from_ref(self), "").pop()
+    }
+}
+
+impl AsSeen for Seen {
+    fn seen(&self) -> Option<Seen> {
+        Some(self.clone())
+    }
 }
 
 /// Checks the watcher's promise for each name: events alternate Created, Deleted, Created, ...
 /// starting with Created unless the name was `listed`. Returns the set present at the end.
-pub fn check_alternation(listed: &[nsmon::Name], events: &[WatchEvent]) -> HashSet<nsmon::Name> {
-    let mut present: HashSet<nsmon::Name> = listed.iter().cloned().collect();
+pub fn check_alternation<E: AsSeen>(
+    listed: &[nsmon::WatchedNetns],
+    events: &[E],
+) -> HashSet<nsmon::Name> {
+    let mut present: HashSet<nsmon::Name> = listed.iter().map(|n| n.name.clone()).collect();
     for event in events {
-        match event {
-            WatchEvent::Created { name } => {
+        match event.seen() {
+            Some(Seen::Created(name)) => {
                 assert!(
                     present.insert(name.clone()),
                     "{name} created twice: {events:?}"
                 )
             }
-            WatchEvent::Deleted { name } => assert!(
-                present.remove(name),
+            Some(Seen::Deleted(name)) => assert!(
+                present.remove(&name),
                 "{name} deleted without being created or listed: {events:?}"
             ),
             _ => {}

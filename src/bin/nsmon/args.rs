@@ -12,20 +12,26 @@ is UTF-8 is its field's string; one that is not is its lossy text there, and its
 exact bytes in hex in the same key plus _hex (\"name\":\"x\\ufffd\",\"name_hex\":\"78ff\").
 
 Usage:
-  nsmon watch [--dir DIR] [--list] [--any-file] [--dir-events]
+  nsmon watch [--dir DIR]... [--runtimes] [--list] [--any-file] [--dir-events]
   nsmon nsid [--ns NAME]
   nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
   nsmon nsid set NAME (auto | ID) [--ns NAME]
   nsmon events [--default] [--ns NAME]... [--path PATH]... [--pid PID]...
-               [--all-nsid] [--follow] [--groups link,addr,route,neigh,tc] [--dump]
+               [--all-nsid] [--follow [--dir DIR]... [--runtimes]]
+               [--groups link,addr,route,neigh,tc] [--dump]
   nsmon --help | --version
 
 nsmon watch
-  Reports named network namespaces appearing and disappearing in DIR
-  (default /var/run/netns, where `ip netns` keeps them):
-    {\"source\":\"watcher\",\"event\":\"created\",\"name\":\"blue\"}
-    {\"source\":\"watcher\",\"event\":\"deleted\",\"name\":\"blue\"}
-  A namespace is reported once it is mounted, so it can be entered at once.
+  Reports named network namespaces appearing and disappearing in each DIR
+  (default /var/run/netns, where `ip netns` keeps them), with the folder, the
+  namespace's never-reused id (NS_GET_ID; null on kernels without it) and inode:
+    {\"source\":\"watcher\",\"event\":\"created\",\"dir\":\"/var/run/netns\",
+     \"name\":\"blue\",\"netns_id\":8193,\"inode\":4026532290}
+    {\"source\":\"watcher\",\"event\":\"deleted\",\"dir\":\"/var/run/netns\",
+     \"name\":\"blue\",\"netns_id\":8193,\"inode\":4026532290}
+  A namespace is reported once it is mounted, so it can be entered at once, and
+  deleted as soon as it is unmounted, even if its file stays; another namespace
+  mounted on the same name is deleted and created again, with its own id.
   {\"source\":\"nsmon\",\"event\":\"ready\"} is printed once the watch is in place.
   dir_unavailable: DIR cannot be watched now (a loop of symbolic links, no
   permission; \"reason\" says why): it is waited for, and taken up once it can be.
@@ -34,7 +40,13 @@ nsmon watch
   overflow (events were lost; the directory was listed again and the created and
   deleted lines that follow are exactly the difference).
 
-  --dir DIR      watch DIR instead of /var/run/netns (it need not exist yet)
+  --dir DIR      watch DIR instead of /var/run/netns (it need not exist yet);
+                 repeat it for more folders (each watched once, however spelt);
+                 a component * stands for every subdirectory (/run/user/*/netns)
+  --runtimes     also watch the container runtimes' folders: /var/run/netns,
+                 /run/netns (Podman), /var/run/docker/netns (Docker),
+                 /run/containerd/io.containerd.grpc.v1.cri/netns (containerd),
+                 /run/user/*/netns (rootless Podman), now or when they appear
   --list         first report the namespaces already present, as created
   --any-file     report any file, without waiting for a namespace to be mounted
   --dir-events   report the directory itself appearing and disappearing
@@ -81,6 +93,9 @@ nsmon events
                  {\"source\":\"nsmon\",\"event\":\"incomplete\",\"added\":N,\"failed\":M,
                  \"monitored\":K,\"error\":...} says how far it got and why (e.g. the
                  open-file limit, RLIMIT_NOFILE: as many as fit are followed).
+                 --dir and --runtimes choose the folders, as for nsmon watch.
+                 A namespace in /var/run/netns is \"ns\":NAME; one in another
+                 folder is \"ns\":\"FOLDER/NAME\" (its path), with \"dir\":FOLDER.
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
 
@@ -112,6 +127,10 @@ pub struct EventsArgs {
     /// One socket hearing every namespace with an id.
     pub all_nsid: bool,
     pub follow: bool,
+    /// The folders `--follow` follows (none: the default one).
+    pub dirs: Vec<PathBuf>,
+    /// `--follow` follows the runtimes' folders too.
+    pub runtimes: bool,
     /// Group names, validated.
     pub groups: Vec<String>,
     pub dump: bool,
@@ -148,7 +167,8 @@ pub enum NsidArgs {
 /// `nsmon watch` options.
 #[derive(Debug, Default)]
 pub struct WatchArgs {
-    pub dir: Option<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+    pub runtimes: bool,
     pub list: bool,
     pub any_file: bool,
     pub dir_events: bool,
@@ -196,8 +216,9 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
                 if value.is_empty() {
                     return Err("--dir needs a non-empty directory".into());
                 }
-                watch.dir = Some(PathBuf::from(value));
+                watch.dirs.push(PathBuf::from(value));
             }
+            "--runtimes" => no_value(&mut watch.runtimes)?,
             "--list" => no_value(&mut watch.list)?,
             "--any-file" => no_value(&mut watch.any_file)?,
             "--dir-events" => no_value(&mut watch.dir_events)?,
@@ -257,15 +278,24 @@ fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, Stri
                     out.groups.push(group.to_string());
                 }
             }
-            "--default" | "--all-nsid" | "--follow" | "--dump" if inline.is_some() => {
+            "--dir" => out.dirs.push(PathBuf::from(value("--dir")?)),
+            "--default" | "--all-nsid" | "--follow" | "--dump" | "--runtimes"
+                if inline.is_some() =>
+            {
                 return Err(format!("{flag} takes no value"))
             }
+            "--runtimes" => out.runtimes = true,
             "--default" => out.default = true,
             "--all-nsid" => out.all_nsid = true,
             "--follow" => out.follow = true,
             "--dump" => out.dump = true,
             _ => return Err(format!("unknown option {text:?} for 'nsmon events'")),
         }
+    }
+    if (!out.dirs.is_empty() || out.runtimes) && !out.follow {
+        return Err(
+            "--dir and --runtimes choose the folders --follow follows: add --follow".into(),
+        );
     }
     Ok(out)
 }
@@ -366,12 +396,15 @@ mod tests {
         .unwrap() else {
             panic!("not watch")
         };
-        assert_eq!(w.dir.as_deref(), Some(std::path::Path::new("/tmp/x")));
-        assert!(w.list && w.any_file && w.dir_events);
-        let Command::Watch(w) = parse_strs(&["watch", "--dir=/tmp/y"]).unwrap() else {
+        assert_eq!(w.dirs, vec![PathBuf::from("/tmp/x")]);
+        assert!(w.list && w.any_file && w.dir_events && !w.runtimes);
+        let Command::Watch(w) =
+            parse_strs(&["watch", "--dir=/tmp/y", "--runtimes", "--dir", "z"]).unwrap()
+        else {
             panic!("not watch")
         };
-        assert_eq!(w.dir.as_deref(), Some(std::path::Path::new("/tmp/y")));
+        assert_eq!(w.dirs, vec![PathBuf::from("/tmp/y"), PathBuf::from("z")]);
+        assert!(w.runtimes);
     }
 
     #[test]
@@ -434,6 +467,8 @@ mod tests {
             "--groups",
             "link,route",
             "--dump",
+            "--dir=/d",
+            "--runtimes",
         ])
         .unwrap() else {
             panic!("not events")
@@ -446,14 +481,18 @@ mod tests {
                 Target::Path("/p".into())
             ]
         );
-        assert!(e.default && e.all_nsid && e.follow && e.dump);
+        assert!(e.default && e.all_nsid && e.follow && e.dump && e.runtimes);
         assert_eq!(e.groups, vec!["link", "route"]);
+        assert_eq!(e.dirs, vec![PathBuf::from("/d")]);
         for bad in [
             &["events", "--groups", "link,bogus"][..],
             &["events", "--ns"],
             &["events", "--pid", "0"],
             &["events", "--dump=yes"],
             &["events", "stray"],
+            &["events", "--dir", "/d"],
+            &["events", "--runtimes"],
+            &["events", "--follow", "--runtimes=1"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?} should be refused");
         }

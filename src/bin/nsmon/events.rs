@@ -1,6 +1,8 @@
 //! `nsmon events`: rtnetlink events from many namespaces, optionally following every named one.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 use nsmon::rtnl::{Change, Rtnl};
 use nsmon::{
@@ -46,10 +48,18 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
     }
     let mut out = Output::new(&signals);
     let mut follower = match args.follow {
-        true => Some(Follower {
-            watcher: Watcher::new(WatcherOptions::new().list_existing(true))?,
-            followed: HashSet::new(),
-        }),
+        true => {
+            let options = args.dirs.iter().fold(
+                WatcherOptions::new()
+                    .runtimes(args.runtimes)
+                    .list_existing(true),
+                |options, dir| options.dir(dir),
+            );
+            Some(Follower {
+                watcher: Watcher::new(options)?,
+                followed: HashSet::new(),
+            })
+        }
         false => None,
     };
     // The namespaces present now are subscribed before `ready`.
@@ -63,7 +73,7 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
         }
         while let Some(event) = stream.next()? {
             if let (StreamEvent::Error { key, .. }, Some(f)) = (&event, follower.as_mut()) {
-                f.followed.remove(&key_name(key));
+                f.followed.remove(&**key);
             }
             out.line(&to_json(&event))?;
         }
@@ -81,21 +91,52 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
 /// and removed when it goes.
 struct Follower {
     watcher: Watcher,
-    /// Names added by following (explicit `--ns` keys are never removed by it).
-    followed: HashSet<Name>,
+    /// Keys added by following (explicit `--ns` keys are never removed by it).
+    followed: HashSet<String>,
 }
 
-/// The stream key of a followed namespace: its name when UTF-8, else a NUL (which no name
-/// holds, so no other key collides) and the name's bytes in hex. [`key_name`] turns it back.
-fn follow_key(name: &Name) -> String {
-    match name.to_str() {
-        Some(text) => text.to_string(),
-        None => format!("\0{}", crate::json::hex(name.as_bytes())),
+/// A namespace the watcher reports, as the stream follows it.
+struct Named {
+    key: String,
+    path: PathBuf,
+    /// Its name, when it is in the default folder and UTF-8 (opened as `ip netns` would).
+    name: Option<String>,
+}
+
+impl Named {
+    fn new(dir: &Path, name: &Name) -> Self {
+        let default = dir == Path::new(DEFAULT_NETNS_DIR);
+        Named {
+            key: follow_key(dir, name),
+            path: dir.join(name.as_os_str()),
+            name: name.to_str().filter(|_| default).map(str::to_string),
+        }
+    }
+
+    fn netns(&self) -> NetnsRef<'_> {
+        match &self.name {
+            Some(name) => NetnsRef::Name(name),
+            None => NetnsRef::Path(&self.path),
+        }
     }
 }
 
-/// The namespace name behind a stream key (see [`follow_key`]).
-fn key_name(key: &str) -> Name {
+/// The stream key of a followed namespace: its name in the default folder, its path in any
+/// other (a name holds no `/`, so the two never meet); as UTF-8, or else a NUL (which no name
+/// or path holds, so no other key collides) and the bytes in hex. [`key_bytes`] turns it back.
+fn follow_key(dir: &Path, name: &Name) -> String {
+    let bytes = match dir == Path::new(DEFAULT_NETNS_DIR) {
+        true => name.as_bytes().to_vec(),
+        false => dir.join(name.as_os_str()).into_os_string().into_vec(),
+    };
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => format!("\0{}", crate::json::hex(&bytes)),
+    }
+}
+
+/// The name or path behind a stream key (see [`follow_key`]).
+fn key_bytes(key: &str) -> Name {
     let Some(hex) = key.strip_prefix('\0') else {
         return Name::from(key);
     };
@@ -115,72 +156,67 @@ impl Follower {
         options: StreamOptions,
         out: &mut Output<'_>,
     ) -> Result<(), Failure> {
-        let mut appeared: Vec<Name> = Vec::new();
+        let mut appeared: Vec<Named> = Vec::new();
         while let Some(event) = self.watcher.next()? {
-            match event {
-                WatchEvent::Created { name }
-                    if !stream.contains(&follow_key(&name)) && !appeared.contains(&name) =>
-                {
-                    appeared.push(name);
+            match &event {
+                WatchEvent::Created { dir, name, .. } => {
+                    let named = Named::new(dir, name);
+                    if !stream.contains(&named.key) && !appeared.iter().any(|a| a.key == named.key)
+                    {
+                        appeared.push(named);
+                    }
                 }
-                WatchEvent::Deleted { name } => {
-                    appeared.retain(|n| *n != name);
-                    if self.followed.remove(&name) {
-                        stream.remove(&follow_key(&name));
+                WatchEvent::Deleted { dir, name, .. } => {
+                    let key = follow_key(dir, name);
+                    appeared.retain(|a| a.key != key);
+                    if self.followed.remove(&key) {
+                        stream.remove(&key);
                     }
                 }
                 WatchEvent::Overflow => {
                     // The watcher's set is exact again: add what is missing, drop what is gone.
-                    let present: HashSet<Name> = self.watcher.namespaces().into_iter().collect();
-                    for gone in self
+                    let present: Vec<Named> = self
+                        .watcher
+                        .namespaces()
+                        .iter()
+                        .map(|n| Named::new(&n.dir, &n.name))
+                        .collect();
+                    let keys: HashSet<&String> = present.iter().map(|n| &n.key).collect();
+                    let gone: Vec<String> = self
                         .followed
-                        .difference(&present)
+                        .iter()
+                        .filter(|k| !keys.contains(k))
                         .cloned()
-                        .collect::<Vec<_>>()
-                    {
-                        self.followed.remove(&gone);
-                        stream.remove(&follow_key(&gone));
+                        .collect();
+                    for key in gone {
+                        self.followed.remove(&key);
+                        stream.remove(&key);
                     }
                     appeared = present
                         .into_iter()
-                        .filter(|n| !stream.contains(&follow_key(n)))
+                        .filter(|n| !stream.contains(&n.key))
                         .collect();
                 }
                 WatchEvent::DirectoryUnavailable { .. } => {
-                    let dir = Name::from(self.watcher.dir().as_os_str());
-                    out.line(&crate::watch::to_json(&event, &dir))?;
+                    out.line(&crate::watch::to_json(&event))?;
                 }
                 _ => {}
             }
         }
-        // A name that is not UTF-8 is opened by its path (NetnsRef::Name takes text).
-        let dir = std::path::Path::new(DEFAULT_NETNS_DIR);
-        let keys: Vec<String> = appeared.iter().map(follow_key).collect();
-        let paths: Vec<std::path::PathBuf> =
-            appeared.iter().map(|n| dir.join(n.as_os_str())).collect();
         let batch: Vec<(&str, NetnsRef<'_>)> = appeared
             .iter()
-            .zip(&keys)
-            .zip(&paths)
-            .map(|((name, key), path)| {
-                let ns = match name.to_str() {
-                    Some(text) => NetnsRef::Name(text),
-                    None => NetnsRef::Path(path),
-                };
-                (key.as_str(), ns)
-            })
+            .map(|named| (named.key.as_str(), named.netns()))
             .collect();
         let mut failed = 0;
         let mut first_error = None;
-        for (name, result) in appeared.iter().zip(stream.add_many(&batch, options)) {
+        for (named, result) in appeared.iter().zip(stream.add_many(&batch, options)) {
             match result {
                 Ok(()) => {
-                    self.followed.insert(name.clone());
+                    self.followed.insert(named.key.clone());
                 }
                 // Gone again already, or refused: say so and go on with the others.
                 Err(e) => {
-                    let line = Object::new("stream", "error")
-                        .name("ns", name)
+                    let line = stream_line("error", &named.key)
                         .field("error", &e.to_string())
                         .line();
                     out.line(&line)?;
@@ -257,12 +293,19 @@ fn opt_name(o: Object, key: &str, value: Option<&Name>) -> Object {
 }
 
 /// The start of every stream line: source, event, and the namespace (by the name rule when the
-/// key stands for a followed name that is not UTF-8).
+/// key stands for a followed name or path that is not UTF-8); a namespace known by its path
+/// (in a folder other than the default one, or given by `--path`) also says its folder.
 fn stream_line(event: &str, key: &str) -> Object {
     let line = Object::new("stream", event);
-    match key.starts_with('\0') {
-        true => line.name("ns", &key_name(key)),
+    let ns = key_bytes(key);
+    let line = match key.starts_with('\0') {
+        true => line.name("ns", &ns),
         false => line.field("ns", key),
+    };
+    let path = Path::new(ns.as_os_str());
+    match path.parent().filter(|_| ns.as_bytes().contains(&b'/')) {
+        Some(dir) => line.name("dir", &Name::from(dir.as_os_str())),
+        None => line,
     }
 }
 
@@ -392,11 +435,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn follow_keys_turn_back_into_their_names() {
+    fn follow_keys_turn_back_into_their_names_and_paths() {
+        let default = Path::new(DEFAULT_NETNS_DIR);
+        let docker = Path::new("/var/run/docker/netns");
         for name in [&b"blue"[..], b"x\xfe", b"\xff\xff", b""] {
             let name = Name::from(name);
-            assert_eq!(key_name(&follow_key(&name)), name);
+            assert_eq!(key_bytes(&follow_key(default, &name)), name);
+            let path = docker.join(name.as_os_str());
+            assert_eq!(
+                key_bytes(&follow_key(docker, &name)),
+                Name::from(path.as_os_str())
+            );
         }
-        assert_eq!(follow_key(&Name::from(&b"x\xfe"[..])), "\x0078fe");
+        assert_eq!(follow_key(default, &Name::from(&b"x\xfe"[..])), "\x0078fe");
+        assert_eq!(
+            follow_key(docker, &Name::from("abc")),
+            "/var/run/docker/netns/abc"
+        );
+    }
+
+    #[test]
+    fn a_line_of_a_namespace_known_by_path_names_its_folder() {
+        let line = stream_line("synced", "/var/run/docker/netns/abc").line();
+        assert_eq!(
+            line,
+            "{\"source\":\"stream\",\"event\":\"synced\",\"ns\":\"/var/run/docker/netns/abc\",\
+             \"dir\":\"/var/run/docker/netns\"}\n"
+        );
+        let line = stream_line("synced", "blue").line();
+        assert_eq!(
+            line,
+            "{\"source\":\"stream\",\"event\":\"synced\",\"ns\":\"blue\"}\n"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `nsmon watch`.
 
-use nsmon::{WatchEvent, Watcher, WatcherOptions};
+use std::path::Path;
+
+use nsmon::{Name, NetnsId, WatchEvent, Watcher, WatcherOptions};
 
 use crate::args::WatchArgs;
 use crate::follow::follow;
@@ -10,32 +12,52 @@ use crate::Failure;
 
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
     let signals = TermSignals::block().map_err(|e| Failure::Message(format!("signalfd: {e}")))?;
-    let mut options = WatcherOptions::new()
-        .list_existing(args.list)
-        .any_file(args.any_file)
-        .directory_events(args.dir_events);
-    if let Some(dir) = args.dir {
-        options = options.dir(dir);
-    }
+    let options = args.dirs.iter().fold(
+        WatcherOptions::new()
+            .runtimes(args.runtimes)
+            .list_existing(args.list)
+            .any_file(args.any_file)
+            .directory_events(args.dir_events),
+        |options, dir| options.dir(dir),
+    );
     let mut watcher = Watcher::new(options)?;
-    let dir = nsmon::Name::from(watcher.dir().as_os_str());
     let fd = watcher.fd();
     follow(&signals, fd, || {
-        Ok(watcher.next()?.map(|event| to_json(&event, &dir)))
+        Ok(watcher.next()?.map(|event| to_json(&event)))
     })
 }
 
-/// The JSON line of a watcher event about directory `dir`.
-pub fn to_json(event: &WatchEvent, dir: &nsmon::Name) -> String {
+/// The start of a line about folder `dir`.
+fn about(event: &str, dir: &Path) -> Object {
+    Object::new("watcher", event).name("dir", &Name::from(dir.as_os_str()))
+}
+
+/// A namespace's identity fields: `netns_id` (null on kernels without `NS_GET_ID`) and
+/// `inode`; none without an identity (`--any-file`).
+fn identity(object: Object, id: Option<&NetnsId>) -> Object {
+    match id {
+        Some(id) => object
+            .maybe_unsigned("netns_id", id.id)
+            .maybe_unsigned("inode", Some(id.ino)),
+        None => object,
+    }
+}
+
+/// The JSON line of a watcher event.
+pub fn to_json(event: &WatchEvent) -> String {
     let object = match event {
-        WatchEvent::Created { name } => Object::new("watcher", "created").name("name", name),
-        WatchEvent::Deleted { name } => Object::new("watcher", "deleted").name("name", name),
-        WatchEvent::DirectoryCreated => Object::new("watcher", "dir_created").name("dir", dir),
-        WatchEvent::DirectoryDeleted => Object::new("watcher", "dir_deleted").name("dir", dir),
+        WatchEvent::Created { dir, name, id } => {
+            identity(about("created", dir).name("name", name), id.as_ref())
+        }
+        WatchEvent::Deleted { dir, name, id } => {
+            identity(about("deleted", dir).name("name", name), id.as_ref())
+        }
+        WatchEvent::DirectoryCreated { dir } => about("dir_created", dir),
+        WatchEvent::DirectoryDeleted { dir } => about("dir_deleted", dir),
         WatchEvent::Overflow => Object::new("watcher", "overflow"),
-        WatchEvent::DirectoryUnavailable { reason } => Object::new("watcher", "dir_unavailable")
-            .name("dir", dir)
-            .field("reason", reason),
+        WatchEvent::DirectoryUnavailable { dir, reason } => {
+            about("dir_unavailable", dir).field("reason", reason)
+        }
         // WatchEvent is non-exhaustive: a newer library's event gets a generic line.
         other => Object::new("watcher", "unknown").field("debug", &format!("{other:?}")),
     };
