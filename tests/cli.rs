@@ -35,8 +35,20 @@ impl Running {
 
     /// Starts nsmon without reading its `ready` line.
     fn spawn(args: &[&str]) -> Running {
-        let mut child = Command::new(NSMON)
-            .args(args)
+        let mut command = Command::new(NSMON);
+        command.args(args);
+        Running::run(command)
+    }
+
+    /// Runs `command` (nsmon, or a program that runs it) and reads its `ready` line.
+    fn start_command(command: Command) -> Running {
+        let mut running = Running::run(command);
+        assert_eq!(running.line(), READY);
+        running
+    }
+
+    fn run(mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -974,13 +986,25 @@ fn socket_inodes(pid: u32) -> Vec<String> {
 /// The netlink sockets process `pid` holds in namespace `ns` (by inode): those of its sockets
 /// that `/proc/net/netlink`, read inside the namespace, lists.
 fn sockets_in(pid: u32, ns: &OsStr) -> Vec<String> {
-    let output = Command::new("ip")
-        .args(["netns", "exec"])
-        .arg(ns)
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec"]).arg(ns);
+    sockets_entered(pid, command)
+}
+
+/// The sockets of process `pid` in the namespace bind-mounted at `file` (any folder).
+fn sockets_in_file(pid: u32, file: &Path) -> Vec<String> {
+    let mut command = Command::new("nsenter");
+    command.arg(format!("--net={}", file.display()));
+    sockets_entered(pid, command)
+}
+
+/// The sockets of process `pid` in the namespace `enter` runs its command in.
+fn sockets_entered(pid: u32, mut enter: Command) -> Vec<String> {
+    let output = enter
         .args(["cat", "/proc/net/netlink"])
         .output()
-        .expect("cannot run ip");
-    assert!(output.status.success(), "ip netns exec {ns:?}");
+        .expect("cannot enter the namespace");
+    assert!(output.status.success(), "{enter:?}");
     let there: Vec<String> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .skip(1)
@@ -1347,4 +1371,152 @@ fn events_follow_releases_a_namespace_unmounted_in_place_at_once() {
     assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
     std::fs::remove_file(&file).unwrap();
     drop(ns); // nothing left to delete: the name is gone, the namespace with nsmon's socket
+}
+
+/// A new namespace bind-mounted at `file` by `unshare --net=FILE` (no name in /var/run/netns),
+/// unmounted and removed on drop.
+struct MountedNetns {
+    file: PathBuf,
+}
+
+impl MountedNetns {
+    fn new(file: PathBuf) -> MountedNetns {
+        fs::write(&file, b"").unwrap();
+        run("unshare", &[&format!("--net={}", file.display()), "true"]);
+        MountedNetns { file }
+    }
+
+    /// Runs `ip ARGS` inside it.
+    fn ip(&self, args: &[&str]) {
+        let mut all = vec![format!("--net={}", self.file.display()), "ip".into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        run("nsenter", &all);
+    }
+
+    fn remove(&self) {
+        let _ = Command::new("umount").arg(&self.file).status();
+        let _ = fs::remove_file(&self.file);
+    }
+}
+
+impl Drop for MountedNetns {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+#[test]
+fn events_follow_dir_follows_a_second_folder_by_path_and_releases_at_once_when_the_file_goes() {
+    require_root!();
+    let second = TempDir::new("fdir");
+    let folder = second.path.display().to_string();
+    let mut events = Running::start(&[
+        "events",
+        "--follow",
+        "--dir",
+        "/var/run/netns",
+        "--dir",
+        &folder,
+        "--groups",
+        "link",
+    ]);
+    // Made after nsmon started, outside the default folder.
+    let ns = MountedNetns::new(second.join("sandbox"));
+    let key = format!("{folder}/sandbox");
+    let (_, event) = until_subscribed(&mut events, &in_ns(key.as_bytes()), |i| {
+        ns.ip(&["link", "add", &format!("nsmon-d{i}"), "type", "bridge"]);
+    });
+    // Keyed by its path, and the line says its folder.
+    assert_eq!(event["ns"], key.as_str(), "{event}");
+    assert_eq!(event["dir"], folder.as_str(), "{event}");
+    let sockets = sockets_in_file(events.child.id(), &ns.file);
+    assert_eq!(sockets.len(), 1, "one socket of nsmon's in {key}");
+    ns.remove();
+    until_closed(events.child.id(), &sockets);
+    assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn watch_takes_several_folders_and_the_runtimes_and_says_each_line_s_folder() {
+    require_root!();
+    let (one, two) = (TempDir::new("wone"), TempDir::new("wtwo"));
+    let mut watch = Running::start(&[
+        "watch",
+        "--dir",
+        one.path.to_str().unwrap(),
+        "--dir",
+        two.path.to_str().unwrap(),
+        "--runtimes",
+    ]);
+    let a = MountedNetns::new(one.join("a"));
+    let b = MountedNetns::new(two.join("b"));
+    for ns in [&a, &b] {
+        let line = watch.line();
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let id = nsmon::NetnsRef::Path(&ns.file).identify().unwrap();
+        assert_eq!(event["event"], "created", "{line}");
+        assert_eq!(
+            event["dir"],
+            ns.file.parent().unwrap().to_str().unwrap(),
+            "{line}"
+        );
+        assert_eq!(
+            event["name"],
+            ns.file.file_name().unwrap().to_str().unwrap()
+        );
+        assert_eq!(event["netns_id"], id.id.unwrap(), "{line}");
+        assert_eq!(event["inode"], id.ino, "{line}");
+    }
+    // A runtime's folder too: the default one.
+    let ns = Netns::add("wrun");
+    let line = watch.line_with(&ns.name);
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["dir"], "/var/run/netns", "{line}");
+    assert_eq!(watch.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn watch_says_a_folder_it_may_not_read_is_unavailable() {
+    require_root!();
+    let dir = TempDir::new("noread");
+    let closed = dir.join("closed");
+    fs::create_dir(&closed).unwrap();
+    fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let path = closed.join("netns");
+    // As an unprivileged user: nsmon runs on, saying why the folder cannot be watched.
+    let mut command = Command::new("setpriv");
+    command.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        NSMON,
+    ]);
+    command.args(["watch", "--dir-events", "--dir", path.to_str().unwrap()]);
+    let mut watch = Running::start_command(command);
+    let (line, event) = watch.line_before(Instant::now() + T, &|| "dir_unavailable".into());
+    assert_eq!(event["event"], "dir_unavailable", "{line}");
+    assert_eq!(event["dir"], path.to_str().unwrap(), "{line}");
+    assert!(
+        event["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{line}"
+    );
+    // Opened to it: with no watch that could tell, the next mount-table change (any mount)
+    // looks again, and the folder is taken up.
+    fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::create_dir(&path).unwrap();
+    let (from, onto) = (dir.join("from"), dir.join("onto"));
+    fs::write(&from, b"").unwrap();
+    fs::write(&onto, b"").unwrap();
+    run(
+        "mount",
+        &["--bind", from.to_str().unwrap(), onto.to_str().unwrap()],
+    );
+    let (line, event) = watch.line_before(Instant::now() + T, &|| "dir_created".into());
+    assert_eq!(event["event"], "dir_created", "{line}");
+    assert_eq!(watch.signal(libc::SIGTERM).code(), Some(0));
 }

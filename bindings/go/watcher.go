@@ -63,15 +63,32 @@ type WatchEvent struct {
 	// Path (the watched directory joined with Name; paths are bytes) under a key of the
 	// caller's choosing (e.g. strconv.Quote(Name)).
 	Name string
+	// Dir is the folder the event is about, absolute, as the watcher watches it (a path's
+	// bytes); empty for Overflow, which is about every folder.
+	Dir string
+	// HasID says whether ID is set: for Created and Deleted (Deleted carries the identity
+	// the namespace was created with), unless AnyFile is set.
+	HasID bool
+	// ID is the namespace's identity.
+	ID NetnsID
 	// Reason is why the directory is unavailable (DirUnavailable only).
 	Reason string
 }
 
 // WatcherOptions configures a Watcher. The zero value watches /var/run/netns.
 type WatcherOptions struct {
-	// Dir is the directory to watch ("": /var/run/netns). It need not exist yet, nor be UTF-8
-	// (a path is bytes).
+	// Dir is a folder to watch ("": none given). It need not exist yet, nor be UTF-8 (a path is
+	// bytes). A component "*" stands for every subdirectory there, now and later
+	// ("/run/user/*/netns": one folder per user).
 	Dir string
+	// Dirs are more folders to watch. Dir and Dirs together replace the default
+	// /var/run/netns; a folder given twice (or under two spellings, such as /run/netns where
+	// /var/run links to /run) is watched once.
+	Dirs []string
+	// Runtimes watches the container runtimes' folders too (/var/run/netns, /run/netns,
+	// /var/run/docker/netns, /run/containerd/io.containerd.grpc.v1.cri/netns and each user's
+	// /run/user/UID/netns), whether they exist now or appear later.
+	Runtimes bool
 	// ListExisting reports the namespaces present at creation as Created events first.
 	ListExisting bool
 	// AnyFile reports every file, not only mounted namespaces (for tests and other dirs).
@@ -93,16 +110,22 @@ func NewWatcher(opts WatcherOptions) (*Watcher, error) {
 		return nil, err
 	}
 	defer C.nsmon_watcher_options_free(o)
+	dirs := opts.Dirs
 	if opts.Dir != "" {
-		dir, err := cString("dir", opts.Dir)
+		dirs = append([]string{opts.Dir}, dirs...)
+	}
+	for _, d := range dirs {
+		dir, err := cString("dir", d)
 		if err != nil {
 			return nil, err
 		}
-		defer C.free(unsafe.Pointer(dir))
-		if _, err := call("watcher dir", func() C.int { return C.nsmon_watcher_options_set_dir(o, dir) }); err != nil {
+		_, err = call("watcher dir", func() C.int { return C.nsmon_watcher_options_add_dir(o, dir) })
+		C.free(unsafe.Pointer(dir))
+		if err != nil {
 			return nil, err
 		}
 	}
+	C.nsmon_watcher_options_set_runtimes(o, C.bool(opts.Runtimes))
 	C.nsmon_watcher_options_set_list_existing(o, C.bool(opts.ListExisting))
 	C.nsmon_watcher_options_set_any_file(o, C.bool(opts.AnyFile))
 	C.nsmon_watcher_options_set_dir_events(o, C.bool(opts.DirEvents))
@@ -128,7 +151,17 @@ func watcherTake(ptr *C.nsmon_watcher) func(*WatchEvent) (bool, error) {
 		if rc != 1 {
 			return false, err
 		}
-		*ev = WatchEvent{Kind: WatchKind(c.kind), Name: C.GoStringN(&c.name[0], C.int(c.name_len))}
+		*ev = WatchEvent{
+			Kind:  WatchKind(c.kind),
+			Name:  C.GoStringN(&c.name[0], C.int(c.name_len)),
+			HasID: bool(c.has_netns_id),
+		}
+		if c.dir != nil {
+			ev.Dir = C.GoStringN(c.dir, C.int(c.dir_len))
+		}
+		if ev.HasID {
+			ev.ID = netnsID(&c.netns_id)
+		}
 		if c.reason != nil {
 			ev.Reason = C.GoString(c.reason)
 		}

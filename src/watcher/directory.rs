@@ -169,7 +169,8 @@ impl Directory {
                     // Missing is waited for silently; anything else (a loop of links, no
                     // permission, a file where the folder should be) is said once, then
                     // waited for the same way.
-                    if e.raw_os_error() != Some(libc::ENOENT) {
+                    let said = e.raw_os_error() != Some(libc::ENOENT);
+                    if said {
                         self.say_unavailable(format!("{}: {e}", self.path.display()), out);
                     }
                     let Some((ancestor, next)) = deepest_existing(&self.path) else {
@@ -183,7 +184,12 @@ impl Directory {
                         Err(e) if is_missing(&e) => continue,
                         Err(e) => {
                             self.drop_ancestor();
-                            self.say_unavailable(format!("{}: {e}", ancestor.display()), out);
+                            // Said once: the folder's own error is the same cause, seen
+                            // from below (no permission on the ancestor).
+                            if !said {
+                                let reason = format!("{}: {e}", ancestor.display());
+                                self.say_unavailable(reason, out);
+                            }
                             return Ok(());
                         }
                     };

@@ -28,6 +28,8 @@ static void cleanup(void)
         snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", nsname);
         if (system(cmd) != 0) { /* already gone */ }
     }
+    snprintf(cmd, sizeof cmd, "umount %s/second/sandbox 2>/dev/null", tmpdir);
+    if (system(cmd) != 0) { /* not mounted */ }
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) { /* nothing to remove */ }
 }
@@ -203,8 +205,14 @@ static void test_plain_files(void)
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &reg) == 0);
     CHECK(epoll_wait(ep, &got, 1, 10000) == 1);
     close(ep);
-    expect(w, NSMON_WATCHER_EVENT_KIND_DIR_CREATED, "");
-    expect(w, NSMON_WATCHER_EVENT_KIND_CREATED, "a");
+    /* Every event names its folder, bytes and all; plain files have no namespace identity. */
+    ev = next_event(w);
+    CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_DIR_CREATED);
+    CHECK(ev.dir != NULL && strcmp(ev.dir, dir) == 0 && ev.dir_len == strlen(dir));
+    ev = next_event(w);
+    CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_CREATED && strcmp(ev.name, "a") == 0);
+    CHECK(ev.dir != NULL && strcmp(ev.dir, dir) == 0);
+    CHECK(!ev.has_netns_id && ev.netns_id.ino == 0);
     CHECK(nsmon_watcher_next(w, &ev) == 0);
 
     /* dispatch delivers everything ready. */
@@ -264,12 +272,59 @@ static void test_real_namespace(void)
     CHECK(system(cmd) == 0);
     ev = next_event_about(w, nsname);
     CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_CREATED);
+    /* With the namespace's identity, the one nsmon_netns_identify gives. */
+    nsmon_netns_ref ref = { .kind = NSMON_NETNS_NAME, .str = nsname };
+    nsmon_netns_id id;
+    CHECK(nsmon_netns_identify(&ref, &id) == 0);
+    CHECK(ev.has_netns_id && ev.netns_id.has_id && ev.netns_id.id == id.id);
+    CHECK(ev.netns_id.dev == id.dev && ev.netns_id.ino == id.ino);
+    CHECK(strcmp(ev.dir, "/var/run/netns") == 0);
     snprintf(cmd, sizeof cmd, "ip netns del %s", nsname);
     CHECK(system(cmd) == 0);
     ev = next_event_about(w, nsname);
     CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_DELETED);
+    CHECK(ev.has_netns_id && ev.netns_id.id == id.id); /* the identity it was created with */
     nsname[0] = '\0';
     nsmon_watcher_free(w);
+}
+
+/* Two folders at once, one given twice: a namespace in the second is reported with it. */
+static void test_two_folders(void)
+{
+    char second[256], file[300], cmd[700];
+    nsmon_watcher_options *o;
+    nsmon_watcher *w;
+    nsmon_watcher_event ev;
+
+    snprintf(second, sizeof second, "%s/second", tmpdir);
+    CHECK(mkdir(second, 0700) == 0);
+    CHECK(nsmon_watcher_options_new(&o) == 0);
+    CHECK(nsmon_watcher_options_add_dir(o, "/var/run/netns") == 0);
+    CHECK(nsmon_watcher_options_add_dir(o, second) == 0);
+    CHECK(nsmon_watcher_options_add_dir(o, second) == 0); /* watched once */
+    CHECK(nsmon_watcher_options_add_dir(o, NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_watcher_options_add_dir(o, "") == -EINVAL);
+    CHECK(nsmon_watcher_options_set_runtimes(o, false) == 0);
+    CHECK(nsmon_watcher_options_set_runtimes(NULL, true) == NSMON_ERR_NULL);
+    CHECK(nsmon_watcher_new(o, &w) == 0);
+    nsmon_watcher_options_free(o);
+    touch(second, "sandbox");
+    snprintf(file, sizeof file, "%s/sandbox", second);
+    snprintf(cmd, sizeof cmd, "unshare --net=%s true", file);
+    CHECK(system(cmd) == 0);
+    ev = next_event_about(w, "sandbox");
+    CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_CREATED);
+    CHECK(strcmp(ev.dir, second) == 0 && ev.dir_len == strlen(second));
+    CHECK(ev.has_netns_id);
+    snprintf(cmd, sizeof cmd, "umount %s", file);
+    CHECK(system(cmd) == 0);
+    ev = next_event_about(w, "sandbox");
+    CHECK(ev.kind == NSMON_WATCHER_EVENT_KIND_DELETED);
+    CHECK(strcmp(ev.dir, second) == 0);
+    CHECK(nsmon_watcher_next(w, &ev) == 0); /* once, though given twice */
+    nsmon_watcher_free(w);
+    rm(second, "sandbox");
+    CHECK(rmdir(second) == 0);
 }
 
 int main(void)
@@ -279,6 +334,7 @@ int main(void)
     test_bad_input();
     test_plain_files();
     test_real_namespace();
+    test_two_folders();
     printf("watcher_test: all checks passed\n");
     return 0;
 }
