@@ -1,6 +1,6 @@
 /*
- * Follows every named network namespace: the watcher says which exist, the stream reports
- * what changes inside them. One epoll loop over both fds.
+ * Follows every named network namespace, in every container runtime's folder: the watcher says
+ * which exist, the stream reports what changes inside them. One epoll loop over both fds.
  *
  *   cc follow.c $(pkg-config --cflags --libs nsmon) -o follow && sudo ./follow
  */
@@ -11,20 +11,24 @@
 
 #include <nsmon.h>
 
-/* Names (of namespaces, links) are bytes, not necessarily UTF-8 and maybe with control bytes:
- * printed with their lengths. A name that is not UTF-8 cannot be a stream key: add fails. */
+/* Names (of namespaces, links) and paths are bytes, not necessarily UTF-8 and maybe with
+ * control bytes: printed with their lengths. Each namespace is opened and keyed by its path
+ * (folder and name); a path that is not UTF-8 cannot be a stream key: add fails. */
 static void on_namespace(nsmon_stream *stream, const nsmon_watcher_event *ev)
 {
-    int len = (int)ev->name_len;
-    nsmon_netns_ref target = { .kind = NSMON_NETNS_NAME, .str = ev->name };
+    char path[4352];
+    if (ev->kind != NSMON_WATCHER_EVENT_KIND_CREATED && ev->kind != NSMON_WATCHER_EVENT_KIND_DELETED)
+        return;
+    int len = snprintf(path, sizeof path, "%s/%s", ev->dir, ev->name);
+    nsmon_netns_ref target = { .kind = NSMON_NETNS_PATH, .str = path };
     if (ev->kind == NSMON_WATCHER_EVENT_KIND_CREATED) {
-        if (nsmon_stream_add(stream, ev->name, &target, NULL) < 0)
-            fprintf(stderr, "follow: %.*s: %s\n", len, ev->name, nsmon_last_error());
+        if (nsmon_stream_add(stream, path, &target, NULL) < 0)
+            fprintf(stderr, "follow: %.*s: %s\n", len, path, nsmon_last_error());
         else
-            printf("+ namespace %.*s\n", len, ev->name);
-    } else if (ev->kind == NSMON_WATCHER_EVENT_KIND_DELETED) {
-        if (nsmon_stream_remove(stream, ev->name) == 1)
-            printf("- namespace %.*s\n", len, ev->name);
+            printf("+ namespace %.*s (id %llu)\n", len, path,
+                   (unsigned long long)ev->netns_id.id);
+    } else if (nsmon_stream_remove(stream, path) == 1) {
+        printf("- namespace %.*s\n", len, path);
     }
     fflush(stdout);
 }
@@ -76,6 +80,7 @@ int main(void)
     if (nsmon_watcher_options_new(&wo) < 0)
         return 1;
     nsmon_watcher_options_set_list_existing(wo, true); /* the ones already there, too */
+    nsmon_watcher_options_set_runtimes(wo, true); /* Docker's, containerd's, Podman's folders too */
     int rc = nsmon_watcher_new(wo, &watcher);
     nsmon_watcher_options_free(wo);
     if (rc < 0 || nsmon_stream_new(&stream) < 0) {

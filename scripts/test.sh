@@ -106,7 +106,8 @@ check_follow() {
 step "C example (examples/follow.c) follows a namespace created while it runs"
 # shellcheck disable=SC2046
 cc "${cflags[@]}" examples/follow.c -o "$work/follow" $(pkg-config --cflags --libs nsmon)
-check_follow "$work/follow" "+ namespace @NS@" "[@NS@] new link nsmon-fex" "- namespace @NS@"
+check_follow "$work/follow" "+ namespace /var/run/netns/@NS@ (id " \
+    "[/var/run/netns/@NS@] new link nsmon-fex" "- namespace /var/run/netns/@NS@"
 
 step "Go bindings: gofmt, go vet, go test -race (real namespaces), the example, a static link"
 (

@@ -1,7 +1,8 @@
 // Command follow prints link, address, route, neighbour and tc events from every named network
-// namespace: those present at start and those created later (until they are deleted). It puts
-// a Watcher beside a Stream: each Created namespace is added to the stream under its name, each
-// Deleted one removed. Names are bytes (a link's or a namespace's need not be UTF-8): those
+// namespace, in every container runtime's folder: those present at start and those created
+// later (until they are deleted). It puts a Watcher beside a Stream: each Created namespace is
+// added to the stream (under its name in /var/run/netns, its path elsewhere), each Deleted one
+// removed. Names are bytes (a link's or a namespace's need not be UTF-8): those
 // that are not plain printable text are printed quoted.
 //
 //	go run ./examples/follow            # Ctrl-C to stop
@@ -35,7 +36,7 @@ func main() {
 }
 
 func follow(ctx context.Context, opts nsmon.StreamOptions) error {
-	watcher, err := nsmon.NewWatcher(nsmon.WatcherOptions{ListExisting: true})
+	watcher, err := nsmon.NewWatcher(nsmon.WatcherOptions{Runtimes: true, ListExisting: true})
 	if err != nil {
 		return err
 	}
@@ -55,9 +56,12 @@ func follow(ctx context.Context, opts nsmon.StreamOptions) error {
 				return
 			}
 			key := text(ev.Name) // keys are UTF-8
+			if ev.Dir != "/var/run/netns" {
+				key = text(filepath.Join(ev.Dir, ev.Name)) // a path: no name holds '/'
+			}
 			switch ev.Kind {
 			case nsmon.Created:
-				if err := add(stream, key, ev.Name, opts); err != nil {
+				if err := add(stream, key, ev.Dir, ev.Name, opts); err != nil {
 					fmt.Fprintf(os.Stderr, "%s: %v\n", key, err)
 					continue
 				}
@@ -82,13 +86,13 @@ func follow(ctx context.Context, opts nsmon.StreamOptions) error {
 	}
 }
 
-// add follows the namespace /var/run/netns/NAME under key: by name when it is UTF-8 (what
-// Named takes), else by its path (paths are bytes).
-func add(stream *nsmon.Stream, key, name string, opts nsmon.StreamOptions) error {
-	if utf8.ValidString(name) {
+// add follows the namespace DIR/NAME under key: by name when it is in /var/run/netns and UTF-8
+// (what Named takes), else by its path (paths are bytes).
+func add(stream *nsmon.Stream, key, dir, name string, opts nsmon.StreamOptions) error {
+	if dir == "/var/run/netns" && utf8.ValidString(name) {
 		return stream.Add(key, nsmon.Named(name), opts)
 	}
-	return stream.Add(key, nsmon.Path(filepath.Join("/var/run/netns", name)), opts)
+	return stream.Add(key, nsmon.Path(filepath.Join(dir, name)), opts)
 }
 
 // text is s when it is printable UTF-8, else s quoted (names are the kernel's bytes).
