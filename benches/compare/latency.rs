@@ -16,6 +16,8 @@ use nsmon::{WatchEvent, Watcher, WatcherOptions};
 /// Latencies in microseconds, per consumer: from `ip netns add` returning, and from its start.
 pub struct Latencies {
     pub nsmon: (Vec<f64>, Vec<f64>),
+    /// A watcher of three folders (the default one, an empty one, a missing one) beside it.
+    pub nsmon_three: (Vec<f64>, Vec<f64>),
     pub peer: (Vec<f64>, Vec<f64>),
 }
 
@@ -27,9 +29,12 @@ pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
         .copied()
 }
 
-/// Adds `n` namespaces one by one and times their events in nsmon and in `ip netns monitor`.
+/// Adds `n` namespaces one by one and times their events in nsmon (watching one folder, and
+/// watching three) and in `ip netns monitor`.
 pub fn measure(n: usize) -> Latencies {
     let prefix = format!("nsmon-b-{}-", std::process::id());
+    let extra = std::env::temp_dir().join(format!("{prefix}folders"));
+    std::fs::create_dir_all(&extra).unwrap();
 
     let (tx, rx) = channel::<(&'static str, Instant, String)>();
     let stop = Arc::new(AtomicBool::new(false));
@@ -54,25 +59,41 @@ pub fn measure(n: usize) -> Latencies {
         });
     }
     let (ready_tx, ready_rx) = channel();
-    let nsmon_thread = {
-        let (tx, prefix, stop) = (tx.clone(), prefix.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut watcher = Watcher::new(WatcherOptions::new()).expect("watcher");
-            ready_tx.send(()).unwrap();
-            while !stop.load(Ordering::Relaxed) {
-                watcher.wait(Some(Duration::from_millis(50))).expect("wait");
-                while let Some(event) = watcher.next().expect("next") {
-                    let at = Instant::now();
-                    if let WatchEvent::Created { name, .. } = event {
-                        if name.as_bytes().starts_with(prefix.as_bytes()) {
-                            let _ = tx.send(("nsmon", at, name.to_string()));
+    let consumers = [
+        ("nsmon", WatcherOptions::new()),
+        (
+            "nsmon, 3 folders",
+            WatcherOptions::new()
+                .dir(nsmon::DEFAULT_NETNS_DIR)
+                .dir(&extra)
+                .dir(extra.join("missing/netns")),
+        ),
+    ];
+    let nsmon_threads: Vec<_> = consumers
+        .into_iter()
+        .map(|(who, options)| {
+            let (tx, prefix, stop, ready_tx) =
+                (tx.clone(), prefix.clone(), stop.clone(), ready_tx.clone());
+            std::thread::spawn(move || {
+                let mut watcher = Watcher::new(options).expect("watcher");
+                ready_tx.send(()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    watcher.wait(Some(Duration::from_millis(50))).expect("wait");
+                    while let Some(event) = watcher.next().expect("next") {
+                        let at = Instant::now();
+                        if let WatchEvent::Created { name, .. } = event {
+                            if name.as_bytes().starts_with(prefix.as_bytes()) {
+                                let _ = tx.send((who, at, name.to_string()));
+                            }
                         }
                     }
                 }
-            }
+            })
         })
-    };
-    ready_rx.recv().unwrap();
+        .collect();
+    for _ in 0..nsmon_threads.len() {
+        ready_rx.recv().unwrap();
+    }
     // `ip netns monitor` prints nothing when ready; give it time to set up its watch.
     std::thread::sleep(Duration::from_millis(500));
 
@@ -92,7 +113,7 @@ pub fn measure(n: usize) -> Latencies {
     let mut latencies: HashMap<&'static str, (Vec<f64>, Vec<f64>)> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut received = 0;
-    while received < 2 * n {
+    while received < 3 * n {
         let Ok((who, at, name)) =
             rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         else {
@@ -112,14 +133,18 @@ pub fn measure(n: usize) -> Latencies {
         received += 1;
     }
     stop.store(true, Ordering::Relaxed);
-    nsmon_thread.join().unwrap();
+    for thread in nsmon_threads {
+        thread.join().unwrap();
+    }
     let _ = peer.kill();
     let _ = peer.wait();
     delete_all(returned.keys());
+    let _ = std::fs::remove_dir_all(&extra);
 
     let mut take = |who| latencies.remove(who).unwrap_or_default();
     Latencies {
         nsmon: take("nsmon"),
+        nsmon_three: take("nsmon, 3 folders"),
         peer: take("ip netns monitor"),
     }
 }
@@ -156,21 +181,61 @@ pub fn memory() -> (u64, f64) {
         .spawn()
         .unwrap();
     let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
+    // Kept open until measured: nsmon ends when the reader of its output goes away.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut ready).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let whole = rss_kib(&child.id().to_string());
+    drop(out);
     let _ = child.kill();
     let _ = child.wait();
 
     // Stays under the default fs.inotify.max_user_instances (128), one inotify each.
     let count = 50;
-    let before = rss_kib("self");
-    let watchers: Vec<Watcher> = (0..count)
-        .map(|_| Watcher::new(WatcherOptions::new()).unwrap())
-        .collect();
-    let after = rss_kib("self");
+    let (watchers, bytes) = crate::heap::retained(|| {
+        (0..count)
+            .map(|_| Watcher::new(WatcherOptions::new()).unwrap())
+            .collect::<Vec<Watcher>>()
+    });
     drop(watchers);
-    (whole, (after.saturating_sub(before)) as f64 / count as f64)
+    (whole, bytes as f64 / count as f64)
+}
+
+/// What one more folder costs a watcher, each per folder: heap bytes (a watcher of `count + 1`
+/// existing empty folders against one of a single folder) and inotify watches (the kernel's
+/// side, about 100 bytes each).
+pub fn per_folder(count: usize) -> (f64, f64) {
+    let top = std::env::temp_dir().join(format!("nsmon-b-{}-perfolder", std::process::id()));
+    let dirs: Vec<_> = (0..=count).map(|i| top.join(format!("f{i}"))).collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let watches = inotify_watches();
+    let (one, one_bytes) =
+        crate::heap::retained(|| Watcher::new(WatcherOptions::new().dir(&dirs[0])).unwrap());
+    let one_watches = inotify_watches() - watches;
+    let (many, many_bytes) = crate::heap::retained(|| {
+        Watcher::new(dirs.iter().fold(WatcherOptions::new(), |o, d| o.dir(d))).unwrap()
+    });
+    let many_watches = inotify_watches() - watches - one_watches;
+    drop((one, many));
+    let _ = std::fs::remove_dir_all(&top);
+    (
+        (many_bytes - one_bytes) as f64 / count as f64,
+        (many_watches - one_watches) as f64 / count as f64,
+    )
+}
+
+/// The inotify watches this process holds (`inotify wd:` lines of its fds' fdinfo).
+fn inotify_watches() -> usize {
+    std::fs::read_dir("/proc/self/fdinfo")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|info| {
+            info.lines()
+                .filter(|l| l.starts_with("inotify wd:"))
+                .count()
+        })
+        .sum()
 }

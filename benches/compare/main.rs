@@ -17,11 +17,15 @@
 //! NSMON_BENCH_GO (bindings/go/examples/count).
 
 mod consumers;
+mod heap;
 mod latency;
 mod load;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOC: heap::Counting = heap::Counting;
 
 use consumers::{counter, open_time_us, writers, Outcome};
 use load::{Churn, Fleet, EVENTS_PER_NS};
@@ -476,6 +480,12 @@ fn watcher_latency(table: &mut Table, count: usize) {
         None,
     );
     table.add(
+        &format!("events: nsmon, 3 folders | nsmon, 1 folder (of {count})"),
+        l.nsmon_three.0.len().to_string(),
+        l.nsmon.0.len().to_string(),
+        None,
+    );
+    table.add(
         "from `ip netns add` returning: median (target < 200 us)",
         fmt(&l.nsmon.0, 0.5),
         fmt(&l.peer.0, 0.5),
@@ -493,10 +503,29 @@ fn watcher_latency(table: &mut Table, count: usize) {
         fmt(&l.peer.1, 0.5),
         ratio(&l.nsmon.1, &l.peer.1),
     );
+    table.add(
+        "3 folders | 1 folder, from `ip netns add` returning: median",
+        fmt(&l.nsmon_three.0, 0.5),
+        fmt(&l.nsmon.0, 0.5),
+        None,
+    );
+    table.add(
+        "3 folders | 1 folder, from `ip netns add` starting: median",
+        fmt(&l.nsmon_three.1, 0.5),
+        fmt(&l.nsmon.1, 0.5),
+        ratio(&l.nsmon_three.1, &l.nsmon.1),
+    );
+    let (bytes, watches) = latency::per_folder(2000);
+    table.add(
+        "per folder (2,000 in one watcher): heap bytes; inotify watches",
+        format!("{bytes:.0}; {watches:.2}"),
+        String::new(),
+        None,
+    );
     let (rss, per_watcher) = latency::memory();
     table.add(
-        "idle `nsmon watch` RSS; memory per additional watcher (KiB)",
-        format!("{rss}; {per_watcher:.1}"),
+        "idle `nsmon watch` RSS (KiB); heap bytes per additional watcher",
+        format!("{rss}; {per_watcher:.0}"),
         String::new(),
         None,
     );
