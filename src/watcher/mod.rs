@@ -1,7 +1,10 @@
-//! The namespace watcher: named network namespaces appearing and disappearing in a directory
-//! (by default `/var/run/netns`), reported through one pollable fd.
+//! The namespace watcher: named network namespaces appearing and disappearing in folders (by
+//! default `/var/run/netns`; any number of them, the container runtimes' with
+//! [`WatcherOptions::runtimes`]), reported through one pollable fd. Every event names its
+//! folder, and a namespace's events carry its identity ([`NetnsId`]: the kernel's never-reused
+//! `NS_GET_ID` id beside the nsfs inode).
 //!
-//! How it stays exact:
+//! How it stays exact (for each folder; one inotify instance serves them all, see `watches`):
 //! - **Watch first, then list.** The inotify watch is in place before the directory is read, so
 //!   a namespace created in between is seen twice at worst, and the watcher's memory of known
 //!   names drops the duplicate. Every `Deleted` matches an earlier `Created` or listed name.
@@ -22,8 +25,12 @@
 //!   path is looked up again when a link changes and when the mount table does. A directory that
 //!   cannot be watched (a loop of links, no permission) is `DirectoryUnavailable`, waited for
 //!   like a missing one, never an error that ends the watcher.
-//! - **Overflow.** When the inotify queue overflows, an `Overflow` event is reported, then the
-//!   directory is listed again and exactly the difference is reported.
+//! - **Overflow.** When the inotify queue overflows, an `Overflow` event is reported, then every
+//!   folder is listed again and exactly the difference is reported.
+//! - **Each folder once.** Folders are compared by what they name when the watcher starts
+//!   (dots and links resolved), so `/run/netns` where `/var/run` links to `/run` is the default
+//!   folder again; a pattern's subdirectory that is a folder given in its own right is not
+//!   watched twice either.
 
 pub(crate) mod directory;
 pub(crate) mod entries;
@@ -564,7 +571,15 @@ mod tests {
             .dir(top.join("./a"))
             .any_file(true);
         let mut watcher = Watcher::new(options).unwrap();
-        let watches = |w: &Watcher| w.core.pump.watches.len();
+        // The kernel's count, from the inotify fd's fdinfo (one `inotify wd:` line a watch).
+        let watches = |w: &Watcher| {
+            let fd = w.core.pump.watches.inotify.as_raw_fd();
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("inotify wd:"))
+                .count()
+        };
         assert_eq!(
             watcher.dirs().len(),
             2,

@@ -48,10 +48,4 @@ impl Watches {
             let _ = self.inotify.watches().remove(wd);
         }
     }
-
-    /// How many watches are in place (for tests and accounting).
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.added.len()
-    }
 }
