@@ -9,6 +9,8 @@
 //!   its namespace's never-reused identity ([`NetnsId`]).
 //! - [`NsidSubscriber`]: namespace ids assigned and released; [`nsid::nsid`] and friends query
 //!   and assign them.
+//! - [`Inventory`]: every network namespace of the host, named or not (held by processes,
+//!   threads, mounts anywhere, fds), as they appear and go.
 //! - [`Stream`]: typed rtnetlink events (links, addresses, routes, neighbours, tc) from any
 //!   number of namespaces, each tagged with the caller's key.
 //!
@@ -26,6 +28,7 @@ mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handle;
+pub mod inventory;
 mod name;
 mod netlink;
 mod netns;
@@ -36,6 +39,7 @@ mod sys;
 pub mod watcher;
 
 pub use error::{Error, Result};
+pub use inventory::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 pub use name::{validate_name, Name, NAME_MAX};
 pub use netns::{NetnsId, NetnsRef};
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};

@@ -9,7 +9,9 @@
 //! - `poll_readable`: a blocking wait for one fd, used by the handles' `wait`;
 //! - `netlink`: netlink sockets (open, bind, options, send to the kernel, receive with sender);
 //! - `netns`: a namespace fd's type, and running code inside another network namespace on a
-//!   scoped helper thread.
+//!   scoped helper thread;
+//! - `nsfs`: namespace file handles, which name a namespace without holding it;
+//! - `timer`: a timerfd, for the inventory's rescans.
 
 use std::ffi::CString;
 use std::io;
@@ -34,6 +36,8 @@ macro_rules! syscall {
 
 pub(crate) mod netlink;
 pub(crate) mod netns;
+pub(crate) mod nsfs;
+pub(crate) mod timer;
 
 /// `f_type` of an nsfs file, the filesystem behind `/proc/PID/ns/*` and their bind mounts.
 pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;

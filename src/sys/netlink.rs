@@ -8,11 +8,17 @@ use crate::netlink::control::nsid_from_control;
 
 /// Opens a `NETLINK_ROUTE` socket, close-on-exec, non-blocking unless `blocking`.
 pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {
+    socket_of(libc::NETLINK_ROUTE, blocking)
+}
+
+/// Opens a netlink socket of `protocol` (`NETLINK_ROUTE`, `NETLINK_CONNECTOR`), close-on-exec,
+/// non-blocking unless `blocking`.
+pub(crate) fn socket_of(protocol: libc::c_int, blocking: bool) -> io::Result<OwnedFd> {
     let mut kind = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
     if !blocking {
         kind |= libc::SOCK_NONBLOCK;
     }
-    let fd = syscall!(socket(libc::AF_NETLINK, kind, libc::NETLINK_ROUTE))?;
+    let fd = syscall!(socket(libc::AF_NETLINK, kind, protocol))?;
     // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

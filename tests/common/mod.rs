@@ -307,7 +307,8 @@ macro_rules! impl_handle {
 impl_handle!(
     Watcher => WatchEvent,
     nsmon::NsidSubscriber => nsmon::NsidEvent,
-    nsmon::Stream => nsmon::StreamEvent
+    nsmon::Stream => nsmon::StreamEvent,
+    nsmon::Inventory => nsmon::InventoryEvent
 );
 
 /// Waits for events until `done` says so (given everything collected) or `timeout` passes.

@@ -1,0 +1,528 @@
+//! The inventory: every network namespace of the host, named or not, as namespaces appear and
+//! go, through one pollable fd.
+//!
+//! The kernel announces no namespace's birth or death, so the inventory watches what holds
+//! them, from several sources (each one's reach and requirement below), and asks the kernel
+//! about a namespace when its last visible holder goes:
+//! - **Processes and threads.** At start, every task's `/proc/PID/task/TID/ns/net`. Then the
+//!   proc connector's fork, exec and exit events (`NETLINK_CONNECTOR`; needs `CAP_NET_ADMIN` in
+//!   the initial user namespace and `CONFIG_PROC_EVENTS`): the tasks of a process that forked
+//!   or ran `execve` are read again, an exited task is dropped. `unshare -n CMD` is seen at its
+//!   `execve`. Without the connector the inventory says so ([`InventoryEvent::Degraded`],
+//!   [`Inventory::degraded`]) and relies on the rescans.
+//! - **Mounts.** Every nsfs mount of a network namespace in the caller's mount namespace
+//!   (`/proc/self/mountinfo`), anywhere: Docker's, containerd's, Podman's, CRI-O's, `ip netns`,
+//!   `unshare --net=FILE`; read again on every mount-table change. Mounts in mount namespaces
+//!   that do not propagate to the caller's are not seen.
+//! - **Fds.** nsfs fds of network namespaces that processes hold open (`/proc/PID/fd`), read at
+//!   start, in every rescan, and dropped with their process. Optional
+//!   ([`InventoryOptions::fds`], on by default): it costs one `readlink` per open fd of the host.
+//! - **Rescans.** Every [`InventoryOptions::rescan_interval`] (default 5 s), all of the above is
+//!   read again and the difference applied: this finds what no event announces (a process that
+//!   calls `unshare(CLONE_NEWNET)` or `setns` without a later fork or exec, a thread doing so,
+//!   an fd passed over a socket), at worst one interval late. (`listns()`, Linux 6.19, is not
+//!   used yet.) A namespace held only by a socket is not seen.
+//!
+//! Gone means gone: when a namespace has lost its last visible holder, its nsfs file handle
+//! (Linux 6.18+, kept from when it appeared; it holds nothing) is opened for a moment: `ESTALE`
+//! is `Gone`. If it still opens, something nsmon cannot see holds it: it stays in the inventory,
+//! with no holder listed, and is asked after again at each rescan. On kernels without nsfs file
+//! handles a namespace is `Gone` when no holder nsmon can see remains. nsmon itself holds no fd
+//! in any namespace it inventories (it opens one for an instant to read its id).
+
+mod model;
+mod procs;
+pub(crate) mod scan;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::error::{Error, Result};
+use crate::handle::{handle_api, Core, Pump};
+use crate::netlink::message::messages;
+use crate::netns::is_network_namespace;
+use crate::sys;
+use crate::NetnsId;
+use model::{Identified, Kernel, Model};
+use procs::ProcEvent;
+
+/// A network namespace the inventory knows, with what holds it (as far as nsmon can see).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NetnsInfo {
+    /// Its identity.
+    pub id: NetnsId,
+    /// Where it is mounted in the caller's mount namespace (its names), sorted.
+    pub names: Vec<PathBuf>,
+    /// The processes whose main thread is in it, sorted.
+    pub pids: Vec<u32>,
+    /// Other threads in it (their thread ids), of processes whose main thread is elsewhere.
+    pub threads: Vec<u32>,
+    /// Open fds of it: (pid, fd).
+    pub fds: Vec<(u32, u32)>,
+}
+
+/// What an [`Inventory`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InventoryEvent {
+    /// A network namespace is there that was not: with what holds it now. Those present when
+    /// the inventory starts are reported first, each once.
+    Appeared {
+        /// The namespace and its holders.
+        ns: NetnsInfo,
+    },
+    /// A namespace got a name: it was mounted at `path`.
+    NameAdded {
+        /// The namespace.
+        id: NetnsId,
+        /// The mount point.
+        path: PathBuf,
+    },
+    /// A namespace lost a name: its mount at `path` went.
+    NameRemoved {
+        /// The namespace.
+        id: NetnsId,
+        /// The mount point.
+        path: PathBuf,
+    },
+    /// A namespace is gone (see the module docs for how nsmon knows).
+    Gone {
+        /// The namespace.
+        id: NetnsId,
+    },
+    /// The proc connector dropped events (its socket's buffer was full): the inventory is read
+    /// again from `/proc`; [`Rescanned`](Self::Rescanned) follows the difference.
+    Overrun,
+    /// After an [`Overrun`](Self::Overrun): the events since it are exactly the difference
+    /// between what was known and what a fresh scan found.
+    Rescanned,
+    /// A source is unavailable (the proc connector without `CAP_NET_ADMIN`, say): the inventory
+    /// goes on with the others, and finds at the next rescan what that source would have told
+    /// at once.
+    Degraded {
+        /// Which source, and why.
+        reason: String,
+    },
+}
+
+/// How to build an [`Inventory`].
+#[derive(Debug, Clone)]
+pub struct InventoryOptions {
+    rescan_interval: Duration,
+    fds: bool,
+    proc_events: bool,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> Self {
+        InventoryOptions {
+            rescan_interval: Duration::from_secs(5),
+            fds: true,
+            proc_events: true,
+        }
+    }
+}
+
+impl InventoryOptions {
+    /// Default options: rescans every 5 s, fds read, the proc connector used.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How often everything is read again (default 5 s; at least 10 ms): the worst delay for
+    /// what no event announces.
+    pub fn rescan_interval(mut self, interval: Duration) -> Self {
+        self.rescan_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Whether processes' open nsfs fds count as holders (default on).
+    pub fn fds(mut self, on: bool) -> Self {
+        self.fds = on;
+        self
+    }
+
+    /// Whether the proc connector is used (default on; off: the rescans only).
+    pub fn proc_events(mut self, on: bool) -> Self {
+        self.proc_events = on;
+        self
+    }
+}
+
+const PROCS: Token = Token(0);
+const MOUNTS: Token = Token(1);
+const TIMER: Token = Token(2);
+
+/// Datagrams read from the proc connector per pump: a fork storm cannot keep one call busy.
+const READ_BUDGET: usize = 512;
+
+/// The connector socket's receive buffer: room for a burst of about 40,000 events.
+const PROCS_BUFFER: libc::c_int = 4 << 20;
+
+/// `CAP_NET_ADMIN` (linux/capability.h): its bit in the capability sets.
+const CAP_NET_ADMIN: u32 = 12;
+
+/// `PROC_USER_INIT_INO`: the inode of the initial user namespace, where `CAP_NET_ADMIN` must be.
+const INIT_USER_NS: &str = "user:[4026531837]";
+
+/// The kernel, for the model: a holder is opened for an instant to read who it is.
+struct Real;
+
+impl Kernel for Real {
+    fn identify(&mut self, path: &Path, ino: u64) -> Option<Identified> {
+        let fd = sys::open_nsfs(path, sys::Links::Follow).ok()?;
+        if !is_network_namespace(fd.as_fd()) {
+            return None;
+        }
+        let id = NetnsId::of(fd.as_fd()).ok()?;
+        if id.ino != ino {
+            return None; // the holder moved on meanwhile: what it holds now is read again later
+        }
+        Some(Identified {
+            id,
+            handle: sys::nsfs::handle(fd.as_fd()).ok(),
+        })
+    }
+
+    fn alive(&mut self, handle: &sys::nsfs::NsHandle) -> Option<bool> {
+        sys::nsfs::alive(handle).ok()
+    }
+}
+
+struct State {
+    options: InventoryOptions,
+    procs: Option<OwnedFd>,
+    /// `/proc/self/mountinfo`, registered edge-triggered (see the watcher for why not POLLPRI).
+    _mounts: File,
+    timer: OwnedFd,
+    model: Model,
+    degraded: Option<String>,
+    buffer: Box<[u8]>,
+    procs_backlog: bool,
+    /// When the next rescan is due.
+    rescan_at: Instant,
+    /// A namespace lost its last visible holder but is still there: asked after again at
+    /// `recheck_at`, with a doubling delay (see [`RECHECKS`]).
+    recheck: Option<(Instant, u32)>,
+}
+
+/// How often a namespace that lost its last visible holder but is still there is asked after
+/// before the rescans take over: after 1, 2, 4, ... 512 ms (about a second in all). A lazy
+/// unmount (`ip netns del`) or a closing socket lets the namespace go a little after its holder.
+const RECHECKS: u32 = 10;
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InventoryState")
+            .field("namespaces", &self.model.len())
+            .field("degraded", &self.degraded)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the proc connector cannot be listened to, if it cannot (the kernel takes the request
+/// and says no only in an ack it filters away, so the capability is checked here).
+fn connector_refusal() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    if caps & (1 << CAP_NET_ADMIN) == 0 {
+        return Some("proc connector: CAP_NET_ADMIN is needed".into());
+    }
+    let user_ns = std::fs::read_link("/proc/self/ns/user").unwrap_or_default();
+    if user_ns.as_os_str() != INIT_USER_NS {
+        return Some(
+            "proc connector: CAP_NET_ADMIN is needed in the initial user namespace".into(),
+        );
+    }
+    None
+}
+
+impl State {
+    fn open(
+        options: &InventoryOptions,
+        registry: &Registry,
+        queue: &mut VecDeque<InventoryEvent>,
+    ) -> Result<State> {
+        let mut degraded = None;
+        let procs = if !options.proc_events {
+            None
+        } else if let Some(reason) = connector_refusal() {
+            degraded = Some(reason);
+            None
+        } else {
+            match procs::listen() {
+                Ok(fd) => {
+                    let raw = fd.as_fd();
+                    if sys::netlink::set_int_option(
+                        raw,
+                        libc::SOL_SOCKET,
+                        libc::SO_RCVBUFFORCE,
+                        PROCS_BUFFER,
+                    )
+                    .is_err()
+                    {
+                        // Ignored: the default buffer works, overruns are reported.
+                        let _ = sys::netlink::set_int_option(
+                            raw,
+                            libc::SOL_SOCKET,
+                            libc::SO_RCVBUF,
+                            PROCS_BUFFER,
+                        );
+                    }
+                    registry
+                        .register(&mut SourceFd(&fd.as_raw_fd()), PROCS, Interest::READABLE)
+                        .map_err(|e| Error::os("epoll_ctl proc connector", e))?;
+                    Some(fd)
+                }
+                Err(e) => {
+                    degraded = Some(format!("proc connector: {e}"));
+                    None
+                }
+            }
+        };
+        let mounts = File::open("/proc/self/mountinfo")
+            .map_err(|e| Error::os("open /proc/self/mountinfo", e))?;
+        registry
+            .register(
+                &mut SourceFd(&mounts.as_raw_fd()),
+                MOUNTS,
+                Interest::READABLE,
+            )
+            .map_err(|e| Error::os("epoll_ctl /proc/self/mountinfo", e))?;
+        let timer = sys::timer::timer().map_err(|e| Error::os("timerfd_create", e))?;
+        registry
+            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
+            .map_err(|e| Error::os("epoll_ctl timerfd", e))?;
+        let mut state = State {
+            options: options.clone(),
+            procs,
+            _mounts: mounts,
+            timer,
+            model: Model::default(),
+            degraded: degraded.clone(),
+            buffer: vec![0; 64 * 1024].into_boxed_slice(),
+            procs_backlog: false,
+            rescan_at: Instant::now(),
+            recheck: None,
+        };
+        if let Some(reason) = degraded {
+            queue.push_back(InventoryEvent::Degraded { reason });
+        }
+        // Listening first, then scanning: what changes meanwhile is in the connector's queue.
+        let mut out = Vec::new();
+        state.rescan(&mut out)?;
+        queue.extend(out);
+        Ok(state)
+    }
+
+    /// Reads everything again and applies the difference; arms the next rescan.
+    fn rescan(&mut self, out: &mut Vec<InventoryEvent>) -> Result<()> {
+        let tasks = scan::processes()
+            .into_iter()
+            .map(|pid| (pid, scan::process_tasks(pid)))
+            .filter(|(_, tasks)| !tasks.is_empty())
+            .collect();
+        let fds = self.options.fds.then(|| {
+            scan::processes()
+                .into_iter()
+                .map(|pid| (pid, scan::process_fds(pid)))
+                .filter(|(_, fds)| !fds.is_empty())
+                .collect()
+        });
+        self.model
+            .apply_scan(&mut Real, tasks, fds, scan::mounts(), out);
+        let lingering = self.model.settle(&mut Real, out);
+        self.rescan_at = Instant::now() + self.options.rescan_interval;
+        self.ended_batch(lingering)
+    }
+
+    /// After a batch: schedules the rechecks if a namespace lingers, and arms the timer for
+    /// whatever is due first.
+    fn ended_batch(&mut self, lingering: bool) -> Result<()> {
+        if lingering {
+            self.recheck = Some((Instant::now() + Duration::from_millis(1), 0));
+        }
+        let due = match self.recheck {
+            Some((at, _)) => at.min(self.rescan_at),
+            None => self.rescan_at,
+        };
+        sys::timer::arm(
+            self.timer.as_fd(),
+            due.saturating_duration_since(Instant::now()),
+        )
+        .map_err(|e| Error::os("timerfd_settime", e))
+    }
+
+    /// The timer fired: a rescan if due, else the rechecks.
+    fn on_timer(&mut self, out: &mut Vec<InventoryEvent>) -> Result<()> {
+        let now = Instant::now();
+        if now >= self.rescan_at {
+            return self.rescan(out);
+        }
+        if let Some((at, attempt)) = self.recheck {
+            if now >= at {
+                let lingering = self.model.recheck(&mut Real, out);
+                self.recheck = (lingering && attempt + 1 < RECHECKS)
+                    .then(|| (now + Duration::from_millis(2 << attempt), attempt + 1));
+            }
+        }
+        self.ended_batch(false)
+    }
+
+    /// Applies one proc connector event.
+    fn apply(&mut self, event: ProcEvent, out: &mut Vec<InventoryEvent>) {
+        match event {
+            ProcEvent::Fork {
+                child_pid,
+                child_tgid,
+            } if child_pid != child_tgid => {
+                let ino = scan::net_inode_of(&scan::task_link(child_tgid, child_pid));
+                self.model
+                    .set_task(&mut Real, child_pid, child_tgid, ino, out);
+            }
+            ProcEvent::Fork { child_tgid, .. }
+            | ProcEvent::Exec {
+                tgid: child_tgid, ..
+            } => {
+                let tasks = scan::process_tasks(child_tgid);
+                self.model.set_process(&mut Real, child_tgid, tasks, out);
+            }
+            ProcEvent::Exit { pid, tgid } => self.model.set_task(&mut Real, pid, tgid, None, out),
+            ProcEvent::Ack { .. } | ProcEvent::Other => {}
+        }
+    }
+
+    /// Reads the proc connector until it is drained or the budget is spent. Returns whether it
+    /// overran.
+    fn drain_procs(&mut self, out: &mut Vec<InventoryEvent>) -> Result<bool> {
+        let Some(fd) = self.procs.as_ref().map(|fd| fd.as_raw_fd()) else {
+            return Ok(false);
+        };
+        self.procs_backlog = true;
+        for _ in 0..READ_BUDGET {
+            // SAFETY: the fd is owned by `self.procs`, open while `self` lives.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let datagram = match sys::netlink::recv(fd, &mut self.buffer) {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.procs_backlog = false;
+                    return Ok(false);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Ok(true),
+                Err(e) => return Err(Error::os("recv proc connector", e)),
+            };
+            if datagram.sender != 0 || datagram.truncated {
+                continue; // only the kernel speaks here, in messages far below the buffer
+            }
+            let bytes = &self.buffer[..datagram.len];
+            let events: Vec<ProcEvent> = messages(bytes)
+                .map_while(|m| m.ok())
+                .filter_map(|m| procs::parse(m.payload).ok())
+                .collect();
+            for event in events {
+                self.apply(event, out);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Pump for State {
+    type Event = InventoryEvent;
+
+    fn pump(&mut self, ready: &[Token], queue: &mut VecDeque<InventoryEvent>) -> Result<()> {
+        let mut out = Vec::new();
+        let overran = if ready.contains(&PROCS) || self.procs_backlog {
+            self.drain_procs(&mut out)?
+        } else {
+            false
+        };
+        if ready.contains(&MOUNTS) {
+            self.model.set_mounts(&mut Real, scan::mounts(), &mut out);
+        }
+        let timer_fired = ready.contains(&TIMER)
+            && sys::timer::take(self.timer.as_fd()).map_err(|e| Error::os("read timerfd", e))?;
+        if overran {
+            out.push(InventoryEvent::Overrun);
+            // What was queued is stale: start from what is there now.
+            self.procs_backlog = false;
+            self.rescan(&mut out)?;
+            out.push(InventoryEvent::Rescanned);
+        } else if timer_fired {
+            let lingering = self.model.settle(&mut Real, &mut out);
+            if lingering {
+                self.ended_batch(true)?;
+            }
+            self.on_timer(&mut out)?;
+        } else {
+            let lingering = self.model.settle(&mut Real, &mut out);
+            if lingering {
+                self.ended_batch(true)?;
+            }
+        }
+        queue.extend(out);
+        Ok(())
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.procs_backlog
+    }
+}
+
+/// Every network namespace of the host, named or not, as they appear and go.
+///
+/// One pollable fd ([`fd`](Self::fd)), a non-blocking [`next`](Self::next), callbacks with
+/// [`dispatch`](Self::dispatch), a blocking [`wait`](Self::wait); a `mio::event::Source`. See
+/// the [module docs](self) for the sources and what each can see.
+///
+/// ```no_run
+/// use nsmon::{Inventory, InventoryEvent, InventoryOptions};
+///
+/// let mut inventory = Inventory::new(InventoryOptions::new())?;
+/// while inventory.wait(None)? {
+///     while let Some(event) = inventory.next()? {
+///         match event {
+///             InventoryEvent::Appeared { ns } => println!("+ {:?} pids {:?}", ns.id, ns.pids),
+///             InventoryEvent::Gone { id } => println!("- {id:?}"),
+///             _ => {}
+///         }
+///     }
+/// }
+/// # Ok::<(), nsmon::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Inventory {
+    core: Core<State>,
+}
+
+impl Inventory {
+    /// Starts: listens to the proc connector, then scans the host. Every namespace found is
+    /// queued as [`InventoryEvent::Appeared`] (after a [`InventoryEvent::Degraded`] if a source
+    /// is unavailable).
+    pub fn new(options: InventoryOptions) -> Result<Inventory> {
+        let core = Core::new(|registry, queue| State::open(&options, registry, queue))?;
+        Ok(Inventory { core })
+    }
+
+    /// Every namespace known now, with its holders, ordered by identity.
+    pub fn namespaces(&self) -> Vec<NetnsInfo> {
+        self.core.pump.model.namespaces()
+    }
+
+    /// Why a source is unavailable, if one is (see [`InventoryEvent::Degraded`]).
+    pub fn degraded(&self) -> Option<&str> {
+        self.core.pump.degraded.as_deref()
+    }
+}
+
+handle_api!(Inventory, InventoryEvent);

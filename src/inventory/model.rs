@@ -1,0 +1,620 @@
+//! The inventory's memory: every network namespace known, by nsfs inode, with what holds it
+//! (tasks, mounts, fds), and the rules that turn changes of holders into events. The two things
+//! it asks of the kernel (who a holder's namespace is; whether a namespace still exists) come
+//! through [`Kernel`], so that the rules are tested without one.
+//!
+//! Rules:
+//! - A namespace is reported `Appeared` once, when a holder of an inode nsmon does not know is
+//!   seen (and identified: opened for a moment, `NS_GET_ID`); the report waits for the end of
+//!   the batch of changes it came in, so that it lists every holder the batch found.
+//! - A namespace that has lost its last visible holder is asked after: gone (its file handle no
+//!   longer opens, or there is no file handle to ask and no holder) is `Gone`; still there (held
+//!   by what nsmon cannot see: a socket, a mount elsewhere, an fd not yet scanned) it stays,
+//!   without holders, until a rescan finds it gone.
+//! - A holder of the inode of such a namespace (no visible holders) is identified again: the
+//!   inode may be a new namespace's by then (inode numbers are reused), which is `Gone` for the
+//!   old and `Appeared` for the new.
+//! - For each identity the events alternate `Appeared`, `Gone`; names come and go between.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::{InventoryEvent, NetnsInfo};
+use crate::sys::nsfs::NsHandle;
+use crate::NetnsId;
+
+/// A namespace as identified from one of its holders.
+#[derive(Debug, Clone)]
+pub(crate) struct Identified {
+    pub(crate) id: NetnsId,
+    /// Its file handle, where the kernel has them (Linux 6.18+).
+    pub(crate) handle: Option<NsHandle>,
+}
+
+/// What the model asks of the kernel.
+pub(crate) trait Kernel {
+    /// The namespace `path` leads to, if it is (still) the one with inode `ino`.
+    fn identify(&mut self, path: &Path, ino: u64) -> Option<Identified>;
+    /// Whether the namespace behind `handle` still exists (`None`: the kernel cannot say).
+    fn alive(&mut self, handle: &NsHandle) -> Option<bool>;
+}
+
+#[derive(Debug)]
+struct Space {
+    id: NetnsId,
+    handle: Option<NsHandle>,
+    tasks: BTreeSet<u32>,
+    mounts: BTreeSet<PathBuf>,
+    fds: BTreeSet<(u32, u32)>,
+}
+
+impl Space {
+    fn held(&self) -> bool {
+        !(self.tasks.is_empty() && self.mounts.is_empty() && self.fds.is_empty())
+    }
+}
+
+/// One holder, as the model records it.
+enum Holder<'a> {
+    Task(u32),
+    Mount(&'a Path),
+    Fd(u32, u32),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    spaces: HashMap<u64, Space>,
+    /// tid -> (tgid, inode).
+    tasks: HashMap<u32, (u32, u64)>,
+    /// tgid -> its tids known.
+    processes: HashMap<u32, BTreeSet<u32>>,
+    /// pid -> its namespace fds (fd, inode).
+    fds: HashMap<u32, Vec<(u32, u64)>>,
+    mounts: HashMap<PathBuf, u64>,
+    /// Identified in this batch, not reported yet.
+    fresh: Vec<u64>,
+    /// Lost a holder in this batch.
+    suspects: BTreeSet<u64>,
+}
+
+impl Model {
+    /// Adds `holder` of namespace `ino`, identifying the namespace through `path` when it is
+    /// new (or may be: see the module's rules). False when it could not be identified (the
+    /// holder went meanwhile).
+    fn attach(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        ino: u64,
+        path: &Path,
+        holder: Holder<'_>,
+        out: &mut Vec<InventoryEvent>,
+    ) -> bool {
+        let unsure = self
+            .spaces
+            .get(&ino)
+            .is_some_and(|s| !s.held() && !self.fresh.contains(&ino));
+        let mut identified = None;
+        if unsure {
+            let Some(now) = kernel.identify(path, ino) else {
+                return false;
+            };
+            if now.id.id.is_some() && Some(now.id) != self.spaces.get(&ino).map(|s| s.id) {
+                self.report_gone(ino, out);
+            }
+            identified = Some(now);
+        }
+        let space = match self.spaces.entry(ino) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let found = match identified.or_else(|| kernel.identify(path, ino)) {
+                    Some(found) => found,
+                    None => return false,
+                };
+                self.fresh.push(ino);
+                new.insert(Space {
+                    id: found.id,
+                    handle: found.handle,
+                    tasks: BTreeSet::new(),
+                    mounts: BTreeSet::new(),
+                    fds: BTreeSet::new(),
+                })
+            }
+        };
+        let reported = !self.fresh.contains(&ino);
+        match holder {
+            Holder::Task(tid) => {
+                space.tasks.insert(tid);
+            }
+            Holder::Fd(pid, fd) => {
+                space.fds.insert((pid, fd));
+            }
+            Holder::Mount(point) => {
+                if space.mounts.insert(point.to_path_buf()) && reported {
+                    out.push(InventoryEvent::NameAdded {
+                        id: space.id,
+                        path: point.to_path_buf(),
+                    });
+                }
+            }
+        }
+        true
+    }
+
+    fn detach(&mut self, ino: u64, holder: Holder<'_>, out: &mut Vec<InventoryEvent>) {
+        let reported = !self.fresh.contains(&ino);
+        let Some(space) = self.spaces.get_mut(&ino) else {
+            return;
+        };
+        match holder {
+            Holder::Task(tid) => {
+                space.tasks.remove(&tid);
+            }
+            Holder::Fd(pid, fd) => {
+                space.fds.remove(&(pid, fd));
+            }
+            Holder::Mount(point) => {
+                if space.mounts.remove(point) && reported {
+                    out.push(InventoryEvent::NameRemoved {
+                        id: space.id,
+                        path: point.to_path_buf(),
+                    });
+                }
+            }
+        }
+        self.suspects.insert(ino);
+    }
+
+    fn report_gone(&mut self, ino: u64, out: &mut Vec<InventoryEvent>) {
+        if let Some(space) = self.spaces.remove(&ino) {
+            if let Some(at) = self.fresh.iter().position(|i| *i == ino) {
+                // Never reported: reported now, so that Gone follows an Appeared.
+                self.fresh.remove(at);
+                out.push(InventoryEvent::Appeared {
+                    ns: info_of(&space, ino, &self.tasks),
+                });
+            }
+            out.push(InventoryEvent::Gone { id: space.id });
+        }
+    }
+
+    /// Task `tid` of process `tgid` is in namespace `ino` now (`None`: the task is gone).
+    pub(crate) fn set_task(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        tid: u32,
+        tgid: u32,
+        ino: Option<u64>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let old = self.tasks.get(&tid).copied();
+        if old.map(|(_, i)| i) == ino && old.is_some() {
+            return;
+        }
+        if let Some((old_tgid, old_ino)) = old {
+            self.tasks.remove(&tid);
+            self.detach(old_ino, Holder::Task(tid), out);
+            if let Some(tids) = self.processes.get_mut(&old_tgid) {
+                tids.remove(&tid);
+                if tids.is_empty() {
+                    self.processes.remove(&old_tgid);
+                    // The process is gone: so are its fds.
+                    self.set_fds(kernel, old_tgid, Vec::new(), out);
+                }
+            }
+        }
+        let Some(ino) = ino else { return };
+        let path = super::scan::task_link(tgid, tid);
+        if self.attach(kernel, ino, &path, Holder::Task(tid), out) {
+            self.tasks.insert(tid, (tgid, ino));
+            self.processes.entry(tgid).or_default().insert(tid);
+        }
+    }
+
+    /// The tasks of process `tgid` are `tasks` now (tid, inode); the others it had are gone.
+    pub(crate) fn set_process(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        tgid: u32,
+        tasks: Vec<(u32, u64)>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let now: BTreeSet<u32> = tasks.iter().map(|(tid, _)| *tid).collect();
+        let before = self.processes.get(&tgid).cloned().unwrap_or_default();
+        // New tasks first, so that the process never looks gone in between (its fds stay).
+        for (tid, ino) in tasks {
+            self.set_task(kernel, tid, tgid, Some(ino), out);
+        }
+        for tid in before.difference(&now) {
+            self.set_task(kernel, *tid, tgid, None, out);
+        }
+    }
+
+    /// Process `pid`'s namespace fds are `fds` now (fd, inode).
+    pub(crate) fn set_fds(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        pid: u32,
+        fds: Vec<(u32, u64)>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let before = self.fds.remove(&pid).unwrap_or_default();
+        let mut kept = Vec::with_capacity(fds.len());
+        for &(fd, ino) in &fds {
+            if before.contains(&(fd, ino)) {
+                kept.push((fd, ino));
+                continue;
+            }
+            let path = super::scan::fd_link(pid, fd);
+            if self.attach(kernel, ino, &path, Holder::Fd(pid, fd), out) {
+                kept.push((fd, ino));
+            }
+        }
+        for &(fd, ino) in &before {
+            if !fds.contains(&(fd, ino)) {
+                self.detach(ino, Holder::Fd(pid, fd), out);
+            }
+        }
+        if !kept.is_empty() {
+            self.fds.insert(pid, kept);
+        }
+    }
+
+    /// The nsfs mounts are `mounts` now (mount point -> inode).
+    pub(crate) fn set_mounts(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        mounts: HashMap<PathBuf, u64>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let before = std::mem::take(&mut self.mounts);
+        let mut gone: Vec<(&PathBuf, &u64)> = before
+            .iter()
+            .filter(|(point, ino)| mounts.get(*point) != Some(ino))
+            .collect();
+        gone.sort();
+        for (point, ino) in gone {
+            self.detach(*ino, Holder::Mount(point), out);
+        }
+        let mut new: Vec<(&PathBuf, &u64)> = mounts
+            .iter()
+            .filter(|(point, ino)| before.get(*point) != Some(ino))
+            .collect();
+        new.sort();
+        for (point, ino) in new {
+            if self.attach(kernel, *ino, point, Holder::Mount(point), out) {
+                self.mounts.insert(point.clone(), *ino);
+            }
+        }
+        for (point, ino) in before {
+            if mounts.get(&point) == Some(&ino) {
+                self.mounts.insert(point, ino);
+            }
+        }
+    }
+
+    /// Forgets every task and fd not in a full scan (`tasks` of every process, `fds` of every
+    /// process that has any); what the scan found is applied as for single changes.
+    pub(crate) fn apply_scan(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        tasks: HashMap<u32, Vec<(u32, u64)>>,
+        fds: Option<HashMap<u32, Vec<(u32, u64)>>>,
+        mounts: HashMap<PathBuf, u64>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let mut known: Vec<u32> = self.processes.keys().copied().collect();
+        known.sort_unstable();
+        let mut found: Vec<(u32, Vec<(u32, u64)>)> = tasks.into_iter().collect();
+        found.sort_unstable_by_key(|(tgid, _)| *tgid);
+        for (tgid, tasks) in &found {
+            self.set_process(kernel, *tgid, tasks.clone(), out);
+        }
+        for tgid in known {
+            if found.binary_search_by_key(&tgid, |(t, _)| *t).is_err() {
+                self.set_process(kernel, tgid, Vec::new(), out);
+            }
+        }
+        if let Some(mut fds) = fds {
+            let pids: Vec<u32> = self.fds.keys().copied().collect();
+            for pid in pids {
+                let now = fds.remove(&pid).unwrap_or_default();
+                self.set_fds(kernel, pid, now, out);
+            }
+            let mut rest: Vec<(u32, Vec<(u32, u64)>)> = fds.into_iter().collect();
+            rest.sort_unstable_by_key(|(pid, _)| *pid);
+            for (pid, now) in rest {
+                self.set_fds(kernel, pid, now, out);
+            }
+        }
+        self.set_mounts(kernel, mounts, out);
+        // Namespaces held by nothing visible since an earlier batch: asked after again.
+        let lingering: Vec<u64> = self
+            .spaces
+            .iter()
+            .filter(|(_, s)| !s.held())
+            .map(|(ino, _)| *ino)
+            .collect();
+        self.suspects.extend(lingering);
+    }
+
+    /// Ends a batch: reports the namespaces it found (with every holder it found), then those
+    /// that lost their last holder and are gone. Returns whether one that lost its last holder
+    /// is still there for the kernel (it may be about to go: a lazy unmount, a socket being
+    /// closed; see [`recheck`](Self::recheck)).
+    pub(crate) fn settle(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        out: &mut Vec<InventoryEvent>,
+    ) -> bool {
+        for ino in std::mem::take(&mut self.fresh) {
+            if let Some(space) = self.spaces.get(&ino) {
+                out.push(InventoryEvent::Appeared {
+                    ns: info_of(space, ino, &self.tasks),
+                });
+            }
+        }
+        let mut lingering = false;
+        for ino in std::mem::take(&mut self.suspects) {
+            let Some(space) = self.spaces.get(&ino) else {
+                continue;
+            };
+            if space.held() {
+                continue;
+            }
+            let alive = space.handle.as_ref().and_then(|h| kernel.alive(h));
+            if alive == Some(true) {
+                lingering = true;
+            } else {
+                self.report_gone(ino, out);
+            }
+        }
+        lingering
+    }
+
+    /// Asks again after the namespaces without a visible holder; returns whether any is still
+    /// there.
+    pub(crate) fn recheck(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        out: &mut Vec<InventoryEvent>,
+    ) -> bool {
+        let lingering: Vec<u64> = self
+            .spaces
+            .iter()
+            .filter(|(_, s)| !s.held())
+            .map(|(ino, _)| *ino)
+            .collect();
+        self.suspects.extend(lingering);
+        self.settle(kernel, out)
+    }
+
+    /// Every namespace known, by identity.
+    pub(crate) fn namespaces(&self) -> Vec<NetnsInfo> {
+        let mut all: Vec<NetnsInfo> = self
+            .spaces
+            .iter()
+            .map(|(ino, space)| info_of(space, *ino, &self.tasks))
+            .collect();
+        all.sort_by_key(|n| (n.id.id, n.id.ino));
+        all
+    }
+
+    /// How many namespaces are known.
+    pub(crate) fn len(&self) -> usize {
+        self.spaces.len()
+    }
+}
+
+/// What a namespace's holders are now: processes whose main thread is in it, other threads in
+/// it (of processes whose main thread is elsewhere), mount points, fds.
+fn info_of(space: &Space, _ino: u64, tasks: &HashMap<u32, (u32, u64)>) -> NetnsInfo {
+    let mut pids = Vec::new();
+    let mut threads = Vec::new();
+    for tid in &space.tasks {
+        let Some((tgid, ino)) = tasks.get(tid) else {
+            continue;
+        };
+        if tid == tgid {
+            pids.push(*tid);
+        } else if tasks.get(tgid).map(|(_, i)| i) != Some(ino) {
+            threads.push(*tid);
+        }
+    }
+    NetnsInfo {
+        id: space.id,
+        names: space.mounts.iter().cloned().collect(),
+        pids,
+        threads,
+        fds: space.fds.iter().copied().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel where inode N is namespace id N (or `ids` says otherwise), alive while `dead`
+    /// does not hold it.
+    #[derive(Default)]
+    struct Fake {
+        ids: HashMap<u64, u64>,
+        dead: BTreeSet<u64>,
+        gone_holders: BTreeSet<PathBuf>,
+    }
+
+    impl Kernel for Fake {
+        fn identify(&mut self, path: &Path, ino: u64) -> Option<Identified> {
+            if self.gone_holders.contains(path) {
+                return None;
+            }
+            let id = *self.ids.get(&ino).unwrap_or(&ino);
+            Some(Identified {
+                id: NetnsId {
+                    id: Some(id),
+                    dev: 4,
+                    ino,
+                },
+                handle: Some(NsHandle::fake(id)),
+            })
+        }
+        fn alive(&mut self, handle: &NsHandle) -> Option<bool> {
+            Some(!self.dead.contains(&handle.fake_id()))
+        }
+    }
+
+    fn kinds(events: &[InventoryEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                InventoryEvent::Appeared { ns } => format!(
+                    "+{} pids={:?} names={:?}",
+                    ns.id.id.unwrap(),
+                    ns.pids,
+                    ns.names
+                ),
+                InventoryEvent::Gone { id } => format!("-{}", id.id.unwrap()),
+                InventoryEvent::NameAdded { id, path } => {
+                    format!("name+{} {}", id.id.unwrap(), path.display())
+                }
+                InventoryEvent::NameRemoved { id, path } => {
+                    format!("name-{} {}", id.id.unwrap(), path.display())
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn batch(
+        model: &mut Model,
+        k: &mut Fake,
+        f: impl FnOnce(&mut Model, &mut Fake, &mut Vec<InventoryEvent>),
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        f(model, k, &mut out);
+        let _ = model.settle(k, &mut out);
+        kinds(&out)
+    }
+
+    #[test]
+    fn a_namespace_appears_once_with_all_its_holders_and_goes_with_the_last() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 10, vec![(10, 1)], out);
+            m.set_process(k, 11, vec![(11, 1)], out);
+            m.set_process(k, 12, vec![(12, 2)], out);
+        });
+        assert_eq!(
+            events,
+            ["+1 pids=[10, 11] names=[]", "+2 pids=[12] names=[]"]
+        );
+        // One of two holders goes: nothing; the last goes and the kernel says gone: Gone.
+        let events = batch(&mut m, &mut k, |m, k, out| m.set_task(k, 10, 10, None, out));
+        assert!(events.is_empty(), "{events:?}");
+        k.dead.insert(1);
+        let events = batch(&mut m, &mut k, |m, k, out| m.set_task(k, 11, 11, None, out));
+        assert_eq!(events, ["-1"]);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn a_namespace_the_kernel_still_has_stays_without_holders_until_a_rescan_finds_it_gone() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 10, vec![(10, 5)], out)
+        });
+        // Its process goes, but something nsmon cannot see (a socket) still holds it.
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 10, vec![], out)
+        });
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(m.namespaces().len(), 1);
+        let mut out = Vec::new();
+        assert!(m.recheck(&mut k, &mut out), "still there");
+        assert!(out.is_empty());
+        k.dead.insert(5);
+        assert!(!m.recheck(&mut k, &mut out));
+        assert_eq!(kinds(&out), ["-5"]);
+        // Back, then gone at a rescan.
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 11, vec![(11, 6)], out)
+        });
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 11, vec![], out)
+        });
+        k.dead.insert(6);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.apply_scan(k, HashMap::new(), Some(HashMap::new()), HashMap::new(), out)
+        });
+        assert_eq!(events, ["-6"]);
+    }
+
+    #[test]
+    fn an_inode_taken_by_a_new_namespace_is_the_old_one_gone_and_a_new_one() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 10, vec![(10, 7)], out)
+        });
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 10, vec![], out)
+        });
+        // Still there for the kernel, say, when its last holder went; then freed, and its
+        // inode number taken by a new namespace (id 70) that a new process is in.
+        k.ids.insert(7, 70);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 20, vec![(20, 7)], out)
+        });
+        assert_eq!(events, ["-7", "+70 pids=[20] names=[]"]);
+    }
+
+    #[test]
+    fn names_come_and_go_between_appeared_and_gone() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        let a = PathBuf::from("/run/a");
+        let b = PathBuf::from("/srv/b");
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_mounts(k, HashMap::from([(a.clone(), 3)]), out)
+        });
+        assert_eq!(events, ["+3 pids=[] names=[\"/run/a\"]"]);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_mounts(k, HashMap::from([(a.clone(), 3), (b.clone(), 3)]), out)
+        });
+        assert_eq!(events, ["name+3 /srv/b"]);
+        k.dead.insert(3);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_mounts(k, HashMap::new(), out)
+        });
+        assert_eq!(events, ["name-3 /run/a", "name-3 /srv/b", "-3"]);
+    }
+
+    #[test]
+    fn a_holder_that_went_before_it_was_identified_is_not_recorded() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        k.gone_holders
+            .insert(PathBuf::from("/proc/30/task/30/ns/net"));
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 30, vec![(30, 9)], out)
+        });
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn fds_hold_a_namespace_after_its_processes_and_go_with_their_process() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 40, vec![(40, 8)], out);
+            m.set_process(k, 41, vec![(41, 1)], out);
+            m.set_fds(k, 41, vec![(3, 8)], out);
+        });
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 40, vec![], out)
+        });
+        assert!(events.is_empty(), "the fd of 41 holds it: {events:?}");
+        k.dead.insert(8);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 41, vec![], out)
+        });
+        assert_eq!(events, ["-8"], "its fd went with process 41");
+    }
+}
