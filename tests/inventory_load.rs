@@ -1,0 +1,210 @@
+//! The inventory under load and against `lsns`: a fork storm loses nothing, 1,000 namespace
+//! lifecycles leave no fd, thread or memory behind, and `lsns -t net` agrees on what both see.
+//! One test at a time (they would see each other's processes).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::*;
+use nsmon::{Inventory, InventoryEvent, InventoryOptions, NetnsId, NetnsRef};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn inventory() -> Inventory {
+    Inventory::new(InventoryOptions::new()).unwrap()
+}
+
+/// Namespace (inode, id) -> its processes, as an inventory knows them.
+fn processes_of(inventory: &Inventory) -> BTreeMap<(u64, Option<u64>), Vec<u32>> {
+    inventory
+        .namespaces()
+        .into_iter()
+        .map(|n| ((n.id.ino, n.id.id), n.pids))
+        .collect()
+}
+
+/// Appeared (or Gone) events of namespaces other than `own`.
+fn count(events: &[InventoryEvent], own: &NetnsId, appeared: bool) -> usize {
+    events
+        .iter()
+        .filter(|e| match e {
+            InventoryEvent::Appeared { ns } => appeared && ns.id != *own,
+            InventoryEvent::Gone { id } => !appeared && id != own,
+            _ => false,
+        })
+        .count()
+}
+
+/// Whether the live inventory agrees with a fresh one, within a few tries (a process of the
+/// host may start or end between the two reads).
+fn agrees_with_a_fresh_scan(live: &mut Inventory) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        collect_for(live, Duration::from_millis(200));
+        let fresh = processes_of(&inventory());
+        let now = processes_of(live);
+        if now == fresh {
+            return Ok(());
+        }
+        last = format!("live {now:?}\nfresh {fresh:?}");
+    }
+    Err(last)
+}
+
+fn run_shell(script: &str) {
+    let status = Command::new("bash").args(["-c", script]).status().unwrap();
+    assert!(status.success(), "{script}");
+}
+
+#[test]
+fn a_fork_storm_loses_nothing_and_the_inventory_agrees_with_a_fresh_scan() {
+    require_root!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inventory = inventory();
+    collect_for(&mut inventory, Duration::from_millis(100));
+    // 10,000 short processes (subshells: fork and exit), some with a namespace of their own.
+    let storm = std::thread::spawn(|| {
+        run_shell("for i in $(seq 10000); do ( : ); done");
+        run_shell("for i in $(seq 20); do unshare -n sleep 0.2 & done; wait");
+    });
+    let mut events = Vec::new();
+    while !storm.is_finished() {
+        events.extend(collect_for(&mut inventory, Duration::from_millis(50)));
+    }
+    storm.join().unwrap();
+    events.extend(collect_for(&mut inventory, Duration::from_millis(300)));
+    let overruns = events
+        .iter()
+        .filter(|e| **e == InventoryEvent::Overrun)
+        .count();
+    let rescans = events
+        .iter()
+        .filter(|e| **e == InventoryEvent::Rescanned)
+        .count();
+    assert_eq!(overruns, rescans, "every overrun is followed by a rescan");
+    let appeared = events
+        .iter()
+        .filter(|e| matches!(e, InventoryEvent::Appeared { .. }))
+        .count();
+    let gone = events
+        .iter()
+        .filter(|e| matches!(e, InventoryEvent::Gone { .. }))
+        .count();
+    assert_eq!((appeared, gone), (20, 20), "the 20 namespaces of the storm");
+    agrees_with_a_fresh_scan(&mut inventory).unwrap();
+}
+
+#[test]
+fn a_thousand_namespace_lifecycles_leave_no_fd_thread_or_memory_behind() {
+    require_root!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut inventory = inventory();
+    let own = NetnsRef::Current.identify().unwrap();
+    let round = |inventory: &mut Inventory, n: usize| {
+        let churn = std::thread::spawn(move || {
+            run_shell(&format!(
+                "seq {n} | xargs -P 20 -I{{}} unshare -n sleep 0.05"
+            ))
+        });
+        let mut events = Vec::new();
+        while !churn.is_finished() {
+            events.extend(collect_for(inventory, Duration::from_millis(50)));
+        }
+        churn.join().unwrap();
+        events.extend(collect_until(inventory, Duration::from_secs(10), |e| {
+            count(e, &own, true) == count(e, &own, false) && count(e, &own, true) >= n
+        }));
+        (count(&events, &own, true), count(&events, &own, false))
+    };
+    assert_eq!(round(&mut inventory, 100), (100, 100));
+    let (fds, threads, rss) = (fd_count(), thread_count(), rss_kib());
+    assert_eq!(round(&mut inventory, 1000), (1000, 1000));
+    assert_eq!(fd_count(), fds, "fds");
+    assert_eq!(thread_count(), threads, "threads");
+    let grown = rss_kib().saturating_sub(rss);
+    assert!(
+        grown < 1024,
+        "RSS grew by {grown} KiB over 1,000 lifecycles"
+    );
+    assert_eq!(
+        inventory.namespaces().len(),
+        1,
+        "{:?}",
+        inventory.namespaces()
+    );
+}
+
+#[test]
+fn ls_agrees_with_lsns_on_what_both_see_and_sees_what_lsns_misses() {
+    require_root!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Seen by both: a process in its own namespace. By nsmon only: a namespace with a name and
+    // no process.
+    let _sleeper = Command::new("unshare")
+        .args(["-n", "sleep", "30"])
+        .spawn()
+        .map(KillOnDrop)
+        .unwrap();
+    let named = Netns::add("lsns");
+    let named_ino = NetnsRef::Name(&named.name).identify().unwrap().ino;
+    std::thread::sleep(Duration::from_millis(100));
+    let mut last = String::new();
+    for _ in 0..5 {
+        let output = Command::new("lsns")
+            .args(["-t", "net", "-J"])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let lsns: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        // lsns counts itself, in this process's namespace.
+        let here = NetnsRef::Current.identify().unwrap().ino;
+        let theirs: HashMap<u64, u64> = lsns["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                let ino = n["ns"].as_u64().unwrap();
+                let nprocs = n["nprocs"].as_u64().unwrap();
+                (ino, nprocs - u64::from(ino == here))
+            })
+            .collect();
+        let ours: HashMap<u64, u64> = inventory()
+            .namespaces()
+            .into_iter()
+            .map(|n| (n.id.ino, n.pids.len() as u64))
+            .collect();
+        let both: HashMap<u64, u64> = ours
+            .iter()
+            .filter(|(ino, _)| theirs.contains_key(ino))
+            .map(|(ino, n)| (*ino, *n))
+            .collect();
+        assert!(
+            theirs.len() >= 2,
+            "lsns sees the host and the sleeper: {theirs:?}"
+        );
+        assert!(ours.contains_key(&named_ino), "nsmon sees the named one");
+        assert!(
+            !theirs.contains_key(&named_ino),
+            "lsns misses it (no process)"
+        );
+        if both == theirs {
+            return;
+        }
+        last = format!("lsns {theirs:?}\nnsmon {ours:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nsmon and lsns disagree:\n{last}");
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
