@@ -1521,3 +1521,170 @@ fn watch_says_a_folder_it_may_not_read_is_unavailable() {
     assert_eq!(event["event"], "dir_created", "{line}");
     assert_eq!(watch.signal(libc::SIGTERM).code(), Some(0));
 }
+
+/// `unshare -n sleep 30`, in a namespace of its own; killed on drop.
+struct Unshared(Child);
+
+impl Unshared {
+    fn start() -> (Unshared, nsmon::NetnsId) {
+        // Owned at once, so that it is killed and reaped on every path.
+        let child = Unshared(
+            Command::new("unshare")
+                .args(["-n", "sleep", "30"])
+                .spawn()
+                .unwrap(),
+        );
+        let own = nsmon::NetnsRef::Current.identify().unwrap();
+        let link = format!("/proc/{}/ns/net", child.0.id());
+        for _ in 0..1000 {
+            if let Ok(id) = nsmon::NetnsRef::Path(Path::new(&link)).identify() {
+                if id != own {
+                    return (child, id);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("unshare -n never left this namespace");
+    }
+}
+
+impl Drop for Unshared {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn ls_lists_unnamed_and_named_namespaces_with_their_holders_as_json_and_a_table() {
+    require_root!();
+    let (sleeper, unnamed) = Unshared::start();
+    let named = Netns::add("ls");
+    let named_id = nsmon::NetnsRef::Name(&named.name).identify().unwrap();
+    let output = Command::new(NSMON).args(["ls", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = output
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| parse_line(l.to_vec()).1)
+        .collect();
+    let find = |id: &nsmon::NetnsId| {
+        lines
+            .iter()
+            .find(|l| l["netns_id"] == id.id.unwrap())
+            .unwrap_or_else(|| panic!("{id:?} not listed: {lines:?}"))
+            .clone()
+    };
+    let line = find(&unnamed);
+    assert_eq!(line["inode"], unnamed.ino);
+    assert_eq!(line["pids"], serde_json::json!([sleeper.0.id()]));
+    assert_eq!(line["processes"], 1);
+    assert_eq!(line["names"], serde_json::json!([]));
+    assert_eq!(line["command"], "sleep 30");
+    let line = find(&named_id);
+    assert_eq!(line["processes"], 0);
+    let mounted = fs::canonicalize("/var/run/netns")
+        .unwrap()
+        .join(&named.name);
+    assert_eq!(
+        line["names"],
+        serde_json::json!([mounted.to_str().unwrap()])
+    );
+    assert_eq!(line["pid"], Value::Null);
+    // The table: a header, then one row a namespace, the unnamed one with its command.
+    let table = Command::new(NSMON).arg("ls").output().unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("  NETNS_ID"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains(&unnamed.ino.to_string()))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("sleep 30") && row.contains(&sleeper.0.id().to_string()),
+        "{row}"
+    );
+}
+
+#[test]
+fn watch_all_reports_an_unnamed_namespace_appearing_and_gone() {
+    require_root!();
+    let mut watch = Running::start(&["watch", "--all"]);
+    let (sleeper, id) = Unshared::start();
+    let number = id.id.unwrap().to_string();
+    let line = watch.line_with(&format!("\"netns_id\":{number},"));
+    let (_, event) = parse_line(line.into_bytes());
+    assert_eq!(event["event"], "appeared", "{event}");
+    assert_eq!(event["inode"], id.ino);
+    assert_eq!(event["pids"], serde_json::json!([sleeper.0.id()]));
+    drop(sleeper);
+    // The kernel frees a namespace in a worker, a moment after its last process: until then
+    // it is still there without a holder (unheld).
+    let mut line = watch.line_with(&format!("\"netns_id\":{number},"));
+    if line.contains("\"unheld\"") {
+        line = watch.line_with(&format!("\"netns_id\":{number},"));
+    }
+    assert_eq!(
+        line,
+        format!(
+            r#"{{"source":"inventory","event":"gone","netns_id":{number},"inode":{}}}"#,
+            id.ino
+        )
+    );
+    assert_eq!(watch.signal(libc::SIGTERM).code(), Some(0));
+}
+
+#[test]
+fn watch_all_without_cap_net_admin_says_it_is_degraded_and_goes_on() {
+    require_root!();
+    let mut command = Command::new("setpriv");
+    command.args([
+        "--bounding-set=-net_admin",
+        "--inh-caps=-net_admin",
+        "--",
+        NSMON,
+    ]);
+    command.args(["watch", "--all"]);
+    let mut watch = Running::start_command(command);
+    let (line, event) = watch.line_before(Instant::now() + T, &|| "degraded".into());
+    assert_eq!(event["event"], "degraded", "{line}");
+    assert!(
+        event["reason"].as_str().unwrap().contains("CAP_NET_ADMIN"),
+        "{line}"
+    );
+    let (line, event) = watch.line_before(Instant::now() + T, &|| "appeared".into());
+    assert_eq!(event["event"], "appeared", "{line}");
+}
+
+#[test]
+fn events_follow_all_follows_an_unnamed_namespace_and_releases_it_when_its_process_goes() {
+    require_root!();
+    let mut events = Running::start(&["events", "--follow", "--all", "--groups", "link"]);
+    let (sleeper, id) = Unshared::start();
+    let key = format!("netns:{}", id.id.unwrap());
+    let pid = sleeper.0.id();
+    let (_, event) = until_subscribed(&mut events, &in_ns(key.as_bytes()), |i| {
+        run(
+            "nsenter",
+            &[
+                "-t",
+                &pid.to_string(),
+                "-n",
+                "ip",
+                "link",
+                "add",
+                &format!("nsmon-l{i}"),
+                "type",
+                "bridge",
+            ],
+        );
+    });
+    assert_eq!(event["netns_id"], id.id.unwrap(), "{event}");
+    assert_eq!(event["names"], serde_json::json!([]), "{event}");
+    let sockets = sockets_in_file(events.child.id(), Path::new(&format!("/proc/{pid}/ns/net")));
+    assert_eq!(sockets.len(), 1, "one socket of nsmon's in {key}");
+    // Its only process goes: nsmon's socket is all that holds it, and is let go at once.
+    drop(sleeper);
+    until_closed(events.child.id(), &sockets);
+    assert_eq!(events.signal(libc::SIGTERM).code(), Some(0));
+}

@@ -67,6 +67,50 @@ pub struct NetnsInfo {
     pub fds: Vec<(u32, u32)>,
 }
 
+impl NetnsInfo {
+    /// Paths that led to the namespace when it was listed: its names, then each holder's
+    /// `/proc` link. A holder may have gone since, and a pid been reused: see
+    /// [`with_fd`](Self::with_fd), which checks.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut paths = self.names.clone();
+        paths.extend(
+            self.pids
+                .iter()
+                .chain(&self.threads)
+                .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        );
+        paths.extend(self.fds.iter().map(|(pid, fd)| scan::fd_link(*pid, *fd)));
+        paths
+    }
+
+    /// Opens the namespace for the duration of `f` through the first of its
+    /// [`paths`](Self::paths) that still leads to it (checked by identity), so that nothing
+    /// holds it afterwards. `ENOENT` when none does (it is gone, or held only by what nsmon
+    /// cannot see).
+    pub fn with_fd<T>(
+        &self,
+        f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> Result<T>,
+    ) -> Result<T> {
+        for path in self.paths() {
+            let Ok(fd) = sys::open_nsfs(&path, sys::Links::Follow) else {
+                continue;
+            };
+            if is_network_namespace(fd.as_fd()) && NetnsId::of(fd.as_fd()).ok() == Some(self.id) {
+                return f(fd.as_fd());
+            }
+        }
+        Err(Error::os(
+            format!("opening namespace {:?}", self.id),
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        ))
+    }
+
+    /// The namespace's id as the caller's namespace sees it (`None`: none assigned).
+    pub fn nsid(&self) -> Result<Option<u32>> {
+        self.with_fd(|fd| crate::nsid::nsid(crate::NetnsRef::Fd(fd)))
+    }
+}
+
 /// What an [`Inventory`] reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -90,6 +134,17 @@ pub enum InventoryEvent {
         id: NetnsId,
         /// The mount point.
         path: PathBuf,
+    },
+    /// A namespace lost its last visible holder but is still there: something nsmon cannot see
+    /// holds it (a socket, a mount in another mount namespace, an fd not scanned yet), or the
+    /// kernel has not freed it yet (it does so in a worker, a moment after the last holder: a
+    /// namespace is often `Unheld` for a millisecond before `Gone`). Reported once until it has
+    /// a visible holder again. A
+    /// program that holds a socket in it only to follow it should let go now, or the namespace
+    /// can never go.
+    Unheld {
+        /// The namespace.
+        id: NetnsId,
     },
     /// A namespace is gone (see the module docs for how nsmon knows).
     Gone {

@@ -14,6 +14,8 @@
 //! - A holder of the inode of such a namespace (no visible holders) is identified again: the
 //!   inode may be a new namespace's by then (inode numbers are reused), which is `Gone` for the
 //!   old and `Appeared` for the new.
+//! - A namespace still there without a visible holder is reported `Unheld` once (a follower
+//!   that holds a socket in it lets go then, so that it can go).
 //! - For each identity the events alternate `Appeared`, `Gone`; names come and go between.
 
 use std::collections::hash_map::Entry;
@@ -44,6 +46,8 @@ pub(crate) trait Kernel {
 struct Space {
     id: NetnsId,
     handle: Option<NsHandle>,
+    /// `Unheld` was reported since its last holder went.
+    unheld: bool,
     tasks: BTreeSet<u32>,
     mounts: BTreeSet<PathBuf>,
     fds: BTreeSet<(u32, u32)>,
@@ -115,6 +119,7 @@ impl Model {
                 new.insert(Space {
                     id: found.id,
                     handle: found.handle,
+                    unheld: false,
                     tasks: BTreeSet::new(),
                     mounts: BTreeSet::new(),
                     fds: BTreeSet::new(),
@@ -122,6 +127,7 @@ impl Model {
             }
         };
         let reported = !self.fresh.contains(&ino);
+        space.unheld = false;
         match holder {
             Holder::Task(tid) => {
                 space.tasks.insert(tid);
@@ -356,7 +362,7 @@ impl Model {
         }
         let mut lingering = false;
         for ino in std::mem::take(&mut self.suspects) {
-            let Some(space) = self.spaces.get(&ino) else {
+            let Some(space) = self.spaces.get_mut(&ino) else {
                 continue;
             };
             if space.held() {
@@ -365,6 +371,9 @@ impl Model {
             let alive = space.handle.as_ref().and_then(|h| kernel.alive(h));
             if alive == Some(true) {
                 lingering = true;
+                if !std::mem::replace(&mut space.unheld, true) {
+                    out.push(InventoryEvent::Unheld { id: space.id });
+                }
             } else {
                 self.report_gone(ino, out);
             }
@@ -474,6 +483,7 @@ mod tests {
                     ns.names
                 ),
                 InventoryEvent::Gone { id } => format!("-{}", id.id.unwrap()),
+                InventoryEvent::Unheld { id } => format!("~{}", id.id.unwrap()),
                 InventoryEvent::NameAdded { id, path } => {
                     format!("name+{} {}", id.id.unwrap(), path.display())
                 }
@@ -527,7 +537,7 @@ mod tests {
         let events = batch(&mut m, &mut k, |m, k, out| {
             m.set_process(k, 10, vec![], out)
         });
-        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(events, ["~5"]);
         assert_eq!(m.namespaces().len(), 1);
         let mut out = Vec::new();
         assert!(m.recheck(&mut k, &mut out), "still there");
@@ -615,6 +625,6 @@ mod tests {
         let events = batch(&mut m, &mut k, |m, k, out| {
             m.set_process(k, 41, vec![], out)
         });
-        assert_eq!(events, ["-8"], "its fd went with process 41");
+        assert_eq!(events, ["~1", "-8"], "its fd went with process 41");
     }
 }

@@ -13,11 +13,13 @@ exact bytes in hex in the same key plus _hex (\"name\":\"x\\ufffd\",\"name_hex\"
 
 Usage:
   nsmon watch [--dir DIR]... [--runtimes] [--list] [--any-file] [--dir-events]
+  nsmon watch --all
+  nsmon ls [--json]
   nsmon nsid [--ns NAME]
   nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
   nsmon nsid set NAME (auto | ID) [--ns NAME]
   nsmon events [--default] [--ns NAME]... [--path PATH]... [--pid PID]...
-               [--all-nsid] [--follow [--dir DIR]... [--runtimes]]
+               [--all-nsid] [--follow [--dir DIR]... [--runtimes] | --follow --all]
                [--groups link,addr,route,neigh,tc] [--dump]
   nsmon --help | --version
 
@@ -50,6 +52,26 @@ nsmon watch
   --list         first report the namespaces already present, as created
   --any-file     report any file, without waiting for a namespace to be mounted
   --dir-events   report the directory itself appearing and disappearing
+
+nsmon ls
+  Lists every network namespace of the host, named or not: held by a process or
+  thread, mounted anywhere (its names), or held open by an fd. Columns: NETNS_ID
+  (NS_GET_ID), INODE, NSID (as this namespace sees it), PROCS (processes whose
+  main thread is in it), PID and COMMAND of one holder, NAMES. --json: one line
+  each, {\"netns_id\":N,\"inode\":N,\"nsid\":N|null,\"names\":[...],\"pids\":[...],
+  \"threads\":[...],\"fds\":[[PID,FD],...],\"processes\":N,\"pid\":N,\"command\":...}.
+  A namespace held only by a socket is not seen.
+
+nsmon watch --all
+  Reports every network namespace of the host as it appears and goes:
+    {\"source\":\"inventory\",\"event\":\"appeared\",\"netns_id\":N,\"inode\":N,
+     \"names\":[...],\"pids\":[...],\"threads\":[...],\"fds\":[[PID,FD],...]}
+    {\"source\":\"inventory\",\"event\":\"gone\",\"netns_id\":N,\"inode\":N}
+  name_added, name_removed (\"path\": a mount of it came or went); unheld (it lost
+  its last visible holder but still exists: a socket or a lazy unmount holds it);
+  degraded (\"reason\": no proc connector without CAP_NET_ADMIN: changes are found
+  by the rescan every 5 s); overrun, then rescanned (events were lost and the
+  lines between are exactly the difference).
 
 nsmon nsid
   Reports namespace ids being assigned and released (as seen from the
@@ -93,7 +115,13 @@ nsmon events
                  {\"source\":\"nsmon\",\"event\":\"incomplete\",\"added\":N,\"failed\":M,
                  \"monitored\":K,\"error\":...} says how far it got and why (e.g. the
                  open-file limit, RLIMIT_NOFILE: as many as fit are followed).
-                 --dir and --runtimes choose the folders, as for nsmon watch.
+                 --dir and --runtimes choose the folders, as for nsmon watch;
+                 --all follows every network namespace of the host instead,
+                 named or not (from the inventory, as nsmon watch --all): each
+                 as it appears, keyed \"ns\":\"netns:ID\" with \"netns_id\" and its
+                 \"names\" on every line; its socket is released as soon as
+                 nothing else visible holds it (so following never keeps a
+                 namespace alive).
                  A namespace in /var/run/netns is \"ns\":NAME; one in another
                  folder is \"ns\":\"FOLDER/NAME\" (its path), with \"dir\":FOLDER.
   --groups LIST  only these kinds (default all)
@@ -114,6 +142,7 @@ pub enum Command {
     Help,
     Version,
     Watch(WatchArgs),
+    Ls { json: bool },
     Nsid(NsidArgs),
     Events(EventsArgs),
 }
@@ -131,6 +160,8 @@ pub struct EventsArgs {
     pub dirs: Vec<PathBuf>,
     /// `--follow` follows the runtimes' folders too.
     pub runtimes: bool,
+    /// `--follow` follows every namespace of the host (the inventory).
+    pub all: bool,
     /// Group names, validated.
     pub groups: Vec<String>,
     pub dump: bool,
@@ -167,6 +198,8 @@ pub enum NsidArgs {
 /// `nsmon watch` options.
 #[derive(Debug, Default)]
 pub struct WatchArgs {
+    /// Every network namespace of the host (the inventory), not folders.
+    pub all: bool,
     pub dirs: Vec<PathBuf>,
     pub runtimes: bool,
     pub list: bool,
@@ -184,6 +217,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("watch") => parse_watch(args).map(Command::Watch),
+        Some("ls") => parse_ls(args),
         Some("nsid") => parse_nsid(args).map(Command::Nsid),
         Some("events") => parse_events(args).map(Command::Events),
         _ => Err(format!("unknown command {first:?}")),
@@ -219,6 +253,7 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
                 watch.dirs.push(PathBuf::from(value));
             }
             "--runtimes" => no_value(&mut watch.runtimes)?,
+            "--all" => no_value(&mut watch.all)?,
             "--list" => no_value(&mut watch.list)?,
             "--any-file" => no_value(&mut watch.any_file)?,
             "--dir-events" => no_value(&mut watch.dir_events)?,
@@ -226,7 +261,27 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
             _ => return Err(format!("unknown option {text:?} for 'nsmon watch'")),
         }
     }
+    if watch.all
+        && (!watch.dirs.is_empty()
+            || watch.runtimes
+            || watch.list
+            || watch.any_file
+            || watch.dir_events)
+    {
+        return Err("--all watches every namespace, not folders: it takes no other option".into());
+    }
     Ok(watch)
+}
+
+fn parse_ls(args: impl Iterator<Item = OsString>) -> Result<Command, String> {
+    let mut json = false;
+    for arg in args {
+        match arg.to_str() {
+            Some("--json") => json = true,
+            _ => return Err(format!("unknown option {arg:?} for 'nsmon ls'")),
+        }
+    }
+    Ok(Command::Ls { json })
 }
 
 fn utf8(arg: OsString, what: &str) -> Result<String, String> {
@@ -279,12 +334,13 @@ fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, Stri
                 }
             }
             "--dir" => out.dirs.push(PathBuf::from(value("--dir")?)),
-            "--default" | "--all-nsid" | "--follow" | "--dump" | "--runtimes"
+            "--default" | "--all-nsid" | "--follow" | "--dump" | "--runtimes" | "--all"
                 if inline.is_some() =>
             {
                 return Err(format!("{flag} takes no value"))
             }
             "--runtimes" => out.runtimes = true,
+            "--all" => out.all = true,
             "--default" => out.default = true,
             "--all-nsid" => out.all_nsid = true,
             "--follow" => out.follow = true,

@@ -11,6 +11,7 @@ use nsmon::{
 };
 
 use crate::args::{EventsArgs, Target};
+use crate::follow_all::AllFollower;
 use crate::json::Object;
 use crate::os::{raise_nofile_limit, wait, TermSignals, Wake};
 use crate::output::Output;
@@ -47,6 +48,9 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
         })?;
     }
     let mut out = Output::new(&signals);
+    if args.all {
+        return follow_all(stream, options, &signals, out);
+    }
     let mut follower = match args.follow {
         true => {
             let options = args.dirs.iter().fold(
@@ -85,6 +89,69 @@ pub fn run(args: EventsArgs) -> Result<(), Failure> {
             Wake::Signalled | Wake::OutputGone => return Ok(()),
         }
     }
+}
+
+/// `--follow --all`: the inventory beside the stream.
+fn follow_all(
+    mut stream: Stream,
+    options: StreamOptions,
+    signals: &TermSignals,
+    mut out: Output<'_>,
+) -> Result<(), Failure> {
+    let mut follower = AllFollower::new()?;
+    follower.drain(&mut stream, options, &mut out)?;
+    out.line(&Object::new("nsmon", "ready").line())?;
+    loop {
+        follower.drain(&mut stream, options, &mut out)?;
+        while let Some(event) = stream.next()? {
+            let key = event_key(&event);
+            let mut line = to_json(&event);
+            if let Some(key) = key {
+                if let (Some(names), Some(id)) = (follower.names(key), id_of_key(key)) {
+                    line = with_identity(line, id, names);
+                }
+                if matches!(event, StreamEvent::Error { .. }) {
+                    follower.forget(key);
+                }
+            }
+            out.line(&line)?;
+        }
+        match wait([stream.fd(), follower.inventory.fd()], signals)
+            .map_err(|e| Failure::Message(format!("poll: {e}")))?
+        {
+            Wake::Readable(_) => {}
+            Wake::Signalled | Wake::OutputGone => return Ok(()),
+        }
+    }
+}
+
+/// The key a stream event is about.
+fn event_key(event: &StreamEvent) -> Option<&str> {
+    match event {
+        StreamEvent::Message { key, .. }
+        | StreamEvent::Unparsed { key, .. }
+        | StreamEvent::Synced { key }
+        | StreamEvent::SyncFailed { key, .. }
+        | StreamEvent::Overrun { key, .. }
+        | StreamEvent::Error { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+/// The `NS_GET_ID` id in a `--follow --all` key (`netns:ID`).
+fn id_of_key(key: &str) -> Option<u64> {
+    key.strip_prefix("netns:")?.parse().ok()
+}
+
+/// A stream line of a namespace followed with `--all`, with its id and names after `ns`.
+fn with_identity(line: String, id: u64, names: &[Name]) -> String {
+    let extra = Object::plain()
+        .maybe_unsigned("netns_id", Some(id))
+        .names("names", names)
+        .line();
+    // `{...}\n` + `{extra}\n`: the extra fields spliced in before the closing brace.
+    let inner = &extra[1..extra.len() - 2];
+    format!("{},{inner}}}\n", &line[..line.len() - 2])
 }
 
 /// `--follow`: the watcher beside the stream; every named namespace is added as it appears

@@ -84,6 +84,27 @@ impl Object {
         self
     }
 
+    /// A list of unsigned numbers (or of lists of them: `width` numbers each when above 1).
+    pub fn numbers(mut self, key: &str, values: &[u64], width: usize) -> Self {
+        self.key(key);
+        self.0.push('[');
+        for (i, chunk) in values.chunks(width.max(1)).enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            let text: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            match width {
+                0 | 1 => self.0.push_str(&text.join(",")),
+                _ => {
+                    // Infallible: writing to a String.
+                    let _ = write!(self.0, "[{}]", text.join(","));
+                }
+            }
+        }
+        self.0.push(']');
+        self
+    }
+
     /// Bytes as one hex string.
     pub fn hex(self, key: &str, bytes: &[u8]) -> Self {
         self.field(key, &hex(bytes))
@@ -157,6 +178,15 @@ mod tests {
             .maybe_number("pid", None)
             .line();
         assert_eq!(numbers, "{\"nsid\":3,\"pid\":null}\n");
+        let lists = Object::plain()
+            .numbers("pids", &[1, 2], 1)
+            .numbers("fds", &[7, 3, 8, 4], 2)
+            .numbers("none", &[], 2)
+            .line();
+        assert_eq!(
+            lists,
+            "{\"pids\":[1,2],\"fds\":[[7,3],[8,4]],\"none\":[]}\n"
+        );
         assert_eq!(
             line,
             "{\"source\":\"watcher\",\"event\":\"created\",\"name\":\"a\\\"b\\\\c\\n\\u0001é\"}\n"

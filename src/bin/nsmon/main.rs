@@ -3,7 +3,9 @@
 mod args;
 mod events;
 mod follow;
+mod follow_all;
 mod json;
+mod ls;
 mod nsid;
 mod os;
 mod output;
@@ -68,7 +70,9 @@ fn main() -> ExitCode {
         Err(message) => Err(Failure::Usage(message)),
         Ok(Command::Help) => print(args::USAGE),
         Ok(Command::Version) => print(&format!("nsmon {}\n", nsmon::VERSION)),
+        Ok(Command::Watch(options)) if options.all => ls::watch_all(),
         Ok(Command::Watch(options)) => watch::run(options),
+        Ok(Command::Ls { json }) => ls::ls(json),
         Ok(Command::Nsid(options)) => nsid::run(options),
         Ok(Command::Events(options)) => events::run(options),
     };
