@@ -121,6 +121,57 @@
 #define NSMON_NAME_SIZE 256
 
 /**
+ * What an inventory event reports.
+ */
+enum nsmon_inventory_event_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * A network namespace is there that was not: `netns_id`, and what holds it now (`names`,
+   * `pids`, `threads`, `fds`). Those present at start are reported first.
+   */
+  NSMON_INVENTORY_EVENT_KIND_APPEARED = 1,
+  /**
+   * The namespace `netns_id` was mounted at `path`.
+   */
+  NSMON_INVENTORY_EVENT_KIND_NAME_ADDED = 2,
+  /**
+   * The namespace `netns_id`'s mount at `path` went.
+   */
+  NSMON_INVENTORY_EVENT_KIND_NAME_REMOVED = 3,
+  /**
+   * The namespace `netns_id` lost its last visible holder but is still there (a socket or
+   * something else nsmon cannot see holds it, or the kernel frees it a moment later).
+   * Reported once until it has a visible holder again; a program holding a socket in it
+   * only to follow it should let go now.
+   */
+  NSMON_INVENTORY_EVENT_KIND_UNHELD = 4,
+  /**
+   * The namespace `netns_id` is gone.
+   */
+  NSMON_INVENTORY_EVENT_KIND_GONE = 5,
+  /**
+   * The proc connector dropped events; the host is read again, RESCANNED follows the
+   * difference.
+   */
+  NSMON_INVENTORY_EVENT_KIND_OVERRUN = 6,
+  /**
+   * After OVERRUN: the events since are exactly the difference a fresh scan found.
+   */
+  NSMON_INVENTORY_EVENT_KIND_RESCANNED = 7,
+  /**
+   * A source is unavailable (`reason`): the proc connector without CAP_NET_ADMIN, say. The
+   * rescans find what it would have told.
+   */
+  NSMON_INVENTORY_EVENT_KIND_DEGRADED = 8,
+};
+#ifndef __cplusplus
+typedef uint32_t nsmon_inventory_event_kind;
+#endif // __cplusplus
+
+/**
  * What an NSID event reports.
  */
 enum nsmon_nsid_event_kind
@@ -292,6 +343,19 @@ typedef uint32_t nsmon_watcher_event_kind;
 #endif // __cplusplus
 
 /**
+ * Every network namespace of the host, named or not. Not thread-safe: use it from one thread
+ * at a time (it may move between threads). Create with `nsmon_inventory_new`, free with
+ * `nsmon_inventory_free`.
+ */
+typedef struct nsmon_inventory nsmon_inventory;
+
+/**
+ * Options for `nsmon_inventory_new`, set one by one so that new options never break the ABI.
+ * Create with `nsmon_inventory_options_new`, free with `nsmon_inventory_options_free`.
+ */
+typedef struct nsmon_inventory_options nsmon_inventory_options;
+
+/**
  * An NSID subscriber. Not thread-safe: use it from one thread at a time.
  */
 typedef struct nsmon_nsid nsmon_nsid;
@@ -325,28 +389,6 @@ typedef struct nsmon_watcher nsmon_watcher;
 typedef struct nsmon_watcher_options nsmon_watcher_options;
 
 /**
- * A network namespace, as C names it. Zero-initialise it for the caller's own namespace.
- *
- * # Memory and lifetimes
- * nsmon reads it only during the call it is passed to (strings are copied where kept).
- */
-typedef struct nsmon_netns_ref {
-  /**
-   * One of the `NSMON_NETNS_*` kinds.
-   */
-  uint32_t kind;
-  /**
-   * The name (`NSMON_NETNS_NAME`, UTF-8) or path (`NSMON_NETNS_PATH`, any bytes: file names
-   * need not be UTF-8), NUL-terminated; ignored otherwise.
-   */
-  const char *str;
-  /**
-   * The pid (`NSMON_NETNS_PID`) or fd (`NSMON_NETNS_FD`); ignored otherwise.
-   */
-  int num;
-} nsmon_netns_ref;
-
-/**
  * Who a network namespace is. `id` is the kernel's 64-bit namespace id (`NS_GET_ID`), never
  * reused while the system runs, valid when `has_id`; kernels without `NS_GET_ID` give only the
  * device and inode of its nsfs file, which the kernel reuses once a namespace is freed.
@@ -369,6 +411,112 @@ typedef struct nsmon_netns_id {
    */
   uint64_t ino;
 } nsmon_netns_id;
+
+/**
+ * A byte string that nsmon owns: `len` bytes at `bytes`, not NUL-terminated, not necessarily
+ * UTF-8.
+ */
+typedef struct nsmon_bytes {
+  /**
+   * The first byte.
+   */
+  const uint8_t *bytes;
+  /**
+   * How many.
+   */
+  size_t len;
+} nsmon_bytes;
+
+/**
+ * One inventory event, filled in by nsmon into memory the caller owns.
+ *
+ * # Memory and lifetimes
+ * The arrays and strings point into the inventory and stay valid until the next call on it
+ * (or, in a callback, until it returns; for `nsmon_inventory_snapshot_get`, until the next
+ * snapshot call).
+ */
+typedef struct nsmon_inventory_event {
+  /**
+   * What happened.
+   */
+  nsmon_inventory_event_kind kind;
+  /**
+   * The namespace (all kinds but OVERRUN, RESCANNED, DEGRADED; zero for those).
+   */
+  struct nsmon_netns_id netns_id;
+  /**
+   * APPEARED: its mount points (bytes, not NUL-terminated), `names_len` of them.
+   */
+  const struct nsmon_bytes *names;
+  /**
+   * How many `names`.
+   */
+  size_t names_len;
+  /**
+   * APPEARED: the processes whose main thread is in it.
+   */
+  const uint32_t *pids;
+  /**
+   * How many `pids`.
+   */
+  size_t pids_len;
+  /**
+   * APPEARED: other threads in it (thread ids), of processes whose main thread is elsewhere.
+   */
+  const uint32_t *threads;
+  /**
+   * How many `threads`.
+   */
+  size_t threads_len;
+  /**
+   * APPEARED: open fds of it, as pairs (pid, fd): `2 * fds_len` numbers.
+   */
+  const uint32_t *fds;
+  /**
+   * How many pairs in `fds`.
+   */
+  size_t fds_len;
+  /**
+   * NAME_ADDED and NAME_REMOVED: the mount point (bytes).
+   */
+  struct nsmon_bytes path;
+  /**
+   * DEGRADED: why, NUL-terminated; NULL otherwise.
+   */
+  const char *reason;
+} nsmon_inventory_event;
+
+/**
+ * Called by `nsmon_inventory_dispatch` for each event. Return 0 to go on, non-zero to stop.
+ *
+ * # Memory and lifetimes
+ * `event` is valid only during the call; copy what you keep. The callback may call
+ * `nsmon_inventory_fd` and `nsmon_inventory_free` on its inventory; any other call on it
+ * returns `-EBUSY`. It must not unwind (no C++ exceptions, no longjmp) through nsmon.
+ */
+typedef int (*nsmon_inventory_callback)(void *userdata, const struct nsmon_inventory_event *event);
+
+/**
+ * A network namespace, as C names it. Zero-initialise it for the caller's own namespace.
+ *
+ * # Memory and lifetimes
+ * nsmon reads it only during the call it is passed to (strings are copied where kept).
+ */
+typedef struct nsmon_netns_ref {
+  /**
+   * One of the `NSMON_NETNS_*` kinds.
+   */
+  uint32_t kind;
+  /**
+   * The name (`NSMON_NETNS_NAME`, UTF-8) or path (`NSMON_NETNS_PATH`, any bytes: file names
+   * need not be UTF-8), NUL-terminated; ignored otherwise.
+   */
+  const char *str;
+  /**
+   * The pid (`NSMON_NETNS_PID`) or fd (`NSMON_NETNS_FD`); ignored otherwise.
+   */
+  int num;
+} nsmon_netns_ref;
 
 /**
  * One NSID event, filled in by nsmon into memory the caller owns.
@@ -417,21 +565,6 @@ typedef struct nsmon_nsid_event {
  * same rules as `nsmon_watcher_callback` (no re-entry except `_fd` and `_free`, no unwinding).
  */
 typedef int (*nsmon_nsid_callback)(void *userdata, const struct nsmon_nsid_event *event);
-
-/**
- * A byte string that nsmon owns: `len` bytes at `bytes`, not NUL-terminated, not necessarily
- * UTF-8.
- */
-typedef struct nsmon_bytes {
-  /**
-   * The first byte.
-   */
-  const uint8_t *bytes;
-  /**
-   * How many.
-   */
-  size_t len;
-} nsmon_bytes;
 
 /**
  * A link event's fields. Absent numbers are 0, absent strings empty. Names are the kernel's
@@ -797,6 +930,137 @@ const char *nsmon_strerror(int code);
  * The string is static: never free it.
  */
 const char *nsmon_version(void);
+
+/**
+ * Creates an options object with the defaults: a rescan every 5 s, fds counted as holders,
+ * the proc connector used.
+ *
+ * Returns 0 and sets `*out`, or `NSMON_ERR_NULL` if `out` is NULL.
+ *
+ * # Safety
+ * `out` is NULL or points to writable memory for one pointer.
+ */
+int nsmon_inventory_options_new(struct nsmon_inventory_options **out);
+
+/**
+ * Frees an options object. NULL is accepted and ignored.
+ *
+ * # Safety
+ * `options` is NULL or came from `nsmon_inventory_options_new` and was not freed yet.
+ */
+void nsmon_inventory_options_free(struct nsmon_inventory_options *options);
+
+/**
+ * How often everything is read again, in milliseconds (default 5000; at least 10): the worst
+ * delay for what no event announces. Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or a live options object.
+ */
+int nsmon_inventory_options_set_rescan_interval_ms(struct nsmon_inventory_options *options,
+                                                   uint32_t ms);
+
+/**
+ * Whether processes' open nsfs fds count as holders (default true). Returns 0 or
+ * `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or a live options object.
+ */
+int nsmon_inventory_options_set_fds(struct nsmon_inventory_options *options, bool on);
+
+/**
+ * Whether the proc connector is used (default true; false: the rescans only). Returns 0 or
+ * `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or a live options object.
+ */
+int nsmon_inventory_options_set_proc_events(struct nsmon_inventory_options *options, bool on);
+
+/**
+ * Starts the inventory: listens to the proc connector, then scans the host; every namespace
+ * found is queued as APPEARED (after DEGRADED if a source is unavailable).
+ *
+ * Parameters: `options` (NULL for the defaults; not consumed), `out` (receives the inventory).
+ *
+ * Returns 0 and sets `*out`, or a negative code (`NSMON_ERR_NULL`, `-EMFILE`, ...). `*out` is
+ * written only on success.
+ *
+ * # Safety
+ * `options` is NULL or a live options object; `out` is NULL or writable for one pointer.
+ */
+int nsmon_inventory_new(const struct nsmon_inventory_options *options,
+                        struct nsmon_inventory **out);
+
+/**
+ * The inventory's pollable fd: readable whenever `nsmon_inventory_next` has an event. Do not
+ * close it (`nsmon_inventory_free` does). Returns the fd or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory.
+ */
+int nsmon_inventory_fd(const struct nsmon_inventory *inventory);
+
+/**
+ * Takes the next event without blocking: 1 and `*event` filled, 0 when there is none now, or
+ * a negative code (`NSMON_ERR_NULL`, `-EBUSY` from inside a callback). `*event` is written only
+ * when 1 is returned.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory; `event` is NULL or writable for one event.
+ */
+int nsmon_inventory_next(struct nsmon_inventory *inventory, struct nsmon_inventory_event *event);
+
+/**
+ * Calls `callback(userdata, event)` for each event ready now, until none is left or the
+ * callback returns non-zero. Returns the number delivered or a negative code. If the callback
+ * frees the inventory, the free happens when dispatch returns.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory; `callback` is NULL or safe to call with `userdata`.
+ */
+int nsmon_inventory_dispatch(struct nsmon_inventory *inventory,
+                             nsmon_inventory_callback callback,
+                             void *userdata);
+
+/**
+ * Blocks until an event is ready or `timeout_ms` passes (negative: no limit). Returns 1, 0
+ * (timeout), `-EINTR`, or another negative code.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory.
+ */
+int nsmon_inventory_wait(struct nsmon_inventory *inventory, int timeout_ms);
+
+/**
+ * Takes a snapshot of every namespace known now (as of the events taken so far) and returns
+ * how many there are (>= 0), or a negative code. Read them with `nsmon_inventory_snapshot_get`.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory.
+ */
+int nsmon_inventory_snapshot(struct nsmon_inventory *inventory);
+
+/**
+ * Fills `*event` (kind APPEARED) with the namespace at `index` of the last snapshot: 1, or 0
+ * past its end (`*event` untouched), or a negative code. Pointers stay valid until the next
+ * `nsmon_inventory_snapshot` or `nsmon_inventory_snapshot_get`.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory; `event` is NULL or writable for one event.
+ */
+int nsmon_inventory_snapshot_get(struct nsmon_inventory *inventory,
+                                 size_t index,
+                                 struct nsmon_inventory_event *event);
+
+/**
+ * Stops and frees the inventory, closing its fd. NULL is accepted and ignored.
+ *
+ * # Safety
+ * `inventory` is NULL or a live inventory, not used after this call.
+ */
+void nsmon_inventory_free(struct nsmon_inventory *inventory);
 
 /**
  * Checks that `name` can name a namespace: UTF-8, not empty, not `.` or `..`, without `/`,

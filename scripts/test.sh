@@ -35,13 +35,15 @@ cc "${cflags[@]}" tests/c/nsid_test.c -o "$work/nsid_test" $(pkg-config --cflags
 cc "${cflags[@]}" tests/c/stream_test.c -o "$work/stream_test" $(pkg-config --cflags --libs nsmon)
 # shellcheck disable=SC2046
 cc "${cflags[@]}" tests/c/abi_matrix.c -o "$work/abi_matrix" $(pkg-config --cflags --libs nsmon)
-for test in abi_matrix watcher_test nsid_test stream_test; do
+# shellcheck disable=SC2046
+cc "${cflags[@]}" tests/c/inventory_test.c -o "$work/inventory_test" $(pkg-config --cflags --libs nsmon)
+for test in abi_matrix watcher_test nsid_test stream_test inventory_test; do
     valgrind -q --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 "$work/$test"
 done
 
 step "C tests under AddressSanitizer, LeakSanitizer and UBSan (gcc's runtime)"
-for test in abi_matrix watcher_test nsid_test stream_test; do
+for test in abi_matrix watcher_test nsid_test stream_test inventory_test; do
     # shellcheck disable=SC2046
     cc -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
         -Wall -Wextra -Werror "tests/c/$test.c" -o "$work/asan_$test" $(pkg-config --cflags --libs nsmon)

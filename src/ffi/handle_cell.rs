@@ -83,6 +83,8 @@ pub(crate) struct Scratch {
     /// A path (a watcher event's folder).
     pub(crate) path: Option<std::ffi::CString>,
     pub(crate) names: Vec<super::stream::nsmon_bytes>,
+    /// Numbers laid out for C (an inventory event's fd pairs).
+    pub(crate) numbers: Vec<u32>,
 }
 
 impl Scratch {

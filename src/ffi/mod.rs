@@ -15,6 +15,7 @@
 
 pub mod error;
 mod handle_cell;
+pub mod inventory;
 pub mod name;
 pub mod netns;
 pub mod nsid;
