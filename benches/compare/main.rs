@@ -18,6 +18,7 @@
 
 mod consumers;
 mod heap;
+mod inventory;
 mod latency;
 mod load;
 
@@ -109,7 +110,7 @@ fn main() {
     let only = args
         .iter()
         .find_map(|a| a.strip_prefix("--only="))
-        .unwrap_or("abcdf")
+        .unwrap_or("abcdfg")
         .to_string();
     let tools = Tools::from_env();
     let dir = std::env::temp_dir().join(format!("nsmon-b-{}", std::process::id()));
@@ -132,6 +133,9 @@ fn main() {
     }
     if only.contains('f') {
         stalled_reader(&mut table);
+    }
+    if only.contains('g') {
+        inventory_scenario(&mut table, quick);
     }
 
     let _ = std::fs::remove_dir_all(&dir);
@@ -459,6 +463,57 @@ fn scale(table: &mut Table, tools: &Tools, count: usize) {
     table.add(
         "all-nsid target hearing all of them: time to add (ms), RSS growth (KiB)",
         format!("{all_ms:.2}, {all_kib}"),
+        String::new(),
+        None,
+    );
+}
+
+fn inventory_scenario(table: &mut Table, quick: bool) {
+    let n = if quick { 10 } else { 50 };
+    eprintln!("g. inventory: {n} unnamed namespaces come and go");
+    let l = inventory::latency(n);
+    let q =
+        |v: &[f64], p| latency::quantile(v, p).map_or("-".into(), |x| format!("{:.2} ms", x / 1e3));
+    table.section("g. inventory: every namespace of the host");
+    table.add(
+        &format!("`unshare -n sleep` started -> appeared: median | p99 (of {n}; target < 5 ms)"),
+        q(&l.appeared, 0.5),
+        q(&l.appeared, 0.99),
+        None,
+    );
+    table.add(
+        "last holder killed -> gone: median (target < 10 ms) | the kernel's own (handle polled)",
+        q(&l.gone, 0.5),
+        q(&l.kernel, 0.5),
+        Some(
+            latency::quantile(&l.gone, 0.5).unwrap_or(0.0)
+                / latency::quantile(&l.kernel, 0.5).unwrap_or(1.0),
+        ),
+    );
+    let (namespaces, per) = if quick { (10, 10) } else { (100, 10) };
+    eprintln!("g. inventory: initial scan, {namespaces} namespaces x {per} processes");
+    let (ours, lsns, found) = inventory::initial(namespaces, per);
+    table.add(
+        &format!(
+            "initial inventory, {namespaces} namespaces x {per} processes: nsmon | lsns -t net (ms; target <= 0.25x; found {found})"
+        ),
+        format!("{ours:.1}"),
+        format!("{lsns:.1}"),
+        Some(ours / lsns),
+    );
+    let storm = if quick { 2000 } else { 10_000 };
+    eprintln!("g. inventory: fork storm of {storm}");
+    let (cpu, overruns) = inventory::fork_storm(storm);
+    table.add(
+        &format!("fork storm, {storm} short processes: CPU per fork or exit event; overruns"),
+        format!("{cpu:.2} us; {overruns}"),
+        String::new(),
+        None,
+    );
+    let bytes = inventory::memory(if quick { 20 } else { 100 });
+    table.add(
+        "heap bytes per namespace known (target < 1024)",
+        format!("{bytes:.0}"),
         String::new(),
         None,
     );

@@ -226,6 +226,38 @@ const CAP_NET_ADMIN: u32 = 12;
 /// `PROC_USER_INIT_INO`: the inode of the initial user namespace, where `CAP_NET_ADMIN` must be.
 const INIT_USER_NS: &str = "user:[4026531837]";
 
+/// A process as a scan found it: pid, its tasks (tid, inode), its namespace fds (fd, inode).
+type Found = (u32, Vec<(u32, u64)>, Vec<(u32, u64)>);
+
+/// Scans on more than one thread only from this many processes (below, a thread costs more
+/// than it saves).
+const SCAN_SPLIT_AT: usize = 256;
+
+/// At most this many threads share a scan.
+const SCAN_THREADS: usize = 4;
+
+/// Reads the tasks (and fds) of `pids`.
+fn read_processes_with(scanner: &mut scan::Scanner, pids: &[u32], fds: bool) -> Vec<Found> {
+    pids.iter()
+        .filter_map(|&pid| {
+            let tasks = scanner.process_tasks(pid);
+            if tasks.is_empty() {
+                return None; // gone meanwhile, or not readable (another user's)
+            }
+            let held = if fds {
+                scanner.process_fds(pid)
+            } else {
+                Vec::new()
+            };
+            Some((pid, tasks, held))
+        })
+        .collect()
+}
+
+fn read_processes(mut scanner: scan::Scanner, pids: &[u32], fds: bool) -> Vec<Found> {
+    read_processes_with(&mut scanner, pids, fds)
+}
+
 /// The kernel, for the model: a holder is opened for an instant to read who it is.
 struct Real;
 
@@ -256,6 +288,7 @@ struct State {
     /// `/proc/self/mountinfo`, registered edge-triggered (see the watcher for why not POLLPRI).
     _mounts: File,
     timer: OwnedFd,
+    scanner: scan::Scanner,
     model: Model,
     degraded: Option<String>,
     buffer: Box<[u8]>,
@@ -363,6 +396,7 @@ impl State {
             procs,
             _mounts: mounts,
             timer,
+            scanner: scan::Scanner::new().map_err(|e| Error::os("open /proc", e))?,
             model: Model::default(),
             degraded: degraded.clone(),
             buffer: vec![0; 64 * 1024].into_boxed_slice(),
@@ -380,20 +414,51 @@ impl State {
         Ok(state)
     }
 
-    /// Reads everything again and applies the difference; arms the next rescan.
+    /// Reads everything again and applies the difference; arms the next rescan. On a host of
+    /// many processes the reading is shared among scoped threads, one a core (up to
+    /// [`SCAN_THREADS`]), which end before this returns.
     fn rescan(&mut self, out: &mut Vec<InventoryEvent>) -> Result<()> {
-        let tasks = scan::processes()
-            .into_iter()
-            .map(|pid| (pid, scan::process_tasks(pid)))
-            .filter(|(_, tasks)| !tasks.is_empty())
-            .collect();
-        let fds = self.options.fds.then(|| {
-            scan::processes()
-                .into_iter()
-                .map(|pid| (pid, scan::process_fds(pid)))
-                .filter(|(_, fds)| !fds.is_empty())
-                .collect()
+        let pids = self.scanner.processes();
+        let with_fds = self.options.fds;
+        let threads = if pids.len() < SCAN_SPLIT_AT {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(SCAN_THREADS))
+        };
+        let chunk = pids.len().div_ceil(threads).max(1);
+        let mut parts: Vec<Vec<Found>> = Vec::new();
+        std::thread::scope(|scope| {
+            let mut chunks = pids.chunks(chunk);
+            let mine = chunks.next().unwrap_or(&[]);
+            let helpers: Vec<_> = chunks
+                .map(|part| {
+                    scope.spawn(move || {
+                        // A helper that cannot open /proc leaves its part to this thread.
+                        let scanner = scan::Scanner::new().ok()?;
+                        Some(read_processes(scanner, part, with_fds))
+                    })
+                })
+                .collect();
+            parts.push(read_processes_with(&mut self.scanner, mine, with_fds));
+            let mut left = Vec::new();
+            for (helper, part) in helpers.into_iter().zip(pids.chunks(chunk).skip(1)) {
+                match helper.join() {
+                    Ok(Some(found)) => parts.push(found),
+                    _ => left.push(part),
+                }
+            }
+            for part in left {
+                parts.push(read_processes_with(&mut self.scanner, part, with_fds));
+            }
         });
+        let mut tasks = std::collections::HashMap::new();
+        let mut fds = with_fds.then(std::collections::HashMap::new);
+        for (pid, found_tasks, found_fds) in parts.into_iter().flatten() {
+            tasks.insert(pid, found_tasks);
+            if let (Some(fds), false) = (fds.as_mut(), found_fds.is_empty()) {
+                fds.insert(pid, found_fds);
+            }
+        }
         self.model
             .apply_scan(&mut Real, tasks, fds, scan::mounts(), out);
         let lingering = self.model.settle(&mut Real, out);
@@ -434,27 +499,30 @@ impl State {
         self.ended_batch(false)
     }
 
-    /// Applies one proc connector event.
+    /// Applies one proc connector event, reading as little as it can: a new task (a thread,
+    /// or a new process's only thread) is one link; after `execve` a process has one thread
+    /// left, whose id is the process's, so one link too unless nsmon knew of more (then the
+    /// process's task list is read again).
     fn apply(&mut self, event: ProcEvent, out: &mut Vec<InventoryEvent>) {
-        match event {
+        let (tid, tgid) = match event {
             ProcEvent::Fork {
                 child_pid,
                 child_tgid,
-            } if child_pid != child_tgid => {
-                let ino = scan::net_inode_of(&scan::task_link(child_tgid, child_pid));
-                self.model
-                    .set_task(&mut Real, child_pid, child_tgid, ino, out);
+            } => (child_pid, child_tgid),
+            ProcEvent::Exec { tgid, .. } if self.model.tasks_of(tgid) > 1 => {
+                let tasks = self.scanner.process_tasks(tgid);
+                self.model.set_process(&mut Real, tgid, tasks, out);
+                return;
             }
-            ProcEvent::Fork { child_tgid, .. }
-            | ProcEvent::Exec {
-                tgid: child_tgid, ..
-            } => {
-                let tasks = scan::process_tasks(child_tgid);
-                self.model.set_process(&mut Real, child_tgid, tasks, out);
+            ProcEvent::Exec { tgid, .. } => (tgid, tgid),
+            ProcEvent::Exit { pid, tgid } => {
+                self.model.set_task(&mut Real, pid, tgid, None, out);
+                return;
             }
-            ProcEvent::Exit { pid, tgid } => self.model.set_task(&mut Real, pid, tgid, None, out),
-            ProcEvent::Ack { .. } | ProcEvent::Other => {}
-        }
+            ProcEvent::Ack { .. } | ProcEvent::Other => return,
+        };
+        let ino = self.scanner.task_inode(tgid, tid);
+        self.model.set_task(&mut Real, tid, tgid, ino, out);
     }
 
     /// Reads the proc connector until it is drained or the budget is spent. Returns whether it

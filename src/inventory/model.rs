@@ -409,6 +409,11 @@ impl Model {
         all
     }
 
+    /// How many tasks of process `tgid` are known.
+    pub(crate) fn tasks_of(&self, tgid: u32) -> usize {
+        self.processes.get(&tgid).map_or(0, BTreeSet::len)
+    }
+
     /// How many namespaces are known.
     pub(crate) fn len(&self) -> usize {
         self.spaces.len()

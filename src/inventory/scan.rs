@@ -3,40 +3,17 @@
 //! opened: reading `net:[INODE]` holds nothing and costs one system call.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::sys::procfs;
 
 /// The inode in an nsfs link target of a network namespace (`net:[4026531840]`).
 pub(crate) fn net_inode(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"net:[")?.strip_suffix(b"]")?;
     std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// The network namespace inode a link (`/proc/.../ns/net`, an fd) points to now.
-pub(crate) fn net_inode_of(path: &Path) -> Option<u64> {
-    link_inode(path)
-}
-
-fn link_inode(path: &Path) -> Option<u64> {
-    let target = std::fs::read_link(path).ok()?;
-    net_inode(target.as_os_str().as_bytes())
-}
-
-/// The numeric entries of a `/proc` directory (pids, tids, fds).
-fn numbers(dir: &Path) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            std::str::from_utf8(e.file_name().as_bytes())
-                .ok()?
-                .parse()
-                .ok()
-        })
-        .collect()
 }
 
 /// The path of task `tid`'s namespace link in process `tgid`.
@@ -49,25 +26,125 @@ pub(crate) fn fd_link(pid: u32, fd: u32) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/fd/{fd}"))
 }
 
-/// Every task of process `tgid` and its namespace's inode (none when the process is gone).
-pub(crate) fn process_tasks(tgid: u32) -> Vec<(u32, u64)> {
-    numbers(Path::new(&format!("/proc/{tgid}/task")))
-        .into_iter()
-        .filter_map(|tid| Some((tid, link_inode(&task_link(tgid, tid))?)))
-        .collect()
+/// Reads `/proc` for the inventory: through an open `/proc`, with buffers kept between calls,
+/// so that a scan of the host costs a few cheap system calls a process (see `sys::procfs`).
+pub(crate) struct Scanner {
+    proc: OwnedFd,
+    dents: Box<[u8]>,
+    link: [u8; 64],
+    path: Vec<u8>,
+    numbers: Vec<u32>,
 }
 
-/// The network namespace fds of process `pid`: (fd, inode).
-pub(crate) fn process_fds(pid: u32) -> Vec<(u32, u64)> {
-    numbers(Path::new(&format!("/proc/{pid}/fd")))
-        .into_iter()
-        .filter_map(|fd| Some((fd, link_inode(&fd_link(pid, fd))?)))
-        .collect()
+impl Scanner {
+    pub(crate) fn new() -> std::io::Result<Scanner> {
+        Ok(Scanner {
+            proc: procfs::open_proc()?,
+            dents: vec![0; 32 * 1024].into_boxed_slice(),
+            link: [0; 64],
+            path: Vec::with_capacity(64),
+            numbers: Vec::new(),
+        })
+    }
+
+    /// `path` (relative to `/proc`) as a C string in the kept buffer.
+    fn path(&mut self, args: std::fmt::Arguments<'_>) -> &CStr {
+        self.path.clear();
+        // Infallible: writing to a Vec.
+        let _ = std::io::Write::write_fmt(&mut self.path, args);
+        self.path.push(0);
+        CStr::from_bytes_with_nul(&self.path).expect("one NUL, at the end")
+    }
+
+    fn inode(&mut self, args: std::fmt::Arguments<'_>) -> Option<u64> {
+        self.path(args);
+        let path = CStr::from_bytes_with_nul(&self.path).ok()?;
+        let target = procfs::read_link_at(self.proc.as_fd(), path, &mut self.link).ok()?;
+        net_inode(target)
+    }
+
+    fn list(&mut self, args: std::fmt::Arguments<'_>) -> Vec<u32> {
+        self.path(args);
+        self.numbers.clear();
+        let Ok(path) = CStr::from_bytes_with_nul(&self.path) else {
+            return Vec::new();
+        };
+        let _ = procfs::numbers_at(self.proc.as_fd(), path, &mut self.dents, &mut self.numbers);
+        std::mem::take(&mut self.numbers)
+    }
+
+    /// Every process.
+    pub(crate) fn processes(&mut self) -> Vec<u32> {
+        self.list(format_args!("."))
+    }
+
+    /// Task `tid` of process `tgid`'s namespace inode (none when it is gone).
+    pub(crate) fn task_inode(&mut self, tgid: u32, tid: u32) -> Option<u64> {
+        self.inode(format_args!("{tgid}/task/{tid}/ns/net"))
+    }
+
+    /// Every task of process `tgid` and its namespace's inode (none when the process is gone).
+    /// A process with one thread (its task directory's link count is 3: `.`, `..` and the
+    /// thread) costs two system calls; others, a listing and one link a thread.
+    pub(crate) fn process_tasks(&mut self, tgid: u32) -> Vec<(u32, u64)> {
+        self.path(format_args!("{tgid}/task"));
+        let single = CStr::from_bytes_with_nul(&self.path)
+            .ok()
+            .and_then(|p| procfs::link_count_at(self.proc.as_fd(), p).ok())
+            == Some(3);
+        if single {
+            if let Some(ino) = self.inode(format_args!("{tgid}/ns/net")) {
+                return vec![(tgid, ino)];
+            }
+        }
+        self.list(format_args!("{tgid}/task"))
+            .into_iter()
+            .filter_map(|tid| Some((tid, self.task_inode(tgid, tid)?)))
+            .collect()
+    }
+
+    /// The network namespace fds of process `pid`: (fd, inode). Each link is read relative
+    /// to the open fd directory, so that the kernel looks up one name, not the whole path.
+    pub(crate) fn process_fds(&mut self, pid: u32) -> Vec<(u32, u64)> {
+        self.path(format_args!("{pid}/fd"));
+        let Ok(path) = CStr::from_bytes_with_nul(&self.path) else {
+            return Vec::new();
+        };
+        let Ok(Some(dir)) = procfs::open_dir_at(self.proc.as_fd(), path) else {
+            return Vec::new();
+        };
+        self.numbers.clear();
+        let _ = procfs::numbers_of(dir.as_fd(), &mut self.dents, &mut self.numbers);
+        let mut found = Vec::new();
+        let mut name = itoa_buffer();
+        for &fd in &self.numbers {
+            let target = procfs::read_link_at(dir.as_fd(), decimal(fd, &mut name), &mut self.link);
+            if let Some(ino) = target.ok().and_then(net_inode) {
+                found.push((fd, ino));
+            }
+        }
+        found
+    }
 }
 
-/// Every process.
-pub(crate) fn processes() -> Vec<u32> {
-    numbers(Path::new("/proc"))
+/// Room for a u32 in decimal and its NUL.
+fn itoa_buffer() -> [u8; 11] {
+    [0; 11]
+}
+
+/// `n` in decimal, NUL-terminated, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 11]) -> &CStr {
+    let mut at = buf.len() - 1;
+    buf[at] = 0;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    CStr::from_bytes_with_nul(&buf[at..]).expect("digits, then one NUL")
 }
 
 /// The network namespaces mounted in the caller's mount namespace: mount point -> inode, from
@@ -121,6 +198,20 @@ fn unescape(field: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn link_inode(path: &Path) -> Option<u64> {
+        let target = std::fs::read_link(path).ok()?;
+        net_inode(target.as_os_str().as_bytes())
+    }
+
+    #[test]
+    fn decimals_are_written_whole() {
+        let mut buf = itoa_buffer();
+        for n in [0, 7, 10, 4_294_967_295] {
+            assert_eq!(decimal(n, &mut buf).to_str().unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn nsfs_links_give_their_inode_and_nothing_else_does() {
@@ -151,10 +242,26 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_found_with_its_namespace() {
+    fn this_process_is_found_with_its_namespace_and_its_threads() {
         let me = std::process::id();
         let own = link_inode(Path::new("/proc/self/ns/net")).unwrap();
-        assert!(processes().contains(&me));
-        assert!(process_tasks(me).contains(&(me, own)));
+        let mut scanner = Scanner::new().unwrap();
+        assert!(scanner.processes().contains(&me));
+        // The test harness runs this on a thread of its own: several threads, all listed.
+        let tasks = scanner.process_tasks(me);
+        assert!(tasks.contains(&(me, own)), "{tasks:?}");
+        assert!(tasks.len() > 1, "{tasks:?}");
+        // A process of one thread: the short way.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert_eq!(scanner.process_tasks(pid), vec![(pid, own)]);
+        let _ = child.kill();
+        let _ = child.wait();
+        let file = std::fs::File::open("/proc/self/ns/net").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file) as u32;
+        assert!(scanner.process_fds(me).contains(&(fd, own)));
     }
 }

@@ -11,6 +11,7 @@
 //! - `netns`: a namespace fd's type, and running code inside another network namespace on a
 //!   scoped helper thread;
 //! - `nsfs`: namespace file handles, which name a namespace without holding it;
+//! - `procfs`: reading `/proc` cheaply (links and listings relative to an open `/proc`);
 //! - `timer`: a timerfd, for the inventory's rescans.
 
 use std::ffi::CString;
@@ -37,6 +38,7 @@ macro_rules! syscall {
 pub(crate) mod netlink;
 pub(crate) mod netns;
 pub(crate) mod nsfs;
+pub(crate) mod procfs;
 pub(crate) mod timer;
 
 /// `f_type` of an nsfs file, the filesystem behind `/proc/PID/ns/*` and their bind mounts.
