@@ -198,3 +198,37 @@ pub fn inotify_events(data: &[u8]) {
         }
     }
 }
+
+/// A datagram from the proc connector: each netlink message's payload through the inventory's
+/// connector parser. Whatever the bytes, it says what the message is or refuses it; a fork,
+/// exec or exit is only ever read from a message that holds its whole event.
+pub fn proc_connector(data: &[u8]) {
+    for msg in messages(data) {
+        let Ok(msg) = msg else { break };
+        if let Ok(event) = crate::inventory::procs_parse(msg.payload) {
+            let full = matches!(
+                event,
+                crate::inventory::ProcEventKind::Fork
+                    | crate::inventory::ProcEventKind::Exec
+                    | crate::inventory::ProcEventKind::Exit
+            );
+            // cn_msg (20 bytes), proc_event header (16) and at least two fields.
+            assert!(!full || msg.payload.len() >= 20 + 16 + 8);
+        }
+    }
+}
+
+/// `/proc/self/mountinfo` text: each line through the inventory's nsfs-mount parser. A mount
+/// point it reads is never longer than its line, and is the line's own bytes when nothing in
+/// it is escaped.
+pub fn mountinfo(data: &[u8]) {
+    for line in data.split(|b| *b == b'\n') {
+        if let Some((point, _ino)) = crate::inventory::mount_line(line) {
+            let bytes = point.as_os_str().as_encoded_bytes();
+            assert!(bytes.len() <= line.len());
+            if !line.contains(&b'\\') {
+                assert!(line.windows(bytes.len().max(1)).any(|w| w == bytes) || bytes.is_empty());
+            }
+        }
+    }
+}

@@ -160,7 +160,7 @@ fn ls_agrees_with_lsns_on_what_both_see_and_sees_what_lsns_misses() {
             .unwrap();
         assert!(output.status.success());
         let lsns: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        // lsns counts itself, in this process's namespace.
+        // lsns counts itself, in this process's namespace (and nsmon ls itself, likewise).
         let here = NetnsRef::Current.identify().unwrap().ino;
         let theirs: HashMap<u64, u64> = lsns["namespaces"]
             .as_array()
@@ -172,10 +172,23 @@ fn ls_agrees_with_lsns_on_what_both_see_and_sees_what_lsns_misses() {
                 (ino, nprocs - u64::from(ino == here))
             })
             .collect();
-        let ours: HashMap<u64, u64> = inventory()
-            .namespaces()
-            .into_iter()
-            .map(|n| (n.id.ino, n.pids.len() as u64))
+        // What `nsmon ls --json` prints, line by line.
+        let ls = Command::new(env!("CARGO_BIN_EXE_nsmon"))
+            .args(["ls", "--json"])
+            .output()
+            .unwrap();
+        assert!(ls.status.success());
+        let ours: HashMap<u64, u64> = String::from_utf8(ls.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let ns: serde_json::Value = serde_json::from_str(line).unwrap();
+                let ino = ns["inode"].as_u64().unwrap();
+                (
+                    ino,
+                    ns["processes"].as_u64().unwrap() - u64::from(ino == here),
+                )
+            })
             .collect();
         let both: HashMap<u64, u64> = ours
             .iter()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 8] = [
     ("netlink_datagram", nsmon::fuzzing::netlink_datagram),
     ("rtnetlink_message", nsmon::fuzzing::rtnetlink_message),
     ("nsid_payload", nsmon::fuzzing::nsid_payload),
@@ -18,6 +18,8 @@ const TARGETS: [(&str, Target); 6] = [
     ),
     ("inotify_events", nsmon::fuzzing::inotify_events),
     ("name", nsmon::fuzzing::name),
+    ("proc_connector", nsmon::fuzzing::proc_connector),
+    ("mountinfo", nsmon::fuzzing::mountinfo),
 ];
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {

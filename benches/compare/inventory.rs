@@ -82,6 +82,9 @@ fn micros(d: Duration) -> f64 {
 /// own delay between a kill and the namespace's file handle going stale.
 pub struct Latency {
     pub appeared: Vec<f64>,
+    /// From the start to the process's namespace link changing, polled in a tight loop: the
+    /// earliest any observer could know.
+    pub exists: Vec<f64>,
     pub gone: Vec<f64>,
     pub kernel: Vec<f64>,
 }
@@ -91,6 +94,7 @@ pub fn latency(n: usize) -> Latency {
     let own = NetnsRef::Current.identify().unwrap();
     let mut out = Latency {
         appeared: Vec::new(),
+        exists: Vec::new(),
         gone: Vec::new(),
         kernel: Vec::new(),
     };
@@ -120,8 +124,18 @@ pub fn latency(n: usize) -> Latency {
     }
     // The kernel's own delay: a handle polled from kill until it goes stale, no nsmon involved.
     for _ in 0..n {
+        let started = Instant::now();
         let mut child = unshared("exec sleep 30");
         let link = format!("/proc/{}/ns/net", child.id());
+        let own_link = format!("net:[{}]", own.ino);
+        while std::fs::read_link(&link).is_ok_and(|t| t.as_os_str() == own_link.as_str())
+            || std::fs::read_link(&link).is_err()
+        {
+            if started.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+        out.exists.push(micros(started.elapsed()));
         let mut handle = None;
         for _ in 0..1000 {
             if let Ok(fd) = std::fs::File::open(&link) {

@@ -482,6 +482,15 @@ fn inventory_scenario(table: &mut Table, quick: bool) {
         None,
     );
     table.add(
+        "started -> appeared, median: nsmon | its namespace link changed (polled: the earliest)",
+        q(&l.appeared, 0.5),
+        q(&l.exists, 0.5),
+        Some(
+            latency::quantile(&l.appeared, 0.5).unwrap_or(0.0)
+                / latency::quantile(&l.exists, 0.5).unwrap_or(1.0),
+        ),
+    );
+    table.add(
         "last holder killed -> gone: median (target < 10 ms) | the kernel's own (handle polled)",
         q(&l.gone, 0.5),
         q(&l.kernel, 0.5),

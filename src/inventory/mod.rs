@@ -52,6 +52,35 @@ use crate::NetnsId;
 use model::{Identified, Kernel, Model};
 use procs::ProcEvent;
 
+/// What a proc connector message was, for the fuzzers (see `fuzzing::proc_connector`).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcEventKind {
+    /// A fork.
+    Fork,
+    /// An exec.
+    Exec,
+    /// An exit.
+    Exit,
+    /// Anything else the parser accepts.
+    Other,
+}
+
+/// The connector parser, for the fuzzers.
+pub(crate) fn procs_parse(payload: &[u8]) -> std::result::Result<ProcEventKind, ()> {
+    Ok(match procs::parse(payload).map_err(|_| ())? {
+        ProcEvent::Fork { .. } => ProcEventKind::Fork,
+        ProcEvent::Exec { .. } => ProcEventKind::Exec,
+        ProcEvent::Exit { .. } => ProcEventKind::Exit,
+        ProcEvent::Ack { .. } | ProcEvent::Other => ProcEventKind::Other,
+    })
+}
+
+/// The mountinfo line parser, for the fuzzers.
+pub(crate) fn mount_line(line: &[u8]) -> Option<(PathBuf, u64)> {
+    scan::parse_mount_line(line)
+}
+
 /// A network namespace the inventory knows, with what holds it (as far as nsmon can see).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NetnsInfo {

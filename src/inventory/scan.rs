@@ -160,7 +160,7 @@ pub(crate) fn mounts() -> HashMap<PathBuf, u64> {
 }
 
 /// One mountinfo line: `ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER`.
-fn parse_mount_line(line: &[u8]) -> Option<(PathBuf, u64)> {
+pub(crate) fn parse_mount_line(line: &[u8]) -> Option<(PathBuf, u64)> {
     let fields: Vec<&[u8]> = line.split(|b| *b == b' ').collect();
     let dash = fields.iter().position(|f| *f == b"-")?;
     if fields.get(dash + 1) != Some(&&b"nsfs"[..]) {
