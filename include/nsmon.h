@@ -477,6 +477,14 @@ typedef struct nsmon_inventory_event {
    */
   size_t fds_len;
   /**
+   * APPEARED, with "sockets" on: sockets living in it, as pairs (pid, fd).
+   */
+  const uint32_t *sockets;
+  /**
+   * How many pairs in `sockets`.
+   */
+  size_t sockets_len;
+  /**
    * NAME_ADDED and NAME_REMOVED: the mount point (bytes).
    */
   struct nsmon_bytes path;
@@ -968,6 +976,16 @@ int nsmon_inventory_options_set_rescan_interval_ms(struct nsmon_inventory_option
  * `options` is NULL or a live options object.
  */
 int nsmon_inventory_options_set_fds(struct nsmon_inventory_options *options, bool on);
+
+/**
+ * Whether sockets count as holders of the namespace they live in (default false: it costs a
+ * few system calls a socket of the host; a namespace held only by a socket is seen only with
+ * it). The calling process's own sockets never count. Returns 0 or `NSMON_ERR_NULL`.
+ *
+ * # Safety
+ * `options` is NULL or a live options object.
+ */
+int nsmon_inventory_options_set_sockets(struct nsmon_inventory_options *options, bool on);
 
 /**
  * Whether the proc connector is used (default true; false: the rescans only). Returns 0 or

@@ -370,3 +370,61 @@ fn without_rescans_the_proc_connector_and_the_mount_table_tell_everything_at_onc
     let id = NetnsRef::Name(&ns.name).identify().unwrap();
     life_of(&mut inventory, id, || ns.delete());
 }
+
+#[test]
+fn a_namespace_held_only_by_a_socket_is_seen_with_sockets_on_and_goes_with_the_socket() {
+    require_root!();
+    let mut inventory = Inventory::new(
+        InventoryOptions::new()
+            .rescan_interval(Duration::from_millis(100))
+            .sockets(true),
+    )
+    .unwrap();
+    // perl makes a namespace, a socket in it, then goes back (setns, 308) to where it was:
+    // the socket is all that holds the namespace. It prints the namespace's inode first.
+    let script = "open(my $h, '<', '/proc/self/ns/net') or die; \
+        syscall(272, 0x40000000) == 0 or die $!; \
+        print readlink('/proc/self/ns/net'), \"\\n\"; $| = 1; \
+        socket(my $s, 1, 2, 0) or die $!; \
+        syscall(308, fileno($h), 0x40000000) == 0 or die $!; close($h); sleep 30";
+    let mut child = Command::new("perl")
+        .args(["-e", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let loner = Proc(child);
+    let ino: u64 = line
+        .trim()
+        .strip_prefix("net:[")
+        .and_then(|l| l.strip_suffix(']'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let held = |inventory: &Inventory| {
+        inventory
+            .namespaces()
+            .into_iter()
+            .find(|n| n.id.ino == ino && n.sockets.iter().any(|(p, _)| *p == pid))
+    };
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        if held(&inventory).is_some() {
+            break;
+        }
+        events.extend(collect_for(&mut inventory, Duration::from_millis(20)));
+    }
+    let info = held(&inventory).unwrap_or_else(|| panic!("{:?}", inventory.namespaces()));
+    assert!(info.pids.is_empty() && info.fds.is_empty(), "{info:?}");
+    let id = info.id;
+    loner.kill();
+    events.extend(collect_until(&mut inventory, T, |e| is_gone(e, &id)));
+    assert!(is_gone(&events, &id), "{:?}", about(&events, &id));
+    check_alternation(&events);
+}

@@ -80,6 +80,8 @@ type InventoryEvent struct {
 	Threads []uint32
 	// Fds are open fds of it.
 	Fds []NetnsFd
+	// Sockets are sockets living in it (with InventoryOptions.Sockets).
+	Sockets []NetnsFd
 	// Path is the mount point that came or went (NameAdded, NameRemoved).
 	Path string
 	// Reason says why a source is unavailable (Degraded).
@@ -94,6 +96,9 @@ type InventoryOptions struct {
 	RescanInterval time.Duration
 	// NoFds leaves processes' open namespace fds out of the holders.
 	NoFds bool
+	// Sockets counts sockets as holders of the namespace they live in (costly: a few system
+	// calls a socket of the host). This process's own sockets never count.
+	Sockets bool
 	// NoProcEvents leaves the proc connector unused: the rescans only.
 	NoProcEvents bool
 }
@@ -120,6 +125,7 @@ func NewInventory(opts InventoryOptions) (*Inventory, error) {
 		C.nsmon_inventory_options_set_rescan_interval_ms(o, C.uint32_t(ms))
 	}
 	C.nsmon_inventory_options_set_fds(o, C.bool(!opts.NoFds))
+	C.nsmon_inventory_options_set_sockets(o, C.bool(opts.Sockets))
 	C.nsmon_inventory_options_set_proc_events(o, C.bool(!opts.NoProcEvents))
 	inv := &Inventory{}
 	if _, err := call("inventory new", func() C.int { return C.nsmon_inventory_new(o, &inv.ptr) }); err != nil {
@@ -172,6 +178,10 @@ func inventoryEvent(c *C.nsmon_inventory_event) InventoryEvent {
 	pairs := uint32s(c.fds, 2*c.fds_len)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		ev.Fds = append(ev.Fds, NetnsFd{Pid: pairs[i], Fd: pairs[i+1]})
+	}
+	pairs = uint32s(c.sockets, 2*c.sockets_len)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		ev.Sockets = append(ev.Sockets, NetnsFd{Pid: pairs[i], Fd: pairs[i+1]})
 	}
 	if c.path.bytes != nil {
 		ev.Path = C.GoStringN((*C.char)(unsafe.Pointer(c.path.bytes)), C.int(c.path.len))

@@ -129,6 +129,10 @@ pub struct nsmon_inventory_event {
     pub fds: *const u32,
     /// How many pairs in `fds`.
     pub fds_len: usize,
+    /// APPEARED, with "sockets" on: sockets living in it, as pairs (pid, fd).
+    pub sockets: *const u32,
+    /// How many pairs in `sockets`.
+    pub sockets_len: usize,
     /// NAME_ADDED and NAME_REMOVED: the mount point (bytes).
     pub path: nsmon_bytes,
     /// DEGRADED: why, NUL-terminated; NULL otherwise.
@@ -148,6 +152,8 @@ impl nsmon_inventory_event {
             threads_len: 0,
             fds: std::ptr::null(),
             fds_len: 0,
+            sockets: std::ptr::null(),
+            sockets_len: 0,
             path: nsmon_bytes {
                 bytes: std::ptr::null(),
                 len: 0,
@@ -164,14 +170,21 @@ impl nsmon_inventory_event {
             bytes: p.as_os_str().as_bytes().as_ptr(),
             len: p.as_os_str().len(),
         }));
+        // fd pairs, then socket pairs, in one array (one allocation kept for the next event).
         scratch.numbers.clear();
-        scratch
-            .numbers
-            .extend(ns.fds.iter().flat_map(|(pid, fd)| [*pid, *fd]));
+        scratch.numbers.extend(
+            ns.fds
+                .iter()
+                .chain(&ns.sockets)
+                .flat_map(|(pid, fd)| [*pid, *fd]),
+        );
         (out.names, out.names_len) = (scratch.names.as_ptr(), scratch.names.len());
         (out.pids, out.pids_len) = (ns.pids.as_ptr(), ns.pids.len());
         (out.threads, out.threads_len) = (ns.threads.as_ptr(), ns.threads.len());
         (out.fds, out.fds_len) = (scratch.numbers.as_ptr(), ns.fds.len());
+        // SAFETY: the array holds 2 * (fds + sockets) numbers; this is its sockets part.
+        out.sockets = unsafe { scratch.numbers.as_ptr().add(2 * ns.fds.len()) };
+        out.sockets_len = ns.sockets.len();
         out
     }
 
@@ -303,6 +316,21 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_fds(
 ) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { update(options, |o| o.fds(on)) }
+}
+
+/// Whether sockets count as holders of the namespace they live in (default false: it costs a
+/// few system calls a socket of the host; a namespace held only by a socket is seen only with
+/// it). The calling process's own sockets never count. Returns 0 or `NSMON_ERR_NULL`.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_inventory_options_set_sockets(
+    options: *mut nsmon_inventory_options,
+    on: bool,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { update(options, |o| o.sockets(on)) }
 }
 
 /// Whether the proc connector is used (default true; false: the rescans only). Returns 0 or

@@ -21,7 +21,10 @@
 //!   read again and the difference applied: this finds what no event announces (a process that
 //!   calls `unshare(CLONE_NEWNET)` or `setns` without a later fork or exec, a thread doing so,
 //!   an fd passed over a socket), at worst one interval late. (`listns()`, Linux 6.19, is not
-//!   used yet.) A namespace held only by a socket is not seen.
+//!   used yet.)
+//! - **Sockets** (optional, [`InventoryOptions::sockets`], off by default): each socket of the
+//!   host copied into this process for an instant and asked which namespace it lives in, as
+//!   `lsns` does; without it a namespace held only by a socket is not seen.
 //!
 //! Gone means gone: when a namespace has lost its last visible holder, its nsfs file handle
 //! (Linux 6.18+, kept from when it appeared; it holds nothing) is opened for a moment: `ESTALE`
@@ -30,7 +33,7 @@
 //! handles a namespace is `Gone` when no holder nsmon can see remains. nsmon itself holds no fd
 //! in any namespace it inventories (it opens one for an instant to read its id).
 
-mod model;
+pub(crate) mod model;
 mod procs;
 pub(crate) mod scan;
 
@@ -94,6 +97,8 @@ pub struct NetnsInfo {
     pub threads: Vec<u32>,
     /// Open fds of it: (pid, fd).
     pub fds: Vec<(u32, u32)>,
+    /// Sockets that live in it: (pid, fd); only with [`InventoryOptions::sockets`].
+    pub sockets: Vec<(u32, u32)>,
 }
 
 impl NetnsInfo {
@@ -200,6 +205,7 @@ pub enum InventoryEvent {
 pub struct InventoryOptions {
     rescan_interval: Duration,
     fds: bool,
+    sockets: bool,
     proc_events: bool,
 }
 
@@ -208,6 +214,7 @@ impl Default for InventoryOptions {
         InventoryOptions {
             rescan_interval: Duration::from_secs(5),
             fds: true,
+            sockets: false,
             proc_events: true,
         }
     }
@@ -229,6 +236,17 @@ impl InventoryOptions {
     /// Whether processes' open nsfs fds count as holders (default on).
     pub fn fds(mut self, on: bool) -> Self {
         self.fds = on;
+        self
+    }
+
+    /// Whether sockets count as holders of the namespace they live in (default off: it costs a
+    /// few system calls a socket of the host, at start and in every rescan; a namespace held
+    /// only by a socket is seen only with it). Each socket is copied into this process for an
+    /// instant to ask it (`pidfd_getfd`, Linux 5.6+, and `SIOCGSKNS`, as `lsns` does). The
+    /// calling process's own sockets never count: a program that follows the namespaces it
+    /// inventories (a stream's sockets) would otherwise keep each looking held.
+    pub fn sockets(mut self, on: bool) -> Self {
+        self.sockets = on;
         self
     }
 
@@ -255,8 +273,21 @@ const CAP_NET_ADMIN: u32 = 12;
 /// `PROC_USER_INIT_INO`: the inode of the initial user namespace, where `CAP_NET_ADMIN` must be.
 const INIT_USER_NS: &str = "user:[4026531837]";
 
-/// A process as a scan found it: pid, its tasks (tid, inode), its namespace fds (fd, inode).
-type Found = (u32, Vec<(u32, u64)>, Vec<(u32, u64)>);
+/// A process as a scan found it: pid, its tasks (tid, inode), its namespace fds (fd, inode),
+/// its sockets' namespaces (fd, namespace).
+type Found = (
+    u32,
+    Vec<(u32, u64)>,
+    Vec<(u32, u64)>,
+    Vec<(u32, model::Identified)>,
+);
+
+/// What a scan reads of each process.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    fds: bool,
+    sockets: bool,
+}
 
 /// Scans on more than one thread only from this many processes (below, a thread costs more
 /// than it saves).
@@ -265,26 +296,30 @@ const SCAN_SPLIT_AT: usize = 256;
 /// At most this many threads share a scan.
 const SCAN_THREADS: usize = 4;
 
-/// Reads the tasks (and fds) of `pids`.
-fn read_processes_with(scanner: &mut scan::Scanner, pids: &[u32], fds: bool) -> Vec<Found> {
+/// Reads the tasks (and fds, sockets) of `pids`.
+fn read_processes_with(scanner: &mut scan::Scanner, pids: &[u32], reads: Reads) -> Vec<Found> {
+    let me = std::process::id();
     pids.iter()
         .filter_map(|&pid| {
             let tasks = scanner.process_tasks(pid);
             if tasks.is_empty() {
                 return None; // gone meanwhile, or not readable (another user's)
             }
-            let held = if fds {
-                scanner.process_fds(pid)
-            } else {
-                Vec::new()
+            let (fds, sockets) = match reads {
+                Reads {
+                    fds: false,
+                    sockets: false,
+                } => (Vec::new(), Vec::new()),
+                Reads { sockets, .. } => scanner.process_fds_and_sockets(pid, sockets && pid != me),
             };
-            Some((pid, tasks, held))
+            let fds = if reads.fds { fds } else { Vec::new() };
+            Some((pid, tasks, fds, sockets))
         })
         .collect()
 }
 
-fn read_processes(mut scanner: scan::Scanner, pids: &[u32], fds: bool) -> Vec<Found> {
-    read_processes_with(&mut scanner, pids, fds)
+fn read_processes(mut scanner: scan::Scanner, pids: &[u32], reads: Reads) -> Vec<Found> {
+    read_processes_with(&mut scanner, pids, reads)
 }
 
 /// The kernel, for the model: a holder is opened for an instant to read who it is.
@@ -448,7 +483,10 @@ impl State {
     /// [`SCAN_THREADS`]), which end before this returns.
     fn rescan(&mut self, out: &mut Vec<InventoryEvent>) -> Result<()> {
         let pids = self.scanner.processes();
-        let with_fds = self.options.fds;
+        let with_fds = Reads {
+            fds: self.options.fds,
+            sockets: self.options.sockets,
+        };
         let threads = if pids.len() < SCAN_SPLIT_AT {
             1
         } else {
@@ -481,15 +519,19 @@ impl State {
             }
         });
         let mut tasks = std::collections::HashMap::new();
-        let mut fds = with_fds.then(std::collections::HashMap::new);
-        for (pid, found_tasks, found_fds) in parts.into_iter().flatten() {
+        let mut fds = self.options.fds.then(std::collections::HashMap::new);
+        let mut sockets = self.options.sockets.then(std::collections::HashMap::new);
+        for (pid, found_tasks, found_fds, found_sockets) in parts.into_iter().flatten() {
             tasks.insert(pid, found_tasks);
             if let (Some(fds), false) = (fds.as_mut(), found_fds.is_empty()) {
                 fds.insert(pid, found_fds);
             }
+            if let (Some(sockets), false) = (sockets.as_mut(), found_sockets.is_empty()) {
+                sockets.insert(pid, found_sockets);
+            }
         }
         self.model
-            .apply_scan(&mut Real, tasks, fds, scan::mounts(), out);
+            .apply_scan(&mut Real, tasks, fds, sockets, scan::mounts(), out);
         let lingering = self.model.settle(&mut Real, out);
         self.rescan_at = Instant::now() + self.options.rescan_interval;
         self.ended_batch(lingering)

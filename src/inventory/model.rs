@@ -51,11 +51,15 @@ struct Space {
     tasks: BTreeSet<u32>,
     mounts: BTreeSet<PathBuf>,
     fds: BTreeSet<(u32, u32)>,
+    sockets: BTreeSet<(u32, u32)>,
 }
 
 impl Space {
     fn held(&self) -> bool {
-        !(self.tasks.is_empty() && self.mounts.is_empty() && self.fds.is_empty())
+        !(self.tasks.is_empty()
+            && self.mounts.is_empty()
+            && self.fds.is_empty()
+            && self.sockets.is_empty())
     }
 }
 
@@ -64,6 +68,7 @@ enum Holder<'a> {
     Task(u32),
     Mount(&'a Path),
     Fd(u32, u32),
+    Socket(u32, u32),
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +80,8 @@ pub(crate) struct Model {
     processes: HashMap<u32, BTreeSet<u32>>,
     /// pid -> its namespace fds (fd, inode).
     fds: HashMap<u32, Vec<(u32, u64)>>,
+    /// pid -> its sockets' namespaces (fd, inode), when sockets are read.
+    sockets: HashMap<u32, Vec<(u32, u64)>>,
     mounts: HashMap<PathBuf, u64>,
     /// Identified in this batch, not reported yet.
     fresh: Vec<u64>,
@@ -94,13 +101,31 @@ impl Model {
         holder: Holder<'_>,
         out: &mut Vec<InventoryEvent>,
     ) -> bool {
+        self.attach_identified(kernel, ino, path, None, holder, out)
+    }
+
+    /// [`attach`](Self::attach), with the namespace already identified (`known`) by whoever
+    /// found the holder (a socket's namespace is opened to be found at all).
+    fn attach_identified(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        ino: u64,
+        path: &Path,
+        known: Option<Identified>,
+        holder: Holder<'_>,
+        out: &mut Vec<InventoryEvent>,
+    ) -> bool {
+        let identify = |kernel: &mut dyn Kernel| match &known {
+            Some(found) => Some(found.clone()),
+            None => kernel.identify(path, ino),
+        };
         let unsure = self
             .spaces
             .get(&ino)
             .is_some_and(|s| !s.held() && !self.fresh.contains(&ino));
         let mut identified = None;
         if unsure {
-            let Some(now) = kernel.identify(path, ino) else {
+            let Some(now) = identify(kernel) else {
                 return false;
             };
             if now.id.id.is_some() && Some(now.id) != self.spaces.get(&ino).map(|s| s.id) {
@@ -111,7 +136,7 @@ impl Model {
         let space = match self.spaces.entry(ino) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(new) => {
-                let found = match identified.or_else(|| kernel.identify(path, ino)) {
+                let found = match identified.or_else(|| identify(kernel)) {
                     Some(found) => found,
                     None => return false,
                 };
@@ -123,6 +148,7 @@ impl Model {
                     tasks: BTreeSet::new(),
                     mounts: BTreeSet::new(),
                     fds: BTreeSet::new(),
+                    sockets: BTreeSet::new(),
                 })
             }
         };
@@ -134,6 +160,9 @@ impl Model {
             }
             Holder::Fd(pid, fd) => {
                 space.fds.insert((pid, fd));
+            }
+            Holder::Socket(pid, fd) => {
+                space.sockets.insert((pid, fd));
             }
             Holder::Mount(point) => {
                 if space.mounts.insert(point.to_path_buf()) && reported {
@@ -158,6 +187,9 @@ impl Model {
             }
             Holder::Fd(pid, fd) => {
                 space.fds.remove(&(pid, fd));
+            }
+            Holder::Socket(pid, fd) => {
+                space.sockets.remove(&(pid, fd));
             }
             Holder::Mount(point) => {
                 if space.mounts.remove(point) && reported {
@@ -204,8 +236,9 @@ impl Model {
                 tids.remove(&tid);
                 if tids.is_empty() {
                     self.processes.remove(&old_tgid);
-                    // The process is gone: so are its fds.
+                    // The process is gone: so are its fds and sockets.
                     self.set_fds(kernel, old_tgid, Vec::new(), out);
+                    self.set_sockets(kernel, old_tgid, Vec::new(), out);
                 }
             }
         }
@@ -266,6 +299,45 @@ impl Model {
         }
     }
 
+    /// Process `pid`'s sockets are in the namespaces `sockets` says now (fd, namespace).
+    pub(crate) fn set_sockets(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        pid: u32,
+        sockets: Vec<(u32, Identified)>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let before = self.sockets.remove(&pid).unwrap_or_default();
+        let now: Vec<(u32, u64)> = sockets.iter().map(|(fd, n)| (*fd, n.id.ino)).collect();
+        let mut kept = Vec::with_capacity(now.len());
+        for (fd, found) in sockets {
+            let ino = found.id.ino;
+            if before.contains(&(fd, ino)) {
+                kept.push((fd, ino));
+                continue;
+            }
+            let path = super::scan::fd_link(pid, fd);
+            if self.attach_identified(
+                kernel,
+                ino,
+                &path,
+                Some(found),
+                Holder::Socket(pid, fd),
+                out,
+            ) {
+                kept.push((fd, ino));
+            }
+        }
+        for &(fd, ino) in &before {
+            if !now.contains(&(fd, ino)) {
+                self.detach(ino, Holder::Socket(pid, fd), out);
+            }
+        }
+        if !kept.is_empty() {
+            self.sockets.insert(pid, kept);
+        }
+    }
+
     /// The nsfs mounts are `mounts` now (mount point -> inode).
     pub(crate) fn set_mounts(
         &mut self,
@@ -301,11 +373,13 @@ impl Model {
 
     /// Forgets every task and fd not in a full scan (`tasks` of every process, `fds` of every
     /// process that has any); what the scan found is applied as for single changes.
+    #[allow(clippy::too_many_arguments)] // one argument a source: naming each is the point
     pub(crate) fn apply_scan(
         &mut self,
         kernel: &mut dyn Kernel,
         tasks: HashMap<u32, Vec<(u32, u64)>>,
         fds: Option<HashMap<u32, Vec<(u32, u64)>>>,
+        sockets: Option<HashMap<u32, Vec<(u32, Identified)>>>,
         mounts: HashMap<PathBuf, u64>,
         out: &mut Vec<InventoryEvent>,
     ) {
@@ -331,6 +405,18 @@ impl Model {
             rest.sort_unstable_by_key(|(pid, _)| *pid);
             for (pid, now) in rest {
                 self.set_fds(kernel, pid, now, out);
+            }
+        }
+        if let Some(mut sockets) = sockets {
+            let pids: Vec<u32> = self.sockets.keys().copied().collect();
+            for pid in pids {
+                let now = sockets.remove(&pid).unwrap_or_default();
+                self.set_sockets(kernel, pid, now, out);
+            }
+            let mut rest: Vec<(u32, Vec<(u32, Identified)>)> = sockets.into_iter().collect();
+            rest.sort_unstable_by_key(|(pid, _)| *pid);
+            for (pid, now) in rest {
+                self.set_sockets(kernel, pid, now, out);
             }
         }
         self.set_mounts(kernel, mounts, out);
@@ -441,6 +527,7 @@ fn info_of(space: &Space, _ino: u64, tasks: &HashMap<u32, (u32, u64)>) -> NetnsI
         pids,
         threads,
         fds: space.fds.iter().copied().collect(),
+        sockets: space.sockets.iter().copied().collect(),
     }
 }
 
@@ -559,7 +646,14 @@ mod tests {
         });
         k.dead.insert(6);
         let events = batch(&mut m, &mut k, |m, k, out| {
-            m.apply_scan(k, HashMap::new(), Some(HashMap::new()), HashMap::new(), out)
+            m.apply_scan(
+                k,
+                HashMap::new(),
+                Some(HashMap::new()),
+                None,
+                HashMap::new(),
+                out,
+            )
         });
         assert_eq!(events, ["-6"]);
     }

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use super::model::Identified;
 use crate::sys::procfs;
 
 /// The inode in an nsfs link target of a network namespace (`net:[4026531840]`).
@@ -25,6 +26,9 @@ pub(crate) fn task_link(tgid: u32, tid: u32) -> PathBuf {
 pub(crate) fn fd_link(pid: u32, fd: u32) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/fd/{fd}"))
 }
+
+/// Sockets and the namespace each lives in: (fd, namespace).
+pub(crate) type SocketHolders = Vec<(u32, Identified)>;
 
 /// Reads `/proc` for the inventory: through an open `/proc`, with buffers kept between calls,
 /// so that a scan of the host costs a few cheap system calls a process (see `sys::procfs`).
@@ -105,25 +109,61 @@ impl Scanner {
 
     /// The network namespace fds of process `pid`: (fd, inode). Each link is read relative
     /// to the open fd directory, so that the kernel looks up one name, not the whole path.
+    #[cfg(test)]
     pub(crate) fn process_fds(&mut self, pid: u32) -> Vec<(u32, u64)> {
+        self.process_fds_and_sockets(pid, false).0
+    }
+
+    /// The namespace fds of process `pid`, and (with `sockets`) the namespace each of its
+    /// sockets lives in: (fd, namespace as identified). A socket is copied into this process
+    /// for an instant (`pidfd_getfd`) to ask it (`SIOCGSKNS`), as `lsns` does.
+    pub(crate) fn process_fds_and_sockets(
+        &mut self,
+        pid: u32,
+        sockets: bool,
+    ) -> (Vec<(u32, u64)>, SocketHolders) {
         self.path(format_args!("{pid}/fd"));
         let Ok(path) = CStr::from_bytes_with_nul(&self.path) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let Ok(Some(dir)) = procfs::open_dir_at(self.proc.as_fd(), path) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         self.numbers.clear();
         let _ = procfs::numbers_of(dir.as_fd(), &mut self.dents, &mut self.numbers);
         let mut found = Vec::new();
+        let mut socket_fds = Vec::new();
         let mut name = itoa_buffer();
         for &fd in &self.numbers {
             let target = procfs::read_link_at(dir.as_fd(), decimal(fd, &mut name), &mut self.link);
-            if let Some(ino) = target.ok().and_then(net_inode) {
-                found.push((fd, ino));
+            match target {
+                Ok(t) if t.starts_with(b"socket:[") => socket_fds.push(fd),
+                Ok(t) => {
+                    if let Some(ino) = net_inode(t) {
+                        found.push((fd, ino));
+                    }
+                }
+                Err(_) => {}
             }
         }
-        found
+        let mut held_by_sockets = Vec::new();
+        if sockets && !socket_fds.is_empty() {
+            if let Ok(pidfd) = procfs::pidfd_open(pid) {
+                for fd in socket_fds {
+                    let Ok(copy) = procfs::pidfd_getfd(pidfd.as_fd(), fd) else {
+                        continue;
+                    };
+                    let Ok(ns) = crate::sys::netns::socket_namespace(copy.as_fd()) else {
+                        continue;
+                    };
+                    if let Ok(id) = crate::NetnsId::of(ns.as_fd()) {
+                        let handle = crate::sys::nsfs::handle(ns.as_fd()).ok();
+                        held_by_sockets.push((fd, Identified { id, handle }));
+                    }
+                }
+            }
+        }
+        (found, held_by_sockets)
     }
 }
 

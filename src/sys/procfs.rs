@@ -104,6 +104,30 @@ pub(crate) fn numbers_of(fd: BorrowedFd<'_>, buf: &mut [u8], out: &mut Vec<u32>)
     }
 }
 
+/// A pidfd of process `pid` (`pidfd_open`, Linux 5.3+).
+pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new fd owned by nobody else.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// A copy, in this process, of fd `fd` of the process behind `pidfd` (`pidfd_getfd`, Linux
+/// 5.6+; needs the right to ptrace it). Close it soon: it holds what the original holds.
+pub(crate) fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags (0), and returns a new fd
+    // owned by nobody else (close-on-exec, as the kernel always sets it).
+    let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `copy` was just returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy as libc::c_int) })
+}
+
 /// The longest `getdents64` record: its 19-byte header, a 255-byte name and NUL, padded to 8.
 const MAX_RECORD: usize = 280;
 

@@ -74,6 +74,7 @@ static void test_bad_input(void)
     CHECK(nsmon_inventory_options_set_rescan_interval_ms(NULL, 10) == NSMON_ERR_NULL);
     CHECK(nsmon_inventory_options_set_fds(NULL, true) == NSMON_ERR_NULL);
     CHECK(nsmon_inventory_options_set_proc_events(NULL, true) == NSMON_ERR_NULL);
+    CHECK(nsmon_inventory_options_set_sockets(NULL, true) == NSMON_ERR_NULL);
     CHECK(nsmon_inventory_fd(NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_inventory_next(NULL, &ev) == NSMON_ERR_NULL);
     CHECK(nsmon_inventory_dispatch(NULL, count_cb, NULL) == NSMON_ERR_NULL);
@@ -99,6 +100,7 @@ static void test_snapshot_and_events(void)
     nsmon_inventory_event ev;
     CHECK(nsmon_inventory_options_new(&o) == 0);
     CHECK(nsmon_inventory_options_set_rescan_interval_ms(o, 100) == 0);
+    CHECK(nsmon_inventory_options_set_sockets(o, true) == 0);
     CHECK(nsmon_inventory_new(o, &inv) == 0);
     nsmon_inventory_options_free(o);
     CHECK(nsmon_inventory_fd(inv) >= 0);
@@ -137,6 +139,7 @@ static void test_snapshot_and_events(void)
     uint64_t id = ev.netns_id.id;
     CHECK(ev.netns_id.has_id && id != own.id);
     CHECK(ev.pids_len == 1 && ev.names_len == 0 && ev.fds_len == 0 && ev.reason == NULL);
+    CHECK(ev.sockets_len == 0);
     kill(sleeper, SIGKILL);
     waitpid(sleeper, NULL, 0);
     sleeper = -1;

@@ -14,7 +14,7 @@ exact bytes in hex in the same key plus _hex (\"name\":\"x\\ufffd\",\"name_hex\"
 Usage:
   nsmon watch [--dir DIR]... [--runtimes] [--list] [--any-file] [--dir-events]
   nsmon watch --all
-  nsmon ls [--json]
+  nsmon ls [--json] [--sockets]
   nsmon nsid [--ns NAME]
   nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
   nsmon nsid set NAME (auto | ID) [--ns NAME]
@@ -60,7 +60,8 @@ nsmon ls
   main thread is in it), PID and COMMAND of one holder, NAMES. --json: one line
   each, {\"netns_id\":N,\"inode\":N,\"nsid\":N|null,\"names\":[...],\"pids\":[...],
   \"threads\":[...],\"fds\":[[PID,FD],...],\"processes\":N,\"pid\":N,\"command\":...}.
-  A namespace held only by a socket is not seen.
+  \"sockets\":[[PID,FD],...] with --sockets, which also finds a namespace held
+  only by a socket (each socket of the host is asked, as lsns does: costly).
 
 nsmon watch --all
   Reports every network namespace of the host as it appears and goes:
@@ -142,7 +143,7 @@ pub enum Command {
     Help,
     Version,
     Watch(WatchArgs),
-    Ls { json: bool },
+    Ls { json: bool, sockets: bool },
     Nsid(NsidArgs),
     Events(EventsArgs),
 }
@@ -274,14 +275,15 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
 }
 
 fn parse_ls(args: impl Iterator<Item = OsString>) -> Result<Command, String> {
-    let mut json = false;
+    let (mut json, mut sockets) = (false, false);
     for arg in args {
         match arg.to_str() {
             Some("--json") => json = true,
+            Some("--sockets") => sockets = true,
             _ => return Err(format!("unknown option {arg:?} for 'nsmon ls'")),
         }
     }
-    Ok(Command::Ls { json })
+    Ok(Command::Ls { json, sockets })
 }
 
 fn utf8(arg: OsString, what: &str) -> Result<String, String> {

@@ -25,13 +25,15 @@ fn command_of(pid: u32) -> Option<Name> {
     Some(Name::from(args.join(&b' ').as_slice()))
 }
 
-/// The holder `ls` shows: the first process, else the first other thread, else an fd's.
+/// The holder `ls` shows: the first process, else the first other thread, else an fd's, else
+/// a socket's.
 fn first_holder(ns: &NetnsInfo) -> Option<u32> {
     ns.pids
         .first()
         .or(ns.threads.first())
         .copied()
         .or(ns.fds.first().map(|(pid, _)| *pid))
+        .or(ns.sockets.first().map(|(pid, _)| *pid))
 }
 
 fn names_of(ns: &NetnsInfo) -> Vec<Name> {
@@ -50,22 +52,23 @@ fn identity(object: Object, id: &NetnsId) -> Object {
 
 /// One namespace's holders as JSON fields.
 fn holders(object: Object, ns: &NetnsInfo) -> Object {
-    let fds: Vec<u64> = ns
-        .fds
-        .iter()
-        .flat_map(|(pid, fd)| [u64::from(*pid), u64::from(*fd)])
-        .collect();
+    let pairs = |list: &[(u32, u32)]| -> Vec<u64> {
+        list.iter()
+            .flat_map(|(pid, fd)| [u64::from(*pid), u64::from(*fd)])
+            .collect()
+    };
     let wide = |v: &[u32]| v.iter().map(|p| u64::from(*p)).collect::<Vec<u64>>();
     object
         .names("names", &names_of(ns))
         .numbers("pids", &wide(&ns.pids), 1)
         .numbers("threads", &wide(&ns.threads), 1)
-        .numbers("fds", &fds, 2)
+        .numbers("fds", &pairs(&ns.fds), 2)
+        .numbers("sockets", &pairs(&ns.sockets), 2)
 }
 
-pub fn ls(json: bool) -> Result<(), Failure> {
+pub fn ls(json: bool, sockets: bool) -> Result<(), Failure> {
     // One scan: the proc connector would only tell of changes after it.
-    let inventory = Inventory::new(InventoryOptions::new().proc_events(false))?;
+    let inventory = Inventory::new(InventoryOptions::new().proc_events(false).sockets(sockets))?;
     let mut text = String::new();
     if !json {
         text.push_str(&format!(

@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         Ok(Command::Version) => print(&format!("nsmon {}\n", nsmon::VERSION)),
         Ok(Command::Watch(options)) if options.all => ls::watch_all(),
         Ok(Command::Watch(options)) => watch::run(options),
-        Ok(Command::Ls { json }) => ls::ls(json),
+        Ok(Command::Ls { json, sockets }) => ls::ls(json, sockets),
         Ok(Command::Nsid(options)) => nsid::run(options),
         Ok(Command::Events(options)) => events::run(options),
     };
