@@ -15,7 +15,10 @@ cflags=(-std=c11 -O2 -Wall -Wextra -Werror)
 cc "${cflags[@]}" benches/c/bare_reader.c -o "$work/bare_reader"
 # shellcheck disable=SC2046 # pkg-config output is meant to split
 cc "${cflags[@]}" benches/c/nsmon_count.c -o "$work/nsmon_count" $(pkg-config --cflags --libs nsmon)
-(cd bindings/go && go build -o "$work/count-go" ./examples/count)
+# Go's build cache does not key on what pkg-config prints (a package built by an earlier run
+# against its own, deleted, prefix would be reused); these variables are keyed on.
+(cd bindings/go && CGO_CFLAGS="-g -O2 -I$work/prefix/include" CGO_LDFLAGS="-g -O2 -L$work/prefix/lib" \
+    go build -o "$work/count-go" ./examples/count)
 export NSMON_BENCH_BARE="$work/bare_reader" NSMON_BENCH_C="$work/nsmon_count" NSMON_BENCH_GO="$work/count-go"
 uname -r
 nproc

@@ -197,7 +197,7 @@ impl Handle {
 
 /// Wall time (median of 5, ms) of an initial inventory and of `lsns -t net -J`, with
 /// `namespaces` namespaces of `per_namespace` processes each added to the host.
-pub fn initial(namespaces: usize, per_namespace: usize) -> (f64, f64, usize) {
+pub fn initial(namespaces: usize, per_namespace: usize) -> (f64, f64, f64, usize) {
     let script = format!(
         "for i in $(seq {}); do sleep 60 & done; exec sleep 60",
         per_namespace - 1
@@ -218,6 +218,15 @@ pub fn initial(namespaces: usize, per_namespace: usize) -> (f64, f64, usize) {
             started.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let without_fds: Vec<f64> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let options = InventoryOptions::new().proc_events(false).fds(false);
+            let inventory = Inventory::new(options).unwrap();
+            let _ = inventory.namespaces().len();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
     let lsns: Vec<f64> = (0..5)
         .map(|_| {
             let started = Instant::now();
@@ -235,7 +244,7 @@ pub fn initial(namespaces: usize, per_namespace: usize) -> (f64, f64, usize) {
     }
     // The sleeps the shells started are orphans now: they end with their namespace's kill.
     let _ = Command::new("pkill").args(["-f", "^sleep 60$"]).status();
-    (median(nsmon), median(lsns), found)
+    (median(nsmon), median(without_fds), median(lsns), found)
 }
 
 /// CPU of this process (user + system, microseconds).

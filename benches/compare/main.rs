@@ -501,7 +501,7 @@ fn inventory_scenario(table: &mut Table, quick: bool) {
     );
     let (namespaces, per) = if quick { (10, 10) } else { (100, 10) };
     eprintln!("g. inventory: initial scan, {namespaces} namespaces x {per} processes");
-    let (ours, lsns, found) = inventory::initial(namespaces, per);
+    let (ours, without_fds, lsns, found) = inventory::initial(namespaces, per);
     table.add(
         &format!(
             "initial inventory, {namespaces} namespaces x {per} processes: nsmon | lsns -t net (ms; target <= 0.25x; found {found})"
@@ -509,6 +509,12 @@ fn inventory_scenario(table: &mut Table, quick: bool) {
         format!("{ours:.1}"),
         format!("{lsns:.1}"),
         Some(ours / lsns),
+    );
+    table.add(
+        "the same without fds (InventoryOptions::fds(false)): nsmon | lsns -t net (ms)",
+        format!("{without_fds:.1}"),
+        format!("{lsns:.1}"),
+        Some(without_fds / lsns),
     );
     let storm = if quick { 2000 } else { 10_000 };
     eprintln!("g. inventory: fork storm of {storm}");
