@@ -534,10 +534,27 @@ handle_api!(Watcher, WatchEvent);
 mod tests {
     use super::*;
 
+    /// A directory under the temporary one, removed on drop (a failed test's too).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("nsmon-u-{}-{tag}", std::process::id()));
+            std::fs::create_dir(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn a_flood_of_entries_is_read_within_a_budget_and_nothing_is_lost() {
-        let dir = std::env::temp_dir().join(format!("nsmon-u-{}-budget", std::process::id()));
-        std::fs::create_dir(&dir).unwrap();
+        let scratch = Scratch::new("budget");
+        let dir = scratch.0.clone();
         let mut watcher = Watcher::new(WatcherOptions::new().dir(&dir).any_file(true)).unwrap();
         // Far more events than one budget of reads holds (16 reads of 4 KiB, 32 bytes each).
         for i in 0..3000 {
@@ -558,13 +575,12 @@ mod tests {
         }
         assert_eq!(created, 3000);
         assert!(!watcher.core.pump.inotify_backlog);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn folders_share_a_watch_and_one_nobody_needs_is_removed() {
-        let top = std::env::temp_dir().join(format!("nsmon-u-{}-shared", std::process::id()));
-        std::fs::create_dir(&top).unwrap();
+        let scratch = Scratch::new("shared");
+        let top = scratch.0.clone();
         let options = WatcherOptions::new()
             .dir(top.join("a"))
             .dir(top.join("b"))
@@ -614,6 +630,5 @@ mod tests {
             "b was never taken up"
         );
         assert_eq!(watches(&watcher), 2, "a and b; the parent's watch is gone");
-        std::fs::remove_dir_all(&top).unwrap();
     }
 }
