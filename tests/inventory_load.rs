@@ -221,3 +221,45 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn a_reader_that_falls_behind_gets_an_overrun_then_exactly_the_difference() {
+    require_root!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let before = KillOnDrop(
+        Command::new("unshare")
+            .args(["-n", "sleep", "30"])
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let before_id = NetnsRef::Pid(before.0.id()).identify().unwrap();
+    let mut inventory =
+        Inventory::new(InventoryOptions::new().rescan_interval(Duration::from_secs(3600))).unwrap();
+    collect_for(&mut inventory, Duration::from_millis(100));
+    // Not read while 20,000 short processes come and go (far more than the connector's
+    // buffer holds); meanwhile one namespace goes and another comes.
+    drop(before);
+    let after = KillOnDrop(
+        Command::new("unshare")
+            .args(["-n", "sleep", "30"])
+            .spawn()
+            .unwrap(),
+    );
+    run_shell("for i in $(seq 20000); do ( : ); done");
+    let after_id = NetnsRef::Pid(after.0.id()).identify().unwrap();
+    let events = collect_for(&mut inventory, Duration::from_millis(500));
+    let at = |wanted: &InventoryEvent| events.iter().position(|e| e == wanted);
+    let overrun = at(&InventoryEvent::Overrun).expect("an overrun");
+    let rescanned = at(&InventoryEvent::Rescanned).expect("a rescan after it");
+    assert!(overrun < rescanned);
+    // Whatever came before the overrun, the two namespaces are right after the rescan.
+    let gone = events
+        .iter()
+        .any(|e| matches!(e, InventoryEvent::Gone { id } if *id == before_id));
+    let appeared = events
+        .iter()
+        .any(|e| matches!(e, InventoryEvent::Appeared { ns } if ns.id == after_id));
+    assert!(gone && appeared, "{events:?}");
+    agrees_with_a_fresh_scan(&mut inventory).unwrap();
+}

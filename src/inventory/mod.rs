@@ -596,6 +596,21 @@ impl State {
         self.model.set_task(&mut Real, tid, tgid, ino, out);
     }
 
+    /// Drops what the proc connector has queued (after an overrun, before the rescan).
+    fn discard_procs(&mut self) {
+        let Some(fd) = self.procs.as_ref() else {
+            return;
+        };
+        // Bounded: a storm that refills the queue as fast as it is read is left to the rescan.
+        for _ in 0..100_000 {
+            match sys::netlink::recv(fd.as_fd(), &mut self.buffer) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Reads the proc connector until it is drained or the budget is spent. Returns whether it
     /// overran.
     fn drain_procs(&mut self, out: &mut Vec<InventoryEvent>) -> Result<bool> {
@@ -648,7 +663,9 @@ impl Pump for State {
             && sys::timer::take(self.timer.as_fd()).map_err(|e| Error::os("read timerfd", e))?;
         if overran {
             out.push(InventoryEvent::Overrun);
-            // What was queued is stale: start from what is there now.
+            // What was queued is stale (the rescan supersedes it, and an exit queued long ago
+            // could name a pid reused since): dropped, then start from what is there now.
+            self.discard_procs();
             self.procs_backlog = false;
             self.rescan(&mut out)?;
             out.push(InventoryEvent::Rescanned);
