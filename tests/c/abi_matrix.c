@@ -91,11 +91,15 @@ static void watcher(void)
     NULLCODE(nsmon_watcher_options_set_list_existing(NULL, true));
     NULLCODE(nsmon_watcher_options_set_any_file(NULL, true));
     NULLCODE(nsmon_watcher_options_set_dir_events(NULL, true));
+    NULLCODE(nsmon_watcher_options_add_dir(NULL, "/tmp"));
+    NULLCODE(nsmon_watcher_options_set_runtimes(NULL, true));
     nsmon_watcher_options_free(NULL);
     CHECK(nsmon_watcher_options_new(&o) == 0);
     NULLCODE(nsmon_watcher_options_set_dir(o, NULL));
     CHECK(nsmon_watcher_options_set_dir(o, "") == -EINVAL);
     CHECK(nsmon_watcher_options_set_dir(o, "\xff") == 0); /* a path: any bytes */
+    NULLCODE(nsmon_watcher_options_add_dir(o, NULL));
+    CHECK(nsmon_watcher_options_add_dir(o, "") == -EINVAL);
     NULLCODE(nsmon_watcher_new(o, NULL));
     CHECK(nsmon_watcher_options_set_dir(o, "/tmp") == 0);
     CHECK(nsmon_watcher_new(o, &w) == 0);
@@ -204,9 +208,59 @@ static void stream(void)
     nsmon_stream_free(s);
 }
 
+static void inventory(void)
+{
+    nsmon_inventory_options *o;
+    nsmon_inventory *inv = (nsmon_inventory *)0x1;
+    nsmon_inventory_event ev;
+    NULLCODE(nsmon_inventory_options_new(NULL));
+    NULLCODE(nsmon_inventory_options_set_rescan_interval_ms(NULL, 0));
+    NULLCODE(nsmon_inventory_options_set_fds(NULL, true));
+    NULLCODE(nsmon_inventory_options_set_sockets(NULL, true));
+    NULLCODE(nsmon_inventory_options_set_proc_events(NULL, true));
+    nsmon_inventory_options_free(NULL);
+    CHECK(nsmon_inventory_options_new(&o) == 0);
+    /* Out of range: clamped to the shortest interval, not refused. */
+    CHECK(nsmon_inventory_options_set_rescan_interval_ms(o, 0) == 0);
+    CHECK(nsmon_inventory_options_set_rescan_interval_ms(o, UINT32_MAX) == 0);
+    CHECK(nsmon_inventory_options_set_proc_events(o, false) == 0); /* no root needed */
+    NULLCODE(nsmon_inventory_new(o, NULL));
+    CHECK(inv == (nsmon_inventory *)0x1);
+    CHECK(nsmon_inventory_new(o, &inv) == 0);
+    nsmon_inventory_options_free(o);
+    NULLCODE(nsmon_inventory_fd(NULL));
+    POISON(ev);
+    NULLCODE(nsmon_inventory_next(NULL, &ev));
+    UNTOUCHED(ev);
+    NULLCODE(nsmon_inventory_next(inv, NULL));
+    NULLCODE(nsmon_inventory_dispatch(NULL, (nsmon_inventory_callback)never, NULL));
+    NULLCODE(nsmon_inventory_dispatch(inv, NULL, NULL));
+    NULLCODE(nsmon_inventory_wait(NULL, 0));
+    NULLCODE(nsmon_inventory_snapshot(NULL));
+    NULLCODE(nsmon_inventory_snapshot_get(NULL, 0, &ev));
+    NULLCODE(nsmon_inventory_snapshot_get(inv, 0, NULL));
+    /* Past the end of the snapshot: 0, the event untouched. */
+    int count = nsmon_inventory_snapshot(inv);
+    CHECK(count >= 0);
+    POISON(ev);
+    CHECK(nsmon_inventory_snapshot_get(inv, (size_t)count, &ev) == 0);
+    UNTOUCHED(ev);
+    CHECK(nsmon_inventory_snapshot_get(inv, SIZE_MAX, &ev) == 0);
+    /* Drained: next has nothing, and leaves the event as it was. */
+    while (nsmon_inventory_next(inv, &ev) == 1) {
+    }
+    POISON(ev);
+    CHECK(nsmon_inventory_next(inv, &ev) == 0);
+    UNTOUCHED(ev);
+    CHECK(nsmon_inventory_wait(inv, 0) >= 0);
+    nsmon_inventory_free(NULL);
+    nsmon_inventory_free(inv);
+}
+
 int main(void)
 {
     plain_functions();
+    inventory();
     bad_refs();
     watcher();
     nsid();
