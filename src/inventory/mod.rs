@@ -499,18 +499,22 @@ impl State {
             let mine = chunks.next().unwrap_or(&[]);
             let helpers: Vec<_> = chunks
                 .map(|part| {
-                    scope.spawn(move || {
-                        // A helper that cannot open /proc leaves its part to this thread.
-                        let scanner = scan::Scanner::new().ok()?;
-                        Some(read_processes(scanner, part, with_fds))
-                    })
+                    // A helper that cannot start (a thread limit) or cannot open /proc leaves
+                    // its part to this thread.
+                    std::thread::Builder::new()
+                        .name("nsmon-scan".into())
+                        .spawn_scoped(scope, move || {
+                            let scanner = scan::Scanner::new().ok()?;
+                            Some(read_processes(scanner, part, with_fds))
+                        })
+                        .ok()
                 })
                 .collect();
             parts.push(read_processes_with(&mut self.scanner, mine, with_fds));
             let mut left = Vec::new();
             for (helper, part) in helpers.into_iter().zip(pids.chunks(chunk).skip(1)) {
-                match helper.join() {
-                    Ok(Some(found)) => parts.push(found),
+                match helper.map(|h| h.join()) {
+                    Some(Ok(Some(found))) => parts.push(found),
                     _ => left.push(part),
                 }
             }
