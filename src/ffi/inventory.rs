@@ -105,7 +105,8 @@ pub enum nsmon_inventory_event_kind {
 /// # Memory and lifetimes
 /// The arrays and strings point into the inventory and stay valid until the next call on it
 /// (or, in a callback, until it returns; for `nsmon_inventory_snapshot_get`, until the next
-/// snapshot call).
+/// `nsmon_inventory_snapshot_get` or `nsmon_inventory_snapshot`: copy what you keep before
+/// reading the next entry).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct nsmon_inventory_event {
@@ -467,8 +468,9 @@ pub unsafe extern "C" fn nsmon_inventory_snapshot(inventory: *mut nsmon_inventor
 }
 
 /// Fills `*event` (kind APPEARED) with the namespace at `index` of the last snapshot: 1, or 0
-/// past its end (`*event` untouched), or a negative code. Pointers stay valid until the next
-/// `nsmon_inventory_snapshot` or `nsmon_inventory_snapshot_get`.
+/// past its end (`*event` untouched), or a negative code. Its pointers stay valid until the
+/// next `nsmon_inventory_snapshot` or `nsmon_inventory_snapshot_get` (each call reuses the
+/// storage behind `names`, `fds` and `sockets`).
 ///
 /// # Safety
 /// `inventory` is NULL or a live inventory; `event` is NULL or writable for one event.

@@ -126,7 +126,7 @@ impl NetnsInfo {
         f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> Result<T>,
     ) -> Result<T> {
         for path in self.paths() {
-            let Ok(fd) = sys::open_nsfs(&path, sys::Links::Follow) else {
+            let Ok(fd) = sys::open_nsfs_by_path(&path) else {
                 continue;
             };
             if is_network_namespace(fd.as_fd()) && NetnsId::of(fd.as_fd()).ok() == Some(self.id) {
@@ -327,7 +327,7 @@ struct Real;
 
 impl Kernel for Real {
     fn identify(&mut self, path: &Path, ino: u64) -> Option<Identified> {
-        let fd = sys::open_nsfs(path, sys::Links::Follow).ok()?;
+        let fd = sys::open_nsfs_by_path(path).ok()?;
         if !is_network_namespace(fd.as_fd()) {
             return None;
         }
@@ -342,7 +342,20 @@ impl Kernel for Real {
     }
 
     fn alive(&mut self, handle: &sys::nsfs::NsHandle) -> Option<bool> {
-        sys::nsfs::alive(handle).ok()
+        match sys::nsfs::alive(handle) {
+            Ok(alive) => Some(alive),
+            // Only ESTALE says gone: a limit or a lack of memory says nothing about the
+            // namespace, which is asked after again later.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EINTR | libc::EAGAIN)
+                ) =>
+            {
+                Some(true)
+            }
+            Err(_) => None,
+        }
     }
 }
 
@@ -575,29 +588,30 @@ impl State {
     }
 
     /// Applies one proc connector event, reading as little as it can: a new task (a thread,
-    /// or a new process's only thread) is one link; after `execve` a process has one thread
-    /// left, whose id is the process's, so one link too unless nsmon knew of more (then the
-    /// process's task list is read again).
+    /// or a new process's only thread) is one link. After `execve` a process has exactly one
+    /// thread, whose id is the process's (a thread other than the first that runs `execve`
+    /// takes the process's id, and its own id goes without an exit event): one link too, and
+    /// every other task the process had is dropped.
     fn apply(&mut self, event: ProcEvent, out: &mut Vec<InventoryEvent>) {
-        let (tid, tgid) = match event {
+        match event {
             ProcEvent::Fork {
                 child_pid,
                 child_tgid,
-            } => (child_pid, child_tgid),
-            ProcEvent::Exec { tgid, .. } if self.model.tasks_of(tgid) > 1 => {
-                let tasks = self.scanner.process_tasks(tgid);
+            } => {
+                let ino = self.scanner.task_inode(child_tgid, child_pid);
+                self.model
+                    .set_task(&mut Real, child_pid, child_tgid, ino, out);
+            }
+            ProcEvent::Exec { tgid, .. } => {
+                let tasks = match self.scanner.task_inode(tgid, tgid) {
+                    Some(ino) => vec![(tgid, ino)],
+                    None => Vec::new(),
+                };
                 self.model.set_process(&mut Real, tgid, tasks, out);
-                return;
             }
-            ProcEvent::Exec { tgid, .. } => (tgid, tgid),
-            ProcEvent::Exit { pid, tgid } => {
-                self.model.set_task(&mut Real, pid, tgid, None, out);
-                return;
-            }
-            ProcEvent::Ack { .. } | ProcEvent::Other => return,
-        };
-        let ino = self.scanner.task_inode(tgid, tid);
-        self.model.set_task(&mut Real, tid, tgid, ino, out);
+            ProcEvent::Exit { pid, tgid } => self.model.set_task(&mut Real, pid, tgid, None, out),
+            ProcEvent::Ack { .. } | ProcEvent::Other => {}
+        }
     }
 
     /// Drops what the proc connector has queued (after an overrun, before the rescan).
@@ -655,42 +669,53 @@ impl Pump for State {
 
     fn pump(&mut self, ready: &[Token], queue: &mut VecDeque<InventoryEvent>) -> Result<()> {
         let mut out = Vec::new();
+        let result = self.pump_into(ready, &mut out);
+        // What was found before a failure is the model's memory already: reported, whatever
+        // the failure.
+        queue.extend(out);
+        if result.is_err() {
+            // The timerfd is edge-triggered: re-armed even then, or rescans would stop.
+            let _ = self.ended_batch(false);
+        }
+        result
+    }
+
+    fn has_backlog(&self) -> bool {
+        self.procs_backlog
+    }
+}
+
+impl State {
+    fn pump_into(&mut self, ready: &[Token], out: &mut Vec<InventoryEvent>) -> Result<()> {
+        // Read first: a failure below must not leave an expiry unread.
+        let timer_fired = ready.contains(&TIMER)
+            && sys::timer::take(self.timer.as_fd()).map_err(|e| Error::os("read timerfd", e))?;
         let overran = if ready.contains(&PROCS) || self.procs_backlog {
-            self.drain_procs(&mut out)?
+            self.drain_procs(out)?
         } else {
             false
         };
         if ready.contains(&MOUNTS) {
-            self.model.set_mounts(&mut Real, scan::mounts(), &mut out);
+            self.model.set_mounts(&mut Real, scan::mounts(), out);
         }
-        let timer_fired = ready.contains(&TIMER)
-            && sys::timer::take(self.timer.as_fd()).map_err(|e| Error::os("read timerfd", e))?;
         if overran {
             out.push(InventoryEvent::Overrun);
             // What was queued is stale (the rescan supersedes it, and an exit queued long ago
             // could name a pid reused since): dropped, then start from what is there now.
             self.discard_procs();
             self.procs_backlog = false;
-            self.rescan(&mut out)?;
+            self.rescan(out)?;
             out.push(InventoryEvent::Rescanned);
-        } else if timer_fired {
-            let lingering = self.model.settle(&mut Real, &mut out);
-            if lingering {
-                self.ended_batch(true)?;
-            }
-            self.on_timer(&mut out)?;
-        } else {
-            let lingering = self.model.settle(&mut Real, &mut out);
-            if lingering {
-                self.ended_batch(true)?;
-            }
+            return Ok(());
         }
-        queue.extend(out);
+        let newly_unheld = self.model.settle(&mut Real, out);
+        if newly_unheld {
+            self.ended_batch(true)?;
+        }
+        if timer_fired {
+            self.on_timer(out)?;
+        }
         Ok(())
-    }
-
-    fn has_backlog(&self) -> bool {
-        self.procs_backlog
     }
 }
 

@@ -38,7 +38,8 @@ pub(crate) struct Identified {
 pub(crate) trait Kernel {
     /// The namespace `path` leads to, if it is (still) the one with inode `ino`.
     fn identify(&mut self, path: &Path, ino: u64) -> Option<Identified>;
-    /// Whether the namespace behind `handle` still exists (`None`: the kernel cannot say).
+    /// Whether the namespace behind `handle` still exists (`None`: the kernel cannot say, and
+    /// a namespace without a visible holder is taken for gone).
     fn alive(&mut self, handle: &NsHandle) -> Option<bool>;
 }
 
@@ -226,19 +227,27 @@ impl Model {
         out: &mut Vec<InventoryEvent>,
     ) {
         let old = self.tasks.get(&tid).copied();
-        if old.map(|(_, i)| i) == ino && old.is_some() {
+        if old.is_some() && old == ino.map(|i| (tgid, i)) {
+            return;
+        }
+        // The exit of a tid recorded for another process is stale: the tid was reused since.
+        if ino.is_none() && old.is_some_and(|(recorded, _)| recorded != tgid) {
             return;
         }
         if let Some((old_tgid, old_ino)) = old {
             self.tasks.remove(&tid);
             self.detach(old_ino, Holder::Task(tid), out);
+            // A task that only changed namespace (setns, unshare) leaves its process alive.
+            let process_goes_on = ino.is_some() && old_tgid == tgid;
             if let Some(tids) = self.processes.get_mut(&old_tgid) {
                 tids.remove(&tid);
                 if tids.is_empty() {
                     self.processes.remove(&old_tgid);
-                    // The process is gone: so are its fds and sockets.
-                    self.set_fds(kernel, old_tgid, Vec::new(), out);
-                    self.set_sockets(kernel, old_tgid, Vec::new(), out);
+                    if !process_goes_on {
+                        // The process is gone: so are its fds and sockets.
+                        self.set_fds(kernel, old_tgid, Vec::new(), out);
+                        self.set_sockets(kernel, old_tgid, Vec::new(), out);
+                    }
                 }
             }
         }
@@ -383,6 +392,21 @@ impl Model {
         mounts: HashMap<PathBuf, u64>,
         out: &mut Vec<InventoryEvent>,
     ) {
+        // A namespace with holders that the kernel no longer has: its holders are stale (an fd
+        // closed, a thread moved since the last scan), and its inode may be a new namespace's
+        // by now. Gone, and its holders forgotten, so that the scan finds them again.
+        let dead: Vec<u64> = self
+            .spaces
+            .iter()
+            .filter(|(_, s)| {
+                s.held() && s.handle.as_ref().and_then(|h| kernel.alive(h)) == Some(false)
+            })
+            .map(|(ino, _)| *ino)
+            .collect();
+        for ino in dead {
+            self.forget_holders_of(ino);
+            self.report_gone(ino, out);
+        }
         let mut known: Vec<u32> = self.processes.keys().copied().collect();
         known.sort_unstable();
         let mut found: Vec<(u32, Vec<(u32, u64)>)> = tasks.into_iter().collect();
@@ -430,10 +454,35 @@ impl Model {
         self.suspects.extend(lingering);
     }
 
+    /// Forgets every holder recorded for namespace `ino` (without events).
+    fn forget_holders_of(&mut self, ino: u64) {
+        let tids: Vec<(u32, u32)> = self
+            .tasks
+            .iter()
+            .filter(|(_, (_, i))| *i == ino)
+            .map(|(tid, (tgid, _))| (*tid, *tgid))
+            .collect();
+        for (tid, tgid) in tids {
+            self.tasks.remove(&tid);
+            if let Some(set) = self.processes.get_mut(&tgid) {
+                set.remove(&tid);
+                if set.is_empty() {
+                    self.processes.remove(&tgid);
+                }
+            }
+        }
+        for list in self.fds.values_mut().chain(self.sockets.values_mut()) {
+            list.retain(|(_, i)| *i != ino);
+        }
+        self.fds.retain(|_, list| !list.is_empty());
+        self.sockets.retain(|_, list| !list.is_empty());
+        self.mounts.retain(|_, i| *i != ino);
+    }
+
     /// Ends a batch: reports the namespaces it found (with every holder it found), then those
-    /// that lost their last holder and are gone. Returns whether one that lost its last holder
-    /// is still there for the kernel (it may be about to go: a lazy unmount, a socket being
-    /// closed; see [`recheck`](Self::recheck)).
+    /// that lost their last holder and are gone. Returns whether one became `Unheld` in it
+    /// (it may be about to go: a lazy unmount, a namespace the kernel frees a moment later;
+    /// see [`recheck`](Self::recheck)).
     pub(crate) fn settle(
         &mut self,
         kernel: &mut dyn Kernel,
@@ -446,7 +495,7 @@ impl Model {
                 });
             }
         }
-        let mut lingering = false;
+        let mut newly_unheld = false;
         for ino in std::mem::take(&mut self.suspects) {
             let Some(space) = self.spaces.get_mut(&ino) else {
                 continue;
@@ -456,15 +505,15 @@ impl Model {
             }
             let alive = space.handle.as_ref().and_then(|h| kernel.alive(h));
             if alive == Some(true) {
-                lingering = true;
                 if !std::mem::replace(&mut space.unheld, true) {
+                    newly_unheld = true;
                     out.push(InventoryEvent::Unheld { id: space.id });
                 }
             } else {
                 self.report_gone(ino, out);
             }
         }
-        lingering
+        newly_unheld
     }
 
     /// Asks again after the namespaces without a visible holder; returns whether any is still
@@ -481,7 +530,8 @@ impl Model {
             .map(|(ino, _)| *ino)
             .collect();
         self.suspects.extend(lingering);
-        self.settle(kernel, out)
+        self.settle(kernel, out);
+        self.spaces.values().any(|s| !s.held())
     }
 
     /// Every namespace known, by identity.
@@ -493,11 +543,6 @@ impl Model {
             .collect();
         all.sort_by_key(|n| (n.id.id, n.id.ino));
         all
-    }
-
-    /// How many tasks of process `tgid` are known.
-    pub(crate) fn tasks_of(&self, tgid: u32) -> usize {
-        self.processes.get(&tgid).map_or(0, BTreeSet::len)
     }
 
     /// How many namespaces are known.
@@ -725,5 +770,68 @@ mod tests {
             m.set_process(k, 41, vec![], out)
         });
         assert_eq!(events, ["~1", "-8"], "its fd went with process 41");
+    }
+
+    #[test]
+    fn a_process_whose_only_thread_changes_namespace_keeps_its_fds() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 50, vec![(50, 1)], out);
+            m.set_fds(k, 50, vec![(3, 9)], out);
+        });
+        // setns (or unshare) then execve: the same process, in namespace 2 now.
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_task(k, 50, 50, Some(2), out)
+        });
+        assert_eq!(
+            events,
+            ["+2 pids=[50] names=[]", "~1"],
+            "its fd still holds 9"
+        );
+        let nine = m.namespaces().into_iter().find(|n| n.id.ino == 9).unwrap();
+        assert_eq!(nine.fds, vec![(50, 3)]);
+    }
+
+    #[test]
+    fn a_reused_thread_id_belongs_to_its_new_process_and_a_stale_exit_is_ignored() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 60, vec![(60, 1)], out)
+        });
+        // Process 60 ended unseen; its number is a thread of process 70 now, same namespace.
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_task(k, 60, 70, Some(1), out)
+        });
+        // An exit of tid 60 said to be of another process than the one recorded: stale.
+        let events = batch(&mut m, &mut k, |m, k, out| m.set_task(k, 60, 99, None, out));
+        assert!(events.is_empty(), "{events:?}");
+        // A rescan that finds process 60 gone does not take the thread of process 70 with it.
+        k.dead.insert(1);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 60, vec![], out)
+        });
+        assert!(
+            events.is_empty(),
+            "the thread of 70 still holds 1: {events:?}"
+        );
+    }
+
+    #[test]
+    fn a_namespace_gone_under_stale_holders_is_gone_and_its_inode_s_new_namespace_appears() {
+        let (mut m, mut k) = (Model::default(), Fake::default());
+        // Held by an fd of process 80 (and its process is elsewhere).
+        batch(&mut m, &mut k, |m, k, out| {
+            m.set_process(k, 80, vec![(80, 1)], out);
+            m.set_fds(k, 80, vec![(3, 7)], out);
+        });
+        // The fd was closed (no event), the namespace freed, and its inode number taken by a
+        // new namespace (id 70) that process 81 is in.
+        k.dead.insert(7);
+        k.ids.insert(7, 70);
+        let events = batch(&mut m, &mut k, |m, k, out| {
+            let tasks = HashMap::from([(80, vec![(80, 1)]), (81, vec![(81, 7)])]);
+            m.apply_scan(k, tasks, Some(HashMap::new()), None, HashMap::new(), out)
+        });
+        assert_eq!(events, ["-7", "+70 pids=[81] names=[]"]);
     }
 }

@@ -218,9 +218,12 @@ fn unescape(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
     while i < field.len() {
-        let octal = field
-            .get(i + 1..i + 4)
-            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        // Three octal digits, the first at most 3: a byte (`\\400` and up would not be one).
+        let octal = field.get(i + 1..i + 4).filter(|d| {
+            field[i] == b'\\'
+                && (b'0'..=b'3').contains(&d[0])
+                && d[1..].iter().all(|c| (b'0'..=b'7').contains(c))
+        });
         match octal {
             Some(d) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -273,6 +276,11 @@ mod tests {
         assert_eq!(
             parse_mount_line(line),
             Some((PathBuf::from("/tmp/a b\\c"), 4026532177))
+        );
+        let big = b"43 27 0:4 net:[1] /tmp/\\777 rw - nsfs nsfs rw";
+        assert_eq!(
+            parse_mount_line(big),
+            Some((PathBuf::from("/tmp/\\777"), 1))
         );
         let other = b"43 27 0:4 mnt:[4026532177] /tmp/m rw - nsfs nsfs rw";
         assert_eq!(parse_mount_line(other), None);

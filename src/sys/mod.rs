@@ -74,6 +74,23 @@ pub(crate) fn open_nsfs(path: &Path, links: Links) -> io::Result<std::os::fd::Ow
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
+/// Opens an nsfs file by a path that may lead anywhere by now (`/proc/PID/fd/N` of a process
+/// that may have closed and reused the fd): first as a path only (`O_PATH`: no driver's open
+/// runs, no device is touched), checked to be nsfs, then opened for real through that path fd.
+/// `EINVAL` when it is not nsfs.
+pub(crate) fn open_nsfs_by_path(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    let c = c_path(path)?;
+    // SAFETY: `c` is NUL-terminated; open takes no pointer beyond it.
+    let fd = syscall!(open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC))?;
+    // SAFETY: `fd` was just returned by open and is owned by nobody else.
+    let path_fd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    if fd_fs_magic(std::os::fd::AsFd::as_fd(&path_fd))? != NSFS_MAGIC {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let reopen = format!("/proc/self/fd/{}", path_fd.as_raw_fd());
+    open_nsfs(Path::new(&reopen), Links::Follow)
+}
+
 /// The filesystem type (`fstatfs.f_type`) of an open file.
 pub(crate) fn fd_fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.

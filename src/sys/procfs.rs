@@ -95,12 +95,9 @@ pub(crate) fn numbers_of(fd: BorrowedFd<'_>, buf: &mut [u8], out: &mut Vec<u32>)
         if n == 0 {
             return Ok(());
         }
+        // Read until the kernel says the end (0): a short read proves nothing, since the
+        // kernel stops filling the buffer early when a signal is pending on this thread.
         parse_dirents(&buf[..n as usize], out);
-        // procfs fills the buffer as far as entries fit: with room left for the longest
-        // record, there is no entry left, and the call that would say so is saved.
-        if (n as usize) + MAX_RECORD <= buf.len() {
-            return Ok(());
-        }
     }
 }
 
@@ -127,9 +124,6 @@ pub(crate) fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: u32) -> io::Result<OwnedFd>
     // SAFETY: `copy` was just returned by the kernel.
     Ok(unsafe { OwnedFd::from_raw_fd(copy as libc::c_int) })
 }
-
-/// The longest `getdents64` record: its 19-byte header, a 255-byte name and NUL, padded to 8.
-const MAX_RECORD: usize = 280;
 
 /// The numeric names in `getdents64` records (`struct linux_dirent64`: inode u64, offset i64,
 /// record length u16, type u8, then the NUL-terminated name).
