@@ -433,7 +433,8 @@ typedef struct nsmon_bytes {
  * # Memory and lifetimes
  * The arrays and strings point into the inventory and stay valid until the next call on it
  * (or, in a callback, until it returns; for `nsmon_inventory_snapshot_get`, until the next
- * snapshot call).
+ * `nsmon_inventory_snapshot_get` or `nsmon_inventory_snapshot`: copy what you keep before
+ * reading the next entry).
  */
 typedef struct nsmon_inventory_event {
   /**
@@ -1062,8 +1063,9 @@ int nsmon_inventory_snapshot(struct nsmon_inventory *inventory);
 
 /**
  * Fills `*event` (kind APPEARED) with the namespace at `index` of the last snapshot: 1, or 0
- * past its end (`*event` untouched), or a negative code. Pointers stay valid until the next
- * `nsmon_inventory_snapshot` or `nsmon_inventory_snapshot_get`.
+ * past its end (`*event` untouched), or a negative code. Its pointers stay valid until the
+ * next `nsmon_inventory_snapshot` or `nsmon_inventory_snapshot_get` (each call reuses the
+ * storage behind `names`, `fds` and `sockets`).
  *
  * # Safety
  * `inventory` is NULL or a live inventory; `event` is NULL or writable for one event.
