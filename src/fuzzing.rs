@@ -62,12 +62,12 @@ pub fn rtnetlink_message(data: &[u8]) {
 
 /// The payload of an `RTM_NEWNSID`/`RTM_DELNSID` message.
 pub fn nsid_payload(data: &[u8]) {
-    let _ = crate::nsid::parse::parse_nsid(data);
+    let _ = crate::netlink::nsid_message::parse_nsid(data);
 }
 
 /// The control data of a datagram received with `NETLINK_LISTEN_ALL_NSID`.
 pub fn listen_all_nsid_control(data: &[u8]) {
-    let _ = crate::netlink::control::nsid_from_control(data);
+    let _ = crate::sys::control::nsid_from_control(data);
 }
 
 /// A namespace name: accepted only if it is one path component that stays in its directory;

@@ -41,12 +41,11 @@ pub mod watcher;
 pub use error::{Error, Result};
 pub use inventory::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 pub use name::{validate_name, Name, NAME_MAX};
-pub use netns::{NetnsId, NetnsRef};
+pub use netns::{NetnsId, NetnsRef, DEFAULT_NETNS_DIR};
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};
 pub use watcher::{
-    RuntimeFolder, WatchEvent, WatchedDir, WatchedNetns, Watcher, WatcherOptions,
-    DEFAULT_NETNS_DIR, RUNTIME_FOLDERS,
+    RuntimeFolder, WatchEvent, WatchedDir, WatchedNetns, Watcher, WatcherOptions, RUNTIME_FOLDERS,
 };
 
 /// The library's version, `MAJOR.MINOR.PATCH`.

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::name::validate_name;
 use crate::sys::{self, Links};
-use crate::watcher::DEFAULT_NETNS_DIR;
+
+/// The directory `ip netns` keeps named namespaces in.
+pub const DEFAULT_NETNS_DIR: &str = "/var/run/netns";
 
 /// A network namespace, as a caller names it.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +95,21 @@ impl<'a> NetnsRef<'a> {
     /// Opens the namespace and checks, on the open fd, that it is a network namespace. The open
     /// never blocks and never follows a link in a named namespace's entry: whatever is there
     /// (a FIFO, a device, a link swapped in after a check) gives a clear error, not a hang.
+    /// A netlink socket (`NETLINK_ROUTE`) inside this namespace, joined to `groups`: opened
+    /// directly for the caller's own, by a short-lived helper thread for any other.
+    pub(crate) fn open_socket(
+        &self,
+        blocking: bool,
+        groups: u32,
+    ) -> Result<crate::netlink::socket::Socket> {
+        use crate::netlink::socket::Socket;
+        if let NetnsRef::Current = self {
+            return Socket::open(blocking, groups);
+        }
+        let ns = self.open()?;
+        Socket::open_in(ns.as_fd(), &self.describe(), blocking, groups)
+    }
+
     pub(crate) fn open(&self) -> Result<NetnsFd<'a>> {
         let fd = match self {
             NetnsRef::Fd(fd) => NetnsFd::Borrowed(*fd),

@@ -27,10 +27,9 @@ pub(crate) const NLM_F_ACK_TLVS: u16 = 0x200;
 /// Extended-ack attribute: the kernel's message text.
 pub(crate) const NLMSGERR_ATTR_MSG: u16 = 1;
 
-pub(crate) const SOL_NETLINK: libc::c_int = 270;
+pub(crate) use crate::sys::control::{NETLINK_LISTEN_ALL_NSID, SOL_NETLINK};
 pub(crate) const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
 pub(crate) const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
-pub(crate) const NETLINK_LISTEN_ALL_NSID: libc::c_int = 8;
 pub(crate) const NETLINK_CAP_ACK: libc::c_int = 10;
 pub(crate) const NETLINK_EXT_ACK: libc::c_int = 11;
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use super::consts::*;
 use super::message::{self, messages, parse_ack, Message};
 use crate::error::{Error, Result};
-use crate::netns::NetnsRef;
 use crate::sys::netlink as sys;
 
 /// The receive buffer of a handle's event sockets: room for any datagram the kernel sends.
@@ -69,20 +68,17 @@ impl Socket {
         Socket::adopt(fd, blocking, groups)
     }
 
-    /// Opens a socket in the namespace `ns` (which `described` names, for messages and to
-    /// spot the caller's own): for another namespace, a short-lived helper thread enters it
-    /// and creates the socket there; the calling thread never changes namespace.
+    /// Opens a socket in the namespace `ns` (`described` names it in messages): a short-lived
+    /// helper thread enters it and creates the socket there; the calling thread never changes
+    /// namespace. (For the caller's own namespace, [`open`](Self::open) needs no thread.)
     pub(crate) fn open_in(
         ns: BorrowedFd<'_>,
-        described: &NetnsRef<'_>,
+        described: &str,
         blocking: bool,
         groups: u32,
     ) -> Result<Socket> {
-        if let NetnsRef::Current = described {
-            return Socket::open(blocking, groups);
-        }
         let fd = crate::sys::netns::in_namespace(ns, || sys::socket(blocking))
-            .map_err(|e| Error::os(format!("socket in namespace {}", described.describe()), e))?;
+            .map_err(|e| Error::os(format!("socket in namespace {described}"), e))?;
         Socket::adopt(fd, blocking, groups)
     }
 

@@ -11,11 +11,10 @@
 //! namespace with that id is destroyed (after its last reference, socket or mount, goes), which
 //! deleting the name alone does not do while something still holds it.
 
-pub(crate) mod parse;
 mod query;
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -24,11 +23,10 @@ use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::messages;
+use crate::netlink::nsid_message::parse_nsid;
 use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
 use crate::netns::NetnsRef;
-use parse::parse_nsid;
 pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
-pub(crate) use query::{nsid_with, query_socket};
 
 /// What an [`NsidSubscriber`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,8 +213,7 @@ impl NsidSubscriber {
     /// Subscribes as seen from `observer`'s namespace: the ids reported are the ones `observer`
     /// uses. The socket is created there by a short-lived helper thread.
     pub fn open_in(observer: NetnsRef<'_>, options: NsidOptions) -> Result<NsidSubscriber> {
-        let ns = observer.open()?;
-        let socket = Socket::open_in(ns.as_fd(), &observer, false, group_mask([RTNLGRP_NSID]))?;
+        let socket = observer.open_socket(false, group_mask([RTNLGRP_NSID]))?;
         if let Some(bytes) = options.receive_buffer {
             socket.set_receive_buffer(bytes)?;
         }

@@ -1,13 +1,13 @@
 //! Namespace-id queries: what id does namespace T have, as seen from namespace O; assign one;
 //! which named namespaces does an id denote.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
-use super::parse::parse_nsid;
 use crate::error::{Error, Result};
 use crate::netlink::consts::*;
-use crate::netlink::message::{push_attr, push_padded};
+use crate::netlink::message::push_attr;
+use crate::netlink::nsid_message::{get_with, parse_nsid, rtgenmsg};
 use crate::netlink::socket::Socket;
 use crate::netns::NetnsRef;
 
@@ -23,48 +23,7 @@ pub enum NsidRequest {
 
 /// Opens a query socket in `observer`'s namespace (ids are relative to their observer).
 pub(crate) fn query_socket(observer: NetnsRef<'_>) -> Result<Socket> {
-    let ns = observer.open()?;
-    Socket::open_in(ns.as_fd(), &observer, true, 0)
-}
-
-fn rtgenmsg(out: &mut Vec<u8>) {
-    push_padded(out, &[libc::AF_UNSPEC as u8]);
-}
-
-fn get_with(socket: &mut Socket, target_fd: i32, what: &str) -> Result<Option<u32>> {
-    let mut nsid = None;
-    socket.request(
-        &format!("RTM_GETNSID {what}"),
-        RTM_GETNSID,
-        0,
-        |out| {
-            rtgenmsg(out);
-            push_attr(out, NETNSA_FD, &(target_fd as u32).to_ne_bytes());
-        },
-        |reply| {
-            if reply.kind == RTM_NEWNSID {
-                let parsed = parse_nsid(reply.payload).map_err(|m| Error::Protocol(m.0))?;
-                nsid = parsed.nsid;
-            }
-            Ok(())
-        },
-    )?;
-    match nsid {
-        None => Err(Error::Protocol(format!(
-            "RTM_GETNSID {what}: the reply carried no NETNSA_NSID"
-        ))),
-        Some(id) if id < 0 => Ok(None),
-        Some(id) => Ok(Some(id as u32)),
-    }
-}
-
-/// The id of the namespace behind `ns` as seen from `socket`'s namespace (`None`: not assigned).
-pub(crate) fn nsid_with(
-    socket: &mut Socket,
-    ns: BorrowedFd<'_>,
-    what: &str,
-) -> Result<Option<u32>> {
-    get_with(socket, ns.as_raw_fd(), what)
+    observer.open_socket(true, 0)
 }
 
 /// The id of `target` as seen from the caller's namespace: `Some(id)`, or `None` when no id is

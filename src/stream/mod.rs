@@ -211,7 +211,7 @@ impl AllNsid {
     fn learn(&mut self, ns: BorrowedFd<'_>, key: &Arc<str>) {
         // A namespace whose id cannot be read is simply not mapped: its events keep the
         // all-nsid target's key and still carry their nsid.
-        if let Ok(Some(id)) = crate::nsid::nsid_with(&mut self.query, ns, key) {
+        if let Ok(Some(id)) = crate::netlink::nsid_message::nsid_with(&mut self.query, ns, key) {
             if let Ok(id) = i32::try_from(id) {
                 self.keys.insert(id, key.clone());
             }
@@ -757,10 +757,10 @@ impl Stream {
         self.check_new_key(key)?;
         let ns = observer.open()?;
         let groups = group_mask(options.groups.multicast_groups().chain([RTNLGRP_NSID]));
-        let mut socket = Socket::open_in(ns.as_fd(), &observer, false, groups)?;
+        let mut socket = observer.open_socket(false, groups)?;
         socket.listen_all_nsid()?;
         let mut all = AllNsid {
-            query: crate::nsid::query_socket(observer)?,
+            query: observer.open_socket(true, 0)?,
             keys: HashMap::new(),
             stale: false,
         };

@@ -35,6 +35,7 @@ macro_rules! syscall {
     }};
 }
 
+pub(crate) mod control;
 pub(crate) mod netlink;
 pub(crate) mod netns;
 pub(crate) mod nsfs;

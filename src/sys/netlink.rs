@@ -4,7 +4,7 @@ use std::io;
 use std::mem::{size_of, size_of_val, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use crate::netlink::control::nsid_from_control;
+use super::control::nsid_from_control;
 
 /// Opens a `NETLINK_ROUTE` socket, close-on-exec, non-blocking unless `blocking`.
 pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {

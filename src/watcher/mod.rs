@@ -55,8 +55,7 @@ use folders::{resolved, split_pattern, PerSubdirectory};
 pub use folders::{RuntimeFolder, RUNTIME_FOLDERS};
 use watches::Watches;
 
-/// The directory `ip netns` keeps named namespaces in.
-pub const DEFAULT_NETNS_DIR: &str = "/var/run/netns";
+pub use crate::netns::DEFAULT_NETNS_DIR;
 
 /// What a [`Watcher`] reports. Every event but `Overflow` names the folder it is about, as the
 /// watcher watches it (absolute, normalised; see [`WatcherOptions::dir`]).

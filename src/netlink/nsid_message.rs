@@ -1,8 +1,12 @@
 //! RTM_NEWNSID / RTM_DELNSID payloads: a `struct rtgenmsg` (one byte, padded to 4) followed by
 //! NETNSA_* attributes.
 
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::error::{Error, Result};
 use crate::netlink::consts::*;
-use crate::netlink::message::{attr_u32, attrs, Malformed};
+use crate::netlink::message::{attr_u32, attrs, push_attr, push_padded, Malformed};
+use crate::netlink::socket::Socket;
 
 /// The fields of one NSID message that nsmon reads. Absent attributes are `None`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -42,6 +46,49 @@ pub(crate) fn parse_nsid(payload: &[u8]) -> Result<NsidMessage, Malformed> {
         }
     }
     Ok(out)
+}
+
+/// The `struct rtgenmsg` every NSID request starts with.
+pub(crate) fn rtgenmsg(out: &mut Vec<u8>) {
+    push_padded(out, &[libc::AF_UNSPEC as u8]);
+}
+
+/// The id of the namespace open as `target_fd` as `socket`'s namespace sees it (`None`: none
+/// assigned); `what` names it in errors.
+pub(crate) fn get_with(socket: &mut Socket, target_fd: i32, what: &str) -> Result<Option<u32>> {
+    let mut nsid = None;
+    socket.request(
+        &format!("RTM_GETNSID {what}"),
+        RTM_GETNSID,
+        0,
+        |out| {
+            rtgenmsg(out);
+            push_attr(out, NETNSA_FD, &(target_fd as u32).to_ne_bytes());
+        },
+        |reply| {
+            if reply.kind == RTM_NEWNSID {
+                let parsed = parse_nsid(reply.payload).map_err(|m| Error::Protocol(m.0))?;
+                nsid = parsed.nsid;
+            }
+            Ok(())
+        },
+    )?;
+    match nsid {
+        None => Err(Error::Protocol(format!(
+            "RTM_GETNSID {what}: the reply carried no NETNSA_NSID"
+        ))),
+        Some(id) if id < 0 => Ok(None),
+        Some(id) => Ok(Some(id as u32)),
+    }
+}
+
+/// The id of the namespace behind `ns` as seen from `socket`'s namespace (`None`: not assigned).
+pub(crate) fn nsid_with(
+    socket: &mut Socket,
+    ns: BorrowedFd<'_>,
+    what: &str,
+) -> Result<Option<u32>> {
+    get_with(socket, ns.as_raw_fd(), what)
 }
 
 #[cfg(test)]

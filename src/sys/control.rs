@@ -2,7 +2,11 @@
 //! socket listening to all namespaces gets. Parsed from the bytes the kernel filled, with every
 //! length checked, so that no malformed buffer can make it read out of bounds.
 
-use super::consts::{NETLINK_LISTEN_ALL_NSID, SOL_NETLINK};
+/// `SOL_NETLINK` (linux/socket.h): the level of netlink socket options and control messages.
+pub(crate) const SOL_NETLINK: libc::c_int = 270;
+/// `NETLINK_LISTEN_ALL_NSID` (linux/netlink.h): hear every namespace with an id; the control
+/// message that says which one a datagram came from.
+pub(crate) const NETLINK_LISTEN_ALL_NSID: libc::c_int = 8;
 
 const WORD: usize = std::mem::size_of::<usize>();
 

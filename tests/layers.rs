@@ -1,0 +1,150 @@
+//! The library's modules import only downward, in the order the README's architecture states:
+//! every `crate::` path in a module names a module no higher than its own. A change that makes
+//! a lower layer reach up (the netlink layer into the watcher, say) fails here.
+
+use std::path::{Path, PathBuf};
+
+/// Bottom to top. Each may use the ones before it (and itself).
+const LAYERS: &[&str] = &[
+    "error",
+    "name",
+    "sys",
+    "netlink",
+    "netns",
+    "handle",
+    "rtnl",
+    "nsid",
+    "stream",
+    "watcher",
+    "inventory",
+    "ffi",
+    "fuzzing",
+];
+
+/// The crate root's re-exports, by the module each comes from (`crate::Name` is `name`'s).
+fn defining_module(item: &str) -> Option<&'static str> {
+    Some(match item {
+        "Error" | "Result" => "error",
+        "Name" | "validate_name" | "NAME_MAX" => "name",
+        "NetnsId" | "NetnsRef" | "DEFAULT_NETNS_DIR" => "netns",
+        "NsidEvent" | "NsidOptions" | "NsidRequest" | "NsidSubscriber" => "nsid",
+        "Groups" | "Stream" | "StreamEvent" | "StreamOptions" | "DEFAULT_RECEIVE_BUFFER" => {
+            "stream"
+        }
+        "RuntimeFolder" | "WatchEvent" | "WatchedDir" | "WatchedNetns" | "Watcher"
+        | "WatcherOptions" | "RUNTIME_FOLDERS" => "watcher",
+        "Inventory" | "InventoryEvent" | "InventoryOptions" | "NetnsInfo" => "inventory",
+        module if LAYERS.contains(&module) => LAYERS[LAYERS.iter().position(|m| *m == module)?],
+        _ => return None,
+    })
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The `crate::IDENT` paths in `source`, outside comments.
+fn crate_paths(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            let after = &rest[at + "crate::".len()..];
+            let ident: String = after
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !ident.is_empty() {
+                found.push(ident);
+            }
+            rest = after;
+        }
+    }
+    found
+}
+
+/// Violations of the order in the tree under `src` (module, file, what it names).
+fn violations(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut bad = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(src).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap();
+        let module = first.trim_end_matches(".rs");
+        if module == "lib" || module == "bin" {
+            continue; // the root re-exports everything; the command is the library's user
+        }
+        let level = LAYERS
+            .iter()
+            .position(|m| *m == module)
+            .unwrap_or_else(|| panic!("{module} is in no layer: add it to LAYERS and the README"));
+        for item in crate_paths(&std::fs::read_to_string(&file).unwrap()) {
+            let Some(target) = defining_module(&item) else {
+                panic!(
+                    "{}: crate::{item} comes from no known module",
+                    rel.display()
+                );
+            };
+            let target_level = LAYERS.iter().position(|m| *m == target).unwrap();
+            if target_level > level {
+                bad.push(format!(
+                    "{} ({module}) uses crate::{item} ({target})",
+                    rel.display()
+                ));
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    bad
+}
+
+#[test]
+fn every_module_imports_only_downward() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let bad = violations(&src);
+    assert!(
+        bad.is_empty(),
+        "imports that run up the layers:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn the_readme_states_the_same_order() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let stated = LAYERS.join(" <- ");
+    assert!(readme.contains(&stated), "README lacks the line: {stated}");
+}
+
+#[test]
+fn a_back_import_is_caught() {
+    let dir = std::env::temp_dir().join(format!("nsmon-u-{}-layers", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sys")).unwrap();
+    std::fs::write(
+        dir.join("sys/mod.rs"),
+        "use crate::watcher::DEFAULT_NETNS_DIR;\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("watcher.rs"), "use crate::sys; // fine\n").unwrap();
+    let bad = violations(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(bad, vec!["sys/mod.rs (sys) uses crate::watcher (watcher)"]);
+}
