@@ -9,8 +9,9 @@ use super::handle_cell::{
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::nsmon_netns_id;
+use super::options::{options_free, options_new, options_update, wraps_options};
 use super::stream::nsmon_bytes;
-use super::{boxed, guard, guard_void, Failure};
+use super::{boxed, guard, Failure};
 use crate::handle::HandleOps;
 use crate::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 
@@ -19,6 +20,8 @@ use crate::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 pub struct nsmon_inventory_options {
     inner: InventoryOptions,
 }
+
+wraps_options!(nsmon_inventory_options, InventoryOptions);
 
 /// The inventory and the snapshot `nsmon_inventory_snapshot` took of it.
 pub(crate) struct Snapshotting {
@@ -244,17 +247,8 @@ pub type nsmon_inventory_callback = Option<
 pub unsafe extern "C" fn nsmon_inventory_options_new(
     out: *mut *mut nsmon_inventory_options,
 ) -> c_int {
-    guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        let options = boxed(nsmon_inventory_options {
-            inner: InventoryOptions::new(),
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(options) };
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_new(out, InventoryOptions::new()) }
 }
 
 /// Frees an options object. NULL is accepted and ignored.
@@ -263,28 +257,8 @@ pub unsafe extern "C" fn nsmon_inventory_options_new(
 /// `options` is NULL or came from `nsmon_inventory_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_inventory_options_free(options: *mut nsmon_inventory_options) {
-    guard_void(|| {
-        if !options.is_null() {
-            // SAFETY: per the contract it came from Box::into_raw and is freed once.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
-}
-
-/// Applies `f` to the options behind `options`.
-///
-/// # Safety
-/// `options` is NULL or a live options object not used elsewhere during the call.
-unsafe fn update(
-    options: *mut nsmon_inventory_options,
-    f: impl FnOnce(InventoryOptions) -> InventoryOptions,
-) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
-        options.inner = f(options.inner.clone());
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_free(options) }
 }
 
 /// How often everything is read again, in milliseconds (default 5000; at least 10): the worst
@@ -299,8 +273,8 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_rescan_interval_ms(
 ) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
-        update(options, |o| {
-            o.rescan_interval(Duration::from_millis(u64::from(ms)))
+        options_update(options, |o| {
+            Ok(o.rescan_interval(Duration::from_millis(u64::from(ms))))
         })
     }
 }
@@ -316,7 +290,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_fds(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| o.fds(on)) }
+    unsafe { options_update(options, |o| Ok(o.fds(on))) }
 }
 
 /// Whether sockets count as holders of the namespace they live in (default false: it costs a
@@ -331,7 +305,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_sockets(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| o.sockets(on)) }
+    unsafe { options_update(options, |o| Ok(o.sockets(on))) }
 }
 
 /// Whether the proc connector is used (default true; false: the rescans only). Returns 0 or
@@ -345,7 +319,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_proc_events(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| o.proc_events(on)) }
+    unsafe { options_update(options, |o| Ok(o.proc_events(on))) }
 }
 
 /// Starts the inventory: listens to the proc connector, then scans the host; every namespace

@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod name;
 pub mod netns;
 pub mod nsid;
+mod options;
 pub mod stream;
 pub mod watcher;
 

@@ -7,7 +7,8 @@ use super::handle_cell::{
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
-use super::{boxed, guard, guard_void, Failure};
+use super::options::{options_free, options_new, options_update, OptionsObject};
+use super::{boxed, guard, Failure};
 use crate::nsid::{assign_nsid_in, nsid_in};
 use crate::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
@@ -70,9 +71,21 @@ pub type nsmon_nsid_callback =
 
 /// Options for `nsmon_nsid_new`. Create with `nsmon_nsid_options_new`, free with
 /// `nsmon_nsid_options_free`.
+#[derive(Clone, Default)]
 pub struct nsmon_nsid_options {
     observer: OwnedNetnsRef,
     receive_buffer: Option<usize>,
+}
+
+/// Its settings are its own fields: the object is its own inner value.
+impl OptionsObject for nsmon_nsid_options {
+    type Inner = nsmon_nsid_options;
+    fn wrap(inner: nsmon_nsid_options) -> Self {
+        inner
+    }
+    fn inner(&mut self) -> &mut nsmon_nsid_options {
+        self
+    }
 }
 
 /// An NSID subscriber. Not thread-safe: use it from one thread at a time.
@@ -141,18 +154,8 @@ impl KeptEvents for nsmon_nsid {
 /// `out` is NULL or writable for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_options_new(out: *mut *mut nsmon_nsid_options) -> c_int {
-    guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        let options = boxed(nsmon_nsid_options {
-            observer: OwnedNetnsRef::Current,
-            receive_buffer: None,
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(options) };
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_new(out, nsmon_nsid_options::default()) }
 }
 
 /// Frees subscriber options. NULL is accepted.
@@ -161,12 +164,8 @@ pub unsafe extern "C" fn nsmon_nsid_options_new(out: *mut *mut nsmon_nsid_option
 /// `options` is NULL or came from `nsmon_nsid_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_options_free(options: *mut nsmon_nsid_options) {
-    guard_void(|| {
-        if !options.is_null() {
-            // SAFETY: per the contract.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_free(options) }
 }
 
 /// Sets the namespace the ids are seen from (NULL: the caller's). Names and paths are copied;
@@ -181,14 +180,17 @@ pub unsafe extern "C" fn nsmon_nsid_options_set_observer(
     options: *mut nsmon_nsid_options,
     observer: *const nsmon_netns_ref,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
-        // SAFETY: per the contract.
-        let observer = unsafe { netns_ref(observer, "observer") }?;
-        options.observer = OwnedNetnsRef::from_ref(observer);
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        options_update(options, |o| {
+            // SAFETY: `observer` is NULL or readable, as the caller vouches.
+            let observer = netns_ref(observer, "observer")?;
+            Ok(nsmon_nsid_options {
+                observer: OwnedNetnsRef::from_ref(observer),
+                ..o
+            })
+        })
+    }
 }
 
 /// Sets the socket's receive buffer in bytes (0: the kernel's default). Returns 0 or
@@ -201,12 +203,15 @@ pub unsafe extern "C" fn nsmon_nsid_options_set_receive_buffer(
     options: *mut nsmon_nsid_options,
     bytes: usize,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
-        options.receive_buffer = (bytes > 0).then_some(bytes);
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        options_update(options, |o| {
+            Ok(nsmon_nsid_options {
+                receive_buffer: (bytes > 0).then_some(bytes),
+                ..o
+            })
+        })
+    }
 }
 
 /// Subscribes to namespace-id events (RTNLGRP_NSID). `options` may be NULL for the defaults.

@@ -8,7 +8,8 @@ use super::handle_cell::{
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::{netns_ref, nsmon_netns_ref};
-use super::{boxed, c_str, guard, guard_void, Failure};
+use super::options::{options_free, options_new, options_update, wraps_options};
+use super::{boxed, c_str, guard, Failure};
 use crate::rtnl::{Change, Rtnl};
 use crate::{Groups, Name, NetnsRef, Stream, StreamEvent, StreamOptions};
 
@@ -267,6 +268,8 @@ pub struct nsmon_stream_options {
     inner: StreamOptions,
 }
 
+wraps_options!(nsmon_stream_options, StreamOptions);
+
 /// A stream. Not thread-safe: use it from one thread at a time.
 pub struct nsmon_stream {
     cell: HandleCell<Kept<Stream>>,
@@ -490,17 +493,8 @@ impl CHandle for nsmon_stream {
 /// `out` is NULL or writable for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_options_new(out: *mut *mut nsmon_stream_options) -> c_int {
-    guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        let options = boxed(nsmon_stream_options {
-            inner: StreamOptions::new(),
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(options) };
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_new(out, StreamOptions::new()) }
 }
 
 /// Frees stream options. NULL is accepted.
@@ -509,28 +503,8 @@ pub unsafe extern "C" fn nsmon_stream_options_new(out: *mut *mut nsmon_stream_op
 /// `options` is NULL or came from `nsmon_stream_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_options_free(options: *mut nsmon_stream_options) {
-    guard_void(|| {
-        if !options.is_null() {
-            // SAFETY: per the contract.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
-}
-
-/// Applies `f` to the options behind `options`.
-///
-/// # Safety
-/// `options` is NULL or live.
-unsafe fn update(
-    options: *mut nsmon_stream_options,
-    f: impl FnOnce(StreamOptions) -> Result<StreamOptions, Failure>,
-) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
-        options.inner = f(options.inner)?;
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_free(options) }
 }
 
 /// Sets which kinds to follow: a mask of `NSMON_GROUP_*` bits (default `NSMON_GROUP_ALL`).
@@ -545,7 +519,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_groups(
 ) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
-        update(options, |o| {
+        options_update(options, |o| {
             if groups & !NSMON_GROUP_ALL != 0 {
                 return Err(crate::Error::InvalidArgument(format!(
                     "unknown group bits {:#x}",
@@ -583,7 +557,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_dump(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.dump(on))) }
+    unsafe { options_update(options, |o| Ok(o.dump(on))) }
 }
 
 /// Whether an OVERRUN is followed by a fresh dump and SYNCED. Returns 0 or `NSMON_ERR_NULL`.
@@ -596,7 +570,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_resync_on_overrun(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.resync_on_overrun(on))) }
+    unsafe { options_update(options, |o| Ok(o.resync_on_overrun(on))) }
 }
 
 /// The receive buffer of each namespace's socket, in bytes (default
@@ -612,7 +586,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_receive_buffer(
     bytes: usize,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.receive_buffer(bytes))) }
+    unsafe { options_update(options, |o| Ok(o.receive_buffer(bytes))) }
 }
 
 /// Creates an empty stream. Returns 0 and sets `*out`, or a negative code.

@@ -8,7 +8,8 @@ use super::handle_cell::{
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::nsmon_netns_id;
-use super::{boxed, c_path, guard, guard_void, Failure};
+use super::options::{options_free, options_new, options_update, wraps_options};
+use super::{boxed, c_path, guard, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
 
 /// Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
@@ -19,6 +20,8 @@ pub const NSMON_NAME_SIZE: usize = 256;
 pub struct nsmon_watcher_options {
     inner: WatcherOptions,
 }
+
+wraps_options!(nsmon_watcher_options, WatcherOptions);
 
 /// A namespace watcher. Not thread-safe: use it from one thread at a time (it may move between
 /// threads). Create with `nsmon_watcher_new`, free with `nsmon_watcher_free`.
@@ -188,17 +191,8 @@ pub type nsmon_watcher_callback =
 /// `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_options_new(out: *mut *mut nsmon_watcher_options) -> c_int {
-    guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        let options = boxed(nsmon_watcher_options {
-            inner: WatcherOptions::new(),
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(options) };
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_new(out, WatcherOptions::new()) }
 }
 
 /// Frees an options object. NULL is accepted and ignored.
@@ -207,28 +201,8 @@ pub unsafe extern "C" fn nsmon_watcher_options_new(out: *mut *mut nsmon_watcher_
 /// `options` is NULL or came from `nsmon_watcher_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_options_free(options: *mut nsmon_watcher_options) {
-    guard_void(|| {
-        if !options.is_null() {
-            // SAFETY: per the contract it came from Box::into_raw and is freed once.
-            drop(unsafe { Box::from_raw(options) });
-        }
-    })
-}
-
-/// Applies `f` to the options behind `options`.
-///
-/// # Safety
-/// `options` is NULL or a live options object not used elsewhere during the call.
-unsafe fn update(
-    options: *mut nsmon_watcher_options,
-    f: impl FnOnce(WatcherOptions) -> Result<WatcherOptions, Failure>,
-) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
-        options.inner = f(options.inner.clone())?;
-        Ok(0)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { options_free(options) }
 }
 
 /// The folder from a C path, refused when empty.
@@ -261,7 +235,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir(
     dir: *const c_char,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.clear_dirs().dir(folder(dir)?))) }
+    unsafe { options_update(options, |o| Ok(o.clear_dirs().dir(folder(dir)?))) }
 }
 
 /// Adds a folder to watch, as `nsmon_watcher_options_set_dir` describes; the first one added
@@ -279,7 +253,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_add_dir(
     dir: *const c_char,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.dir(folder(dir)?))) }
+    unsafe { options_update(options, |o| Ok(o.dir(folder(dir)?))) }
 }
 
 /// Whether the runtimes' folders are watched too: `/var/run/netns`, `/run/netns` (Podman),
@@ -295,7 +269,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_runtimes(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.runtimes(on))) }
+    unsafe { options_update(options, |o| Ok(o.runtimes(on))) }
 }
 
 /// Whether the namespaces present when the watcher starts are reported as CREATED events
@@ -310,7 +284,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_list_existing(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.list_existing(on))) }
+    unsafe { options_update(options, |o| Ok(o.list_existing(on))) }
 }
 
 /// Whether any file counts, without waiting for it to be a mounted namespace (nsfs). Default
@@ -324,7 +298,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_any_file(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.any_file(on))) }
+    unsafe { options_update(options, |o| Ok(o.any_file(on))) }
 }
 
 /// Whether DIR_CREATED and DIR_DELETED events are reported. Default false. Returns 0 or
@@ -338,7 +312,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir_events(
     on: bool,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { update(options, |o| Ok(o.directory_events(on))) }
+    unsafe { options_update(options, |o| Ok(o.directory_events(on))) }
 }
 
 /// Starts a watcher. The watch is in place when this returns.
