@@ -1,0 +1,210 @@
+//! Filling the C stream event from the Rust one, in the caller's memory, pointing into what the
+//! handle keeps.
+
+use std::ffi::c_char;
+use std::net::IpAddr;
+
+use super::nsmon_stream;
+use super::types::*;
+use crate::ffi::handle_cell::{KeptEvents, Scratch};
+use crate::rtnl::{Change, Rtnl};
+use crate::Stream;
+use crate::{Name, StreamEvent};
+
+/// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
+/// make moot) and returns how many were copied.
+fn copy_name<const N: usize>(dst: &mut [c_char; N], name: Option<&Name>) -> u8 {
+    let bytes = name.map_or(&[][..], |n| n.as_bytes());
+    let n = bytes.len().min(N - 1).min(usize::from(u8::MAX));
+    for (d, b) in dst.iter_mut().zip(&bytes[..n]) {
+        *d = *b as c_char;
+    }
+    n as u8
+}
+
+fn copy_bytes(dst: &mut [u8; 32], src: Option<&[u8]>) -> u8 {
+    let src = src.unwrap_or_default();
+    let n = src.len().min(32);
+    dst[..n].copy_from_slice(&src[..n]);
+    n as u8
+}
+
+fn ip(a: Option<IpAddr>) -> nsmon_ip {
+    let mut out = nsmon_ip::default();
+    match a {
+        Some(IpAddr::V4(v4)) => {
+            out.family = libc::AF_INET as u8;
+            out.bytes[..4].copy_from_slice(&v4.octets());
+        }
+        Some(IpAddr::V6(v6)) => {
+            out.family = libc::AF_INET6 as u8;
+            out.bytes = v6.octets();
+        }
+        None => {}
+    }
+    out
+}
+
+// SAFETY (the five below): these members are plain data (integers, byte arrays), for which
+// all-zero is the documented "absent" value.
+// (`nsmon_link.alt_names` is a pointer: all-zero is NULL, with a count of 0.)
+const ZERO_LINK: nsmon_link = unsafe { std::mem::zeroed() };
+const ZERO_ADDR: nsmon_addr = unsafe { std::mem::zeroed() };
+const ZERO_ROUTE: nsmon_route = unsafe { std::mem::zeroed() };
+const ZERO_NEIGH: nsmon_neigh = unsafe { std::mem::zeroed() };
+const ZERO_TC: nsmon_tc = unsafe { std::mem::zeroed() };
+
+/// An event with every member absent: what `fill` starts from.
+const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
+    kind: nsmon_stream_event_kind::Synced,
+    key: std::ptr::null(),
+    key_len: 0,
+    raw: std::ptr::null(),
+    raw_len: 0,
+    nsid: -1,
+    lost: 0,
+    reason: std::ptr::null(),
+    link: ZERO_LINK,
+    addr: ZERO_ADDR,
+    route: ZERO_ROUTE,
+    neigh: ZERO_NEIGH,
+    tc: ZERO_TC,
+};
+
+impl KeptEvents for nsmon_stream {
+    type Handle = Stream;
+    type CEvent = nsmon_stream_event;
+
+    /// Filled in place: the struct is a few hundred bytes, and building it aside to copy it
+    /// over showed as a third of the per-event copying. Text is made only for the events that
+    /// have some (no allocation per message event).
+    unsafe fn fill(event: &StreamEvent, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
+        use nsmon_stream_event_kind as K;
+        // SAFETY: per the contract; written whole before the reference is made.
+        let out = unsafe {
+            out.write(EMPTY_EVENT);
+            &mut *out
+        };
+        let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
+        let mut reason = |text: String| {
+            scratch.text = Some(c_text(text));
+            scratch.text_ptr()
+        };
+        let key = match event {
+            StreamEvent::Message {
+                key,
+                nsid,
+                message,
+                raw,
+            } => {
+                out.nsid = nsid.unwrap_or(-1);
+                out.raw = raw.as_ptr();
+                out.raw_len = raw.len();
+                match message {
+                    Rtnl::Link(c, l) => {
+                        out.kind = pick(c, K::NewLink, K::DelLink);
+                        out.link.family = l.family;
+                        out.link.index = l.index;
+                        out.link.flags = l.flags;
+                        out.link.mtu = l.mtu.unwrap_or(0);
+                        out.link.master = l.master.unwrap_or(0);
+                        out.link.operstate = l.operstate.unwrap_or(0);
+                        out.link.mac_len = copy_bytes(&mut out.link.mac, l.mac.as_deref());
+                        out.link.name_len = copy_name(&mut out.link.name, l.name.as_ref());
+                        out.link.kind_len = copy_name(&mut out.link.kind, l.kind.as_ref());
+                        if !l.alt_names.is_empty() {
+                            scratch.names.clear();
+                            scratch
+                                .names
+                                .extend(l.alt_names.iter().map(|n| nsmon_bytes {
+                                    bytes: n.as_bytes().as_ptr(),
+                                    len: n.len(),
+                                }));
+                            out.link.alt_names = scratch.names.as_ptr();
+                            out.link.alt_names_count = scratch.names.len();
+                        }
+                    }
+                    Rtnl::Address(c, a) => {
+                        out.kind = pick(c, K::NewAddr, K::DelAddr);
+                        out.addr.index = a.index;
+                        out.addr.addr = ip(a.address);
+                        out.addr.prefix_len = a.prefix_len;
+                        out.addr.scope = a.scope;
+                        out.addr.label_len = copy_name(&mut out.addr.label, a.label.as_ref());
+                    }
+                    Rtnl::Route(c, r) => {
+                        out.kind = pick(c, K::NewRoute, K::DelRoute);
+                        out.route = nsmon_route {
+                            family: r.family,
+                            dst_len: r.dst_len,
+                            protocol: r.protocol,
+                            scope: r.scope,
+                            route_type: r.kind,
+                            table: r.table,
+                            oif: r.oif.unwrap_or(0),
+                            dst: ip(r.dst),
+                            gateway: ip(r.gateway),
+                        };
+                    }
+                    Rtnl::Neighbour(c, n) => {
+                        out.kind = pick(c, K::NewNeigh, K::DelNeigh);
+                        out.neigh.family = n.family;
+                        out.neigh.state = n.state;
+                        out.neigh.index = n.index;
+                        out.neigh.dst = ip(n.address);
+                        out.neigh.lladdr_len =
+                            copy_bytes(&mut out.neigh.lladdr, n.lladdr.as_deref());
+                    }
+                    Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
+                        out.kind = match message {
+                            Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
+                            Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
+                            _ => pick(c, K::NewFilter, K::DelFilter),
+                        };
+                        out.tc.index = t.index;
+                        out.tc.handle = t.handle;
+                        out.tc.parent = t.parent;
+                        out.tc.kind_len = copy_name(&mut out.tc.kind, t.kind.as_ref());
+                    }
+                }
+                key
+            }
+            StreamEvent::Unparsed {
+                key,
+                nsid,
+                reason: why,
+                raw,
+            } => {
+                out.kind = K::Unparsed;
+                out.nsid = nsid.unwrap_or(-1);
+                out.raw = raw.as_ptr();
+                out.raw_len = raw.len();
+                out.reason = reason(why.clone());
+                key
+            }
+            StreamEvent::Synced { key } => key,
+            StreamEvent::SyncFailed { key, reason: why } => {
+                out.kind = K::SyncFailed;
+                out.reason = reason(why.clone());
+                key
+            }
+            StreamEvent::Overrun { key, lost } => {
+                out.kind = K::Overrun;
+                out.lost = lost.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+                key
+            }
+            StreamEvent::Error { key, error } => {
+                out.kind = K::Error;
+                out.reason = reason(error.to_string());
+                key
+            }
+        };
+        out.key = key.as_ptr().cast();
+        out.key_len = key.len();
+    }
+}
+
+/// Text for C: NUL-terminated (an inner NUL, which no message should hold, becomes a space).
+pub(crate) fn c_text(text: String) -> std::ffi::CString {
+    std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default()
+}
