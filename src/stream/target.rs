@@ -1,0 +1,285 @@
+//! One monitored namespace (a target): its socket, its dump rounds, how it is pumped; and the
+//! all-nsid target's map from nsid to the caller's keys.
+
+// The stream's own names (its options, events, token hashing) and what it imports.
+use super::*;
+
+/// One monitored namespace.
+pub(super) struct Target {
+    pub(super) key: Arc<str>,
+    pub(super) socket: Socket,
+    pub(super) port: u32,
+    pub(super) identity: NetnsId,
+    pub(super) options: StreamOptions,
+    /// The round of dumps running, if any.
+    pub(super) round: Option<Round>,
+    pub(super) next_seq: u32,
+    /// The kernel reported an overrun (`ENOBUFS`) whose episode has not ended: it ends when the
+    /// socket's queue is empty, which is when the kernel accepts notifications again.
+    pub(super) overrun_pending: bool,
+    /// The socket's drop counter when the last overrun was reported (`None`: unreadable).
+    pub(super) drops: Option<u32>,
+    /// Set for an all-nsid target.
+    pub(super) all_nsid: Option<AllNsid>,
+    /// Whether the target is in the stream's backlog.
+    pub(super) in_backlog: bool,
+}
+
+/// What an all-nsid target needs to tag events with the caller's keys.
+pub(super) struct AllNsid {
+    /// A blocking query socket in the observer's namespace (ids are relative to it).
+    pub(super) query: Socket,
+    /// Id (in the observer's namespace) of each namespace the caller added, to its key.
+    pub(super) keys: HashMap<i32, Arc<str>>,
+    /// Ids were assigned or released since `keys` was built: rebuild before the next lookup.
+    pub(super) stale: bool,
+}
+
+impl AllNsid {
+    /// Notes the id of the namespace behind `ns` (if it has one) as `key`'s.
+    pub(super) fn learn(&mut self, ns: BorrowedFd<'_>, key: &Arc<str>) {
+        // A namespace whose id cannot be read is simply not mapped: its events keep the
+        // all-nsid target's key and still carry their nsid.
+        if let Ok(Some(id)) = crate::netlink::nsid_message::nsid_with(&mut self.query, ns, key) {
+            if let Ok(id) = i32::try_from(id) {
+                self.keys.insert(id, key.clone());
+            }
+        }
+    }
+
+    /// The caller's key for namespace id `id`, rebuilding the map first if ids changed.
+    pub(super) fn key_for(
+        &mut self,
+        id: i32,
+        targets: &HashMap<Token, Target, TokenHash>,
+    ) -> Option<Arc<str>> {
+        if self.stale {
+            self.stale = false;
+            self.keys.clear();
+            for target in targets.values().filter(|t| t.all_nsid.is_none()) {
+                if let Ok(ns) = sys::netns::socket_namespace(target.socket.as_fd()) {
+                    self.learn(ns.as_fd(), &target.key);
+                }
+            }
+        }
+        self.keys.get(&id).cloned()
+    }
+}
+
+impl Target {
+    /// Starts a round of dumps, or, if one is running, makes it start over.
+    pub(super) fn start_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        match &mut self.round {
+            Some(round) => round.restart(),
+            None => self.round = Some(Round::new(self.options.groups)),
+        }
+        self.advance_dumps(out)
+    }
+
+    /// Sends the round's next dump, or reports its end. Nothing is sent while an overrun's
+    /// episode lasts: the round starts over once it is reported.
+    pub(super) fn advance_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        let Some(round) = self.round.as_mut() else {
+            return Ok(());
+        };
+        if self.overrun_pending {
+            return Ok(());
+        }
+        match round.next() {
+            Step::Wait => Ok(()),
+            Step::Send(dump) => {
+                self.next_seq = self.next_seq.wrapping_add(1);
+                let seq = self.next_seq;
+                self.socket.send(&dump.request(seq)).map_err(|e| {
+                    Error::os(format!("{} request in {}", dump.describe(), self.key), e)
+                })?;
+                round.sent(seq);
+                Ok(())
+            }
+            Step::Done(result) => {
+                self.round = None;
+                let key = self.key.clone();
+                out.push_back(match result {
+                    Ok(()) => StreamEvent::Synced { key },
+                    Err(reason) => StreamEvent::SyncFailed { key, reason },
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// The overrun's episode is over (the queue is empty): reports it with the number lost,
+    /// then resyncs if asked to, or restarts the round that was running.
+    pub(super) fn end_overrun(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        self.overrun_pending = false;
+        let now = self.socket.drops();
+        let lost = match (self.drops, now) {
+            (Some(before), Some(now)) => Some(u64::from(now.wrapping_sub(before))),
+            _ => None,
+        };
+        self.drops = now;
+        out.push_back(StreamEvent::Overrun {
+            key: self.key.clone(),
+            lost,
+        });
+        if self.round.is_some() || self.options.resync_on_overrun {
+            self.start_dumps(out)?;
+        }
+        Ok(())
+    }
+
+    /// Handles a reply to the dump in flight; returns whether it was the dump's end (an object
+    /// is for the caller).
+    pub(super) fn dump_reply(
+        &mut self,
+        msg: &Message<'_>,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<bool> {
+        let Some(round) = self.round.as_mut() else {
+            return Ok(false);
+        };
+        if msg.flags & NLM_F_DUMP_INTR != 0 {
+            round.interrupted();
+        }
+        let error = match msg.kind {
+            NLMSG_DONE => done_error(msg),
+            NLMSG_ERROR => match parse_ack(msg.payload, msg.flags) {
+                Ok(ack) if ack.errno == 0 => return Ok(true), // an ack: not the end
+                Ok(ack) => Some(ack_text(ack.errno, ack.text)),
+                Err(m) => Some(format!("unreadable error message ({})", m.0)),
+            },
+            _ => return Ok(false),
+        };
+        round.part_ended(error);
+        self.advance_dumps(out)?;
+        Ok(true)
+    }
+
+    /// Reads one datagram from this target's socket; returns whether there was one (so more
+    /// may follow). `others` are the stream's other targets (for an all-nsid target's keys).
+    pub(super) fn pump(
+        &mut self,
+        others: &HashMap<Token, Target, TokenHash>,
+        buffer: &mut [u8],
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<bool> {
+        let (len, nsid, truncated) = match self.socket.receive(buffer)? {
+            Received::Nothing => {
+                if self.overrun_pending {
+                    self.end_overrun(out)?;
+                }
+                return Ok(false);
+            }
+            Received::Overrun => {
+                // Reported when the episode ends, with its count; notifications were lost, so
+                // a dump running now would not describe the namespace.
+                self.overrun_pending = true;
+                if let Some(round) = &mut self.round {
+                    round.restart();
+                }
+                return Ok(true);
+            }
+            Received::Data(len, nsid) => (len, nsid, false),
+            Received::Truncated(len, nsid) => (len, nsid, true),
+        };
+        let key = match (&mut self.all_nsid, nsid) {
+            (Some(all), Some(id)) => all.key_for(id, others),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.key.clone());
+        let unparsed = |reason: String, raw: &[u8]| StreamEvent::Unparsed {
+            key: key.clone(),
+            nsid,
+            reason,
+            raw: raw.into(),
+        };
+        let data = &buffer[..len.min(buffer.len())];
+        let mut walk = messages(data);
+        while let Some(msg) = walk.next() {
+            let msg = match msg {
+                Ok(msg) => msg,
+                Err(m) => {
+                    let reason = match truncated {
+                        true => truncation(len, data.len()),
+                        false => format!("a datagram that cannot be split into messages: {}", m.0),
+                    };
+                    out.push_back(unparsed(reason, walk.remaining()));
+                    // It may have held replies of the dump in flight.
+                    if let Some(round) = &mut self.round {
+                        round.interrupted();
+                    }
+                    return Ok(true);
+                }
+            };
+            if msg.port == self.port {
+                let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
+                // A late reply to an earlier dump is dropped. (Notifications carry the port id
+                // of whoever made the change, e.g. an `ip` process: that they come from the
+                // kernel is the sender address, checked by the socket.)
+                if !is_reply || self.dump_reply(&msg, out)? {
+                    continue;
+                }
+            }
+            if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
+                if let Some(all) = &mut self.all_nsid {
+                    all.stale = true;
+                    continue;
+                }
+            }
+            if !self.options.groups.wants(msg.kind, msg.payload) {
+                continue;
+            }
+            match rtnl::parse_message(&msg) {
+                Ok(Some(message)) => {
+                    if let Some(round) = &mut self.round {
+                        if round.is_reply(msg.seq) && msg.port == self.port {
+                            round.object(&message);
+                        }
+                    }
+                    out.push_back(StreamEvent::Message {
+                        key: key.clone(),
+                        nsid,
+                        message,
+                        raw: msg.bytes.into(),
+                    });
+                }
+                Ok(None) => out.push_back(unparsed(
+                    format!("message type {} is not one nsmon types", msg.kind),
+                    msg.bytes,
+                )),
+                Err(e) => out.push_back(unparsed(e.to_string(), msg.bytes)),
+            }
+        }
+        if truncated {
+            // Cut at a message boundary: the walk saw only whole messages, the rest is lost.
+            out.push_back(unparsed(truncation(len, data.len()), &[]));
+            if let Some(round) = &mut self.round {
+                round.interrupted();
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The reason given for a datagram larger than the receive buffer.
+fn truncation(len: usize, kept: usize) -> String {
+    format!("a {len}-byte datagram exceeds the {kept}-byte receive buffer: the rest of it is lost")
+}
+
+/// The error code an `NLMSG_DONE` carries (a negative errno ends a dump that failed).
+pub(super) fn done_error(msg: &Message<'_>) -> Option<String> {
+    let code = i32::from_ne_bytes(msg.payload.get(..4)?.try_into().ok()?);
+    let text = (msg.flags & NLM_F_ACK_TLVS != 0)
+        .then(|| crate::netlink::message::parse_ack_text(&msg.payload[4..]))
+        .flatten();
+    (code < 0).then(|| ack_text(-code, text))
+}
+
+/// An errno from the kernel, with its extended-ack text when it gave one.
+fn ack_text(errno: i32, text: Option<String>) -> String {
+    let error = std::io::Error::from_raw_os_error(errno);
+    match text {
+        Some(text) => format!("{error} ({text})"),
+        None => error.to_string(),
+    }
+}
