@@ -92,24 +92,23 @@ impl<'a> NetnsRef<'a> {
             .map_err(|e| Error::os(format!("fstat namespace {}", self.describe()), e))
     }
 
-    /// Opens the namespace and checks, on the open fd, that it is a network namespace. The open
-    /// never blocks and never follows a link in a named namespace's entry: whatever is there
-    /// (a FIFO, a device, a link swapped in after a check) gives a clear error, not a hang.
-    /// A netlink socket (`NETLINK_ROUTE`) inside this namespace, joined to `groups`: opened
+    /// A netlink socket (`NETLINK_ROUTE`) inside this namespace, for `purpose`: opened
     /// directly for the caller's own, by a short-lived helper thread for any other.
     pub(crate) fn open_socket(
         &self,
-        blocking: bool,
-        groups: u32,
+        purpose: crate::netlink::socket::Purpose,
     ) -> Result<crate::netlink::socket::Socket> {
         use crate::netlink::socket::Socket;
         if let NetnsRef::Current = self {
-            return Socket::open(blocking, groups);
+            return Socket::open(purpose);
         }
         let ns = self.open()?;
-        Socket::open_in(ns.as_fd(), &self.describe(), blocking, groups)
+        Socket::open_in(ns.as_fd(), &self.describe(), purpose)
     }
 
+    /// Opens the namespace and checks, on the open fd, that it is a network namespace. The open
+    /// never blocks and never follows a link in a named namespace's entry: whatever is there
+    /// (a FIFO, a device, a link swapped in after a check) gives a clear error, not a hang.
     pub(crate) fn open(&self) -> Result<NetnsFd<'a>> {
         let fd = match self {
             NetnsRef::Fd(fd) => NetnsFd::Borrowed(*fd),

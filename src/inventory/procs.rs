@@ -129,7 +129,7 @@ fn kernel_filters() -> bool {
 /// `EPERM` without `CAP_NET_ADMIN`; `EPROTONOSUPPORT` or `ENOENT`-like errors where the kernel
 /// has no proc connector.
 pub(crate) fn listen() -> io::Result<OwnedFd> {
-    let fd = sys::netlink::socket_of(libc::NETLINK_CONNECTOR, false)?;
+    let fd = sys::netlink::socket_of(libc::NETLINK_CONNECTOR, sys::netlink::Mode::NonBlocking)?;
     sys::netlink::bind(fd.as_fd(), CN_IDX_PROC)?;
     sys::netlink::send_to_kernel(fd.as_fd(), &listen_request(kernel_filters()))?;
     Ok(fd)

@@ -59,32 +59,53 @@ pub(crate) struct Socket {
     all_nsid: bool,
 }
 
+/// What a socket is for, which decides how it is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Notifications of the multicast groups in the mask (see [`group_mask`]), read without
+    /// blocking from an event loop.
+    Events(u32),
+    /// Requests and their replies: receives wait, with a timeout, so that a silent kernel
+    /// cannot hang the caller; no group is joined.
+    Requests,
+}
+
+impl Purpose {
+    fn mode(self) -> sys::Mode {
+        match self {
+            Purpose::Events(_) => sys::Mode::NonBlocking,
+            Purpose::Requests => sys::Mode::Blocking,
+        }
+    }
+
+    fn groups(self) -> u32 {
+        match self {
+            Purpose::Events(groups) => groups,
+            Purpose::Requests => 0,
+        }
+    }
+}
+
 impl Socket {
-    /// Opens a socket in the caller's namespace. A blocking socket (for queries) gets a receive
-    /// timeout, so that a silent kernel cannot hang the caller.
-    /// `groups` is a mask of multicast groups to join (see [`group_mask`]).
-    pub(crate) fn open(blocking: bool, groups: u32) -> Result<Socket> {
-        let fd = sys::socket(blocking).map_err(|e| Error::os("socket(AF_NETLINK)", e))?;
-        Socket::adopt(fd, blocking, groups)
+    /// Opens a socket for `purpose` in the caller's namespace.
+    pub(crate) fn open(purpose: Purpose) -> Result<Socket> {
+        let fd = sys::socket(purpose.mode()).map_err(|e| Error::os("socket(AF_NETLINK)", e))?;
+        Socket::adopt(fd, purpose)
     }
 
     /// Opens a socket in the namespace `ns` (`described` names it in messages): a short-lived
     /// helper thread enters it and creates the socket there; the calling thread never changes
     /// namespace. (For the caller's own namespace, [`open`](Self::open) needs no thread.)
-    pub(crate) fn open_in(
-        ns: BorrowedFd<'_>,
-        described: &str,
-        blocking: bool,
-        groups: u32,
-    ) -> Result<Socket> {
-        let fd = crate::sys::netns::in_namespace(ns, || sys::socket(blocking))
+    pub(crate) fn open_in(ns: BorrowedFd<'_>, described: &str, purpose: Purpose) -> Result<Socket> {
+        let fd = crate::sys::netns::in_namespace(ns, || sys::socket(purpose.mode()))
             .map_err(|e| Error::os(format!("socket in namespace {described}"), e))?;
-        Socket::adopt(fd, blocking, groups)
+        Socket::adopt(fd, purpose)
     }
 
-    /// Finishes setting up a socket opened elsewhere (e.g. inside another namespace), joining
-    /// the multicast groups in the mask `groups`.
-    pub(crate) fn adopt(fd: OwnedFd, blocking: bool, groups: u32) -> Result<Socket> {
+    /// Finishes setting up a socket opened elsewhere (e.g. inside another namespace) for
+    /// `purpose`, in the mode `purpose` opened it in.
+    pub(crate) fn adopt(fd: OwnedFd, purpose: Purpose) -> Result<Socket> {
+        let groups = purpose.groups();
         // Joining through bind costs one pass over the kernel's netlink table lock; one
         // NETLINK_ADD_MEMBERSHIP per group costs one each, and dominated adding namespaces.
         let port = sys::bind(fd.as_fd(), groups).map_err(|e| Error::os("bind(AF_NETLINK)", e))?;
@@ -92,7 +113,7 @@ impl Socket {
         // reported without the kernel's text, and acks echo the request, which parse_ack skips.
         let _ = sys::set_int_option(fd.as_fd(), SOL_NETLINK, NETLINK_EXT_ACK, 1);
         let _ = sys::set_int_option(fd.as_fd(), SOL_NETLINK, NETLINK_CAP_ACK, 1);
-        if blocking {
+        if purpose == Purpose::Requests {
             set_receive_timeout(fd.as_fd(), REPLY_TIMEOUT)?;
         }
         Ok(Socket {

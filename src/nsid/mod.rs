@@ -24,7 +24,7 @@ use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::messages;
 use crate::netlink::nsid_message::parse_nsid;
-use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
+use crate::netlink::socket::{group_mask, Purpose, Received, Socket, EVENT_BUFFER};
 use crate::netns::NetnsRef;
 pub use query::{assign_nsid, assign_nsid_in, names_of_nsid, nsid, nsid_in, nsids_in, NsidRequest};
 
@@ -213,7 +213,7 @@ impl NsidSubscriber {
     /// Subscribes as seen from `observer`'s namespace: the ids reported are the ones `observer`
     /// uses. The socket is created there by a short-lived helper thread.
     pub fn open_in(observer: NetnsRef<'_>, options: NsidOptions) -> Result<NsidSubscriber> {
-        let socket = observer.open_socket(false, group_mask([RTNLGRP_NSID]))?;
+        let socket = observer.open_socket(Purpose::Events(group_mask([RTNLGRP_NSID])))?;
         if let Some(bytes) = options.receive_buffer {
             socket.set_receive_buffer(bytes)?;
         }

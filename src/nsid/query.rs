@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::netlink::consts::*;
 use crate::netlink::message::push_attr;
 use crate::netlink::nsid_message::{get_with, parse_nsid, rtgenmsg};
-use crate::netlink::socket::Socket;
+use crate::netlink::socket::{Purpose, Socket};
 use crate::netns::NetnsRef;
 
 /// How to assign an id (what `ip netns set NAME auto|N` does).
@@ -23,7 +23,7 @@ pub enum NsidRequest {
 
 /// Opens a query socket in `observer`'s namespace (ids are relative to their observer).
 pub(crate) fn query_socket(observer: NetnsRef<'_>) -> Result<Socket> {
-    observer.open_socket(true, 0)
+    observer.open_socket(Purpose::Requests)
 }
 
 /// The id of `target` as seen from the caller's namespace: `Some(id)`, or `None` when no id is

@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::handle::{handle_api, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::{messages, parse_ack, Message};
-use crate::netlink::socket::{group_mask, Received, Socket, EVENT_BUFFER};
+use crate::netlink::socket::{group_mask, Purpose, Received, Socket, EVENT_BUFFER};
 use crate::netns::{NetnsId, NetnsRef};
 use crate::rtnl::{self, Rtnl};
 use crate::sys;
@@ -372,21 +372,22 @@ impl Stream {
             .filter(|(i, _)| !matches!(targets[*i].1, NetnsRef::Current))
             .map(|(_, ns)| ns.as_fd())
             .collect();
-        let mut created =
-            match sys::netns::in_each_namespace(&foreign, || sys::netlink::socket(false)) {
-                Ok(fds) => fds.into_iter(),
-                Err(e) => foreign
-                    .iter()
-                    .map(|_| Err(std::io::Error::new(e.kind(), e.to_string())))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            };
+        let mut created = match sys::netns::in_each_namespace(&foreign, || {
+            sys::netlink::socket(sys::netlink::Mode::NonBlocking)
+        }) {
+            Ok(fds) => fds.into_iter(),
+            Err(e) => foreign
+                .iter()
+                .map(|_| Err(std::io::Error::new(e.kind(), e.to_string())))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        };
         for (i, ns) in opened {
             let (key, target) = &targets[i];
             let socket = match target {
-                NetnsRef::Current => Socket::open(false, groups),
+                NetnsRef::Current => Socket::open(Purpose::Events(groups)),
                 _ => match created.next() {
-                    Some(Ok(fd)) => Socket::adopt(fd, false, groups),
+                    Some(Ok(fd)) => Socket::adopt(fd, Purpose::Events(groups)),
                     Some(Err(e)) => Err(Error::os(
                         format!("socket in namespace {}", target.describe()),
                         e,
@@ -426,10 +427,10 @@ impl Stream {
         self.check_new_key(key)?;
         let ns = observer.open()?;
         let groups = group_mask(options.groups.multicast_groups().chain([RTNLGRP_NSID]));
-        let mut socket = observer.open_socket(false, groups)?;
+        let mut socket = observer.open_socket(Purpose::Events(groups))?;
         socket.listen_all_nsid()?;
         let mut all = AllNsid {
-            query: observer.open_socket(true, 0)?,
+            query: observer.open_socket(Purpose::Requests)?,
             keys: HashMap::new(),
             stale: false,
         };

@@ -6,16 +6,25 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::control::nsid_from_control;
 
-/// Opens a `NETLINK_ROUTE` socket, close-on-exec, non-blocking unless `blocking`.
-pub(crate) fn socket(blocking: bool) -> io::Result<OwnedFd> {
-    socket_of(libc::NETLINK_ROUTE, blocking)
+/// Whether a socket's calls wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Receives wait for data (with a timeout set by the caller): for requests and replies.
+    Blocking,
+    /// Receives return `WouldBlock` at once: for an event loop.
+    NonBlocking,
+}
+
+/// Opens a `NETLINK_ROUTE` socket, close-on-exec, in `mode`.
+pub(crate) fn socket(mode: Mode) -> io::Result<OwnedFd> {
+    socket_of(libc::NETLINK_ROUTE, mode)
 }
 
 /// Opens a netlink socket of `protocol` (`NETLINK_ROUTE`, `NETLINK_CONNECTOR`), close-on-exec,
-/// non-blocking unless `blocking`.
-pub(crate) fn socket_of(protocol: libc::c_int, blocking: bool) -> io::Result<OwnedFd> {
+/// in `mode`.
+pub(crate) fn socket_of(protocol: libc::c_int, mode: Mode) -> io::Result<OwnedFd> {
     let mut kind = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
-    if !blocking {
+    if mode == Mode::NonBlocking {
         kind |= libc::SOCK_NONBLOCK;
     }
     let fd = syscall!(socket(libc::AF_NETLINK, kind, protocol))?;
