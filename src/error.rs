@@ -25,6 +25,10 @@ pub enum Error {
     /// datagram); says what.
     #[error("netlink protocol error: {0}")]
     Protocol(String),
+    /// nsmon broke one of its own rules (a bug, to be reported): says which. Never what the
+    /// kernel or the caller did.
+    #[error("nsmon internal error: {0}")]
+    Internal(String),
     /// A system call failed; `context` says which and on what.
     #[error("{context}: {source}")]
     Os {
@@ -57,6 +61,7 @@ impl Error {
         match self {
             Error::InvalidName { .. } | Error::InvalidArgument(_) => libc::EINVAL,
             Error::Protocol(_) => libc::EPROTO,
+            Error::Internal(_) => libc::EIO,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
         }
     }

@@ -307,7 +307,7 @@ impl Stream {
     pub fn add(&mut self, key: &str, target: NetnsRef<'_>, options: StreamOptions) -> Result<()> {
         self.add_many(&[(key, target)], options)
             .pop()
-            .unwrap_or_else(|| Err(Error::Protocol("add_many returned no result".into())))
+            .unwrap_or_else(|| Err(Error::Internal("add_many returned no result".into())))
     }
 
     /// Adds many namespaces at once, each as [`add`](Self::add) would, with the same options,
@@ -392,7 +392,7 @@ impl Stream {
                         format!("socket in namespace {}", target.describe()),
                         e,
                     )),
-                    None => Err(Error::Protocol("namespace helper lost a socket".into())),
+                    None => Err(Error::Internal("namespace helper lost a socket".into())),
                 },
             };
             let key: Arc<str> = (*key).into();
