@@ -1,6 +1,5 @@
 //! Netlink and rtnetlink numbers nsmon uses, from the kernel's uapi headers
 //! (linux/netlink.h, linux/rtnetlink.h, linux/net_namespace.h). Stable ABI.
-#![allow(dead_code)] // the stream component uses the rest
 
 /// `struct nlmsghdr`: len u32, type u16, flags u16, seq u32, pid u32.
 pub(crate) const NLMSG_HDRLEN: usize = 16;
@@ -12,9 +11,10 @@ pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
 pub(crate) const NLMSG_NOOP: u16 = 1;
 pub(crate) const NLMSG_ERROR: u16 = 2;
 pub(crate) const NLMSG_DONE: u16 = 3;
-pub(crate) const NLMSG_OVERRUN: u16 = 4;
 
 pub(crate) const NLM_F_REQUEST: u16 = 0x1;
+/// A part of a multi-part reply (only the tests build such replies).
+#[cfg(test)]
 pub(crate) const NLM_F_MULTI: u16 = 0x2;
 pub(crate) const NLM_F_ACK: u16 = 0x4;
 pub(crate) const NLM_F_DUMP: u16 = 0x300;
@@ -28,8 +28,6 @@ pub(crate) const NLM_F_ACK_TLVS: u16 = 0x200;
 pub(crate) const NLMSGERR_ATTR_MSG: u16 = 1;
 
 pub(crate) use crate::sys::control::{NETLINK_LISTEN_ALL_NSID, SOL_NETLINK};
-pub(crate) const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
-pub(crate) const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
 pub(crate) const NETLINK_CAP_ACK: libc::c_int = 10;
 pub(crate) const NETLINK_EXT_ACK: libc::c_int = 11;
 
