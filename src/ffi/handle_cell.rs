@@ -94,6 +94,43 @@ impl Scratch {
     }
 }
 
+/// Publishes the C handle struct `$handle` (fields `cell: HandleCell<Kept<$inner>>` and
+/// `fd: c_int`) as a [`CHandle`] named `$name` in NULL errors.
+macro_rules! c_handle {
+    ($handle:ident, $inner:ty, $name:literal) => {
+        impl $crate::ffi::handle_cell::CHandle for $handle {
+            type Inner = $crate::ffi::handle_cell::Kept<$inner>;
+            const NAME: &'static str = $name;
+            fn cell(&self) -> &$crate::ffi::handle_cell::HandleCell<Self::Inner> {
+                &self.cell
+            }
+            fn raw_fd(&self) -> std::ffi::c_int {
+                self.fd
+            }
+        }
+    };
+}
+pub(crate) use c_handle;
+
+/// [`KeptEvents`] for a handle whose C event is built whole by `$build(event, scratch)`.
+macro_rules! kept_events {
+    ($handle:ident, $inner:ty, $cevent:ty, $build:path) => {
+        impl $crate::ffi::handle_cell::KeptEvents for $handle {
+            type Handle = $inner;
+            type CEvent = $cevent;
+            unsafe fn fill(
+                event: &<$inner as $crate::handle::HandleOps>::Event,
+                scratch: &mut $crate::ffi::handle_cell::Scratch,
+                out: *mut $cevent,
+            ) {
+                // SAFETY: `fill`'s contract: `out` is writable for one event.
+                unsafe { out.write($build(event, scratch)) };
+            }
+        }
+    };
+}
+pub(crate) use kept_events;
+
 /// A Rust handle with the last event `_next` returned and its scratch, which the C event points
 /// into until the next call.
 pub(crate) struct Kept<H: HandleOps> {

@@ -5,8 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use super::handle_cell::{
-    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
-    HandleCell, Kept, KeptEvents, Scratch,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
+    kept_events, CHandle, HandleCell, Kept, Scratch,
 };
 use super::netns::nsmon_netns_id;
 use super::options::{options_free, options_new, options_update, wraps_options};
@@ -54,26 +54,14 @@ pub struct nsmon_inventory {
     fd: c_int,
 }
 
-impl CHandle for nsmon_inventory {
-    type Inner = Kept<Snapshotting>;
-    const NAME: &'static str = "inventory";
-    fn cell(&self) -> &HandleCell<Kept<Snapshotting>> {
-        &self.cell
-    }
-    fn raw_fd(&self) -> c_int {
-        self.fd
-    }
-}
+c_handle!(nsmon_inventory, Snapshotting, "inventory");
 
-impl KeptEvents for nsmon_inventory {
-    type Handle = Snapshotting;
-    type CEvent = nsmon_inventory_event;
-
-    unsafe fn fill(event: &InventoryEvent, scratch: &mut Scratch, out: *mut nsmon_inventory_event) {
-        // SAFETY: writable for one event per the contract.
-        unsafe { out.write(nsmon_inventory_event::from_event(event, scratch)) };
-    }
-}
+kept_events!(
+    nsmon_inventory,
+    Snapshotting,
+    nsmon_inventory_event,
+    nsmon_inventory_event::from_event
+);
 
 /// What an inventory event reports.
 #[repr(u32)]

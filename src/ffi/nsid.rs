@@ -3,7 +3,7 @@
 use std::ffi::{c_int, c_void};
 
 use super::handle_cell::{
-    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
@@ -94,16 +94,7 @@ pub struct nsmon_nsid {
     fd: c_int,
 }
 
-impl CHandle for nsmon_nsid {
-    type Inner = Kept<NsidSubscriber>;
-    const NAME: &'static str = "nsid";
-    fn cell(&self) -> &HandleCell<Kept<NsidSubscriber>> {
-        &self.cell
-    }
-    fn raw_fd(&self) -> c_int {
-        self.fd
-    }
-}
+c_handle!(nsmon_nsid, NsidSubscriber, "nsid");
 
 impl KeptEvents for nsmon_nsid {
     type Handle = NsidSubscriber;

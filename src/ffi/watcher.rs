@@ -4,8 +4,8 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::os::unix::ffi::OsStrExt;
 
 use super::handle_cell::{
-    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
-    HandleCell, Kept, KeptEvents, Scratch,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
+    kept_events, HandleCell, Kept, Scratch,
 };
 use super::netns::nsmon_netns_id;
 use super::options::{options_free, options_new, options_update, wraps_options};
@@ -30,26 +30,14 @@ pub struct nsmon_watcher {
     fd: c_int,
 }
 
-impl CHandle for nsmon_watcher {
-    type Inner = Kept<Watcher>;
-    const NAME: &'static str = "watcher";
-    fn cell(&self) -> &HandleCell<Kept<Watcher>> {
-        &self.cell
-    }
-    fn raw_fd(&self) -> c_int {
-        self.fd
-    }
-}
+c_handle!(nsmon_watcher, Watcher, "watcher");
 
-impl KeptEvents for nsmon_watcher {
-    type Handle = Watcher;
-    type CEvent = nsmon_watcher_event;
-
-    unsafe fn fill(event: &WatchEvent, scratch: &mut Scratch, out: *mut nsmon_watcher_event) {
-        // SAFETY: writable for one event per the contract.
-        unsafe { out.write(nsmon_watcher_event::from_event(event, scratch)) };
-    }
-}
+kept_events!(
+    nsmon_watcher,
+    Watcher,
+    nsmon_watcher_event,
+    nsmon_watcher_event::from_event
+);
 
 /// What a watcher event reports.
 #[repr(u32)]

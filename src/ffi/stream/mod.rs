@@ -6,7 +6,7 @@ mod types;
 use std::ffi::{c_char, c_int, c_void};
 
 use super::handle_cell::{
-    handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, CHandle,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
     HandleCell, Kept,
 };
 use super::netns::{netns_ref, nsmon_netns_ref};
@@ -29,16 +29,7 @@ pub struct nsmon_stream {
     fd: c_int,
 }
 
-impl CHandle for nsmon_stream {
-    type Inner = Kept<Stream>;
-    const NAME: &'static str = "stream";
-    fn cell(&self) -> &HandleCell<Kept<Stream>> {
-        &self.cell
-    }
-    fn raw_fd(&self) -> c_int {
-        self.fd
-    }
-}
+c_handle!(nsmon_stream, Stream, "stream");
 
 /// Creates stream options: all groups, no dump, no resync, a 1 MiB receive buffer
 /// (`NSMON_DEFAULT_RECEIVE_BUFFER`).
