@@ -187,12 +187,6 @@ impl Target {
             _ => None,
         }
         .unwrap_or_else(|| self.key.clone());
-        let unparsed = |reason: String, raw: &[u8]| StreamEvent::Unparsed {
-            key: key.clone(),
-            nsid,
-            reason,
-            raw: raw.into(),
-        };
         let data = &buffer[..len.min(buffer.len())];
         let mut walk = messages(data);
         while let Some(msg) = walk.next() {
@@ -203,7 +197,7 @@ impl Target {
                         true => truncation(len, data.len()),
                         false => format!("a datagram that cannot be split into messages: {}", m.0),
                     };
-                    out.push_back(unparsed(reason, walk.remaining()));
+                    out.push_back(unparsed(&key, nsid, reason, walk.remaining()));
                     // It may have held replies of the dump in flight.
                     if let Some(round) = &mut self.round {
                         round.interrupted();
@@ -211,53 +205,78 @@ impl Target {
                     return Ok(true);
                 }
             };
-            if msg.port == self.port {
-                let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
-                // A late reply to an earlier dump is dropped. (Notifications carry the port id
-                // of whoever made the change, e.g. an `ip` process: that they come from the
-                // kernel is the sender address, checked by the socket.)
-                if !is_reply || self.dump_reply(&msg, out)? {
-                    continue;
-                }
-            }
-            if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
-                if let Some(all) = &mut self.all_nsid {
-                    all.stale = true;
-                    continue;
-                }
-            }
-            if !self.options.groups.wants(msg.kind, msg.payload) {
-                continue;
-            }
-            match rtnl::parse_message(&msg) {
-                Ok(Some(message)) => {
-                    if let Some(round) = &mut self.round {
-                        if round.is_reply(msg.seq) && msg.port == self.port {
-                            round.object(&message);
-                        }
-                    }
-                    out.push_back(StreamEvent::Message {
-                        key: key.clone(),
-                        nsid,
-                        message,
-                        raw: msg.bytes.into(),
-                    });
-                }
-                Ok(None) => out.push_back(unparsed(
-                    format!("message type {} is not one nsmon types", msg.kind),
-                    msg.bytes,
-                )),
-                Err(e) => out.push_back(unparsed(e.to_string(), msg.bytes)),
-            }
+            self.take(&msg, &key, nsid, out)?;
         }
         if truncated {
             // Cut at a message boundary: the walk saw only whole messages, the rest is lost.
-            out.push_back(unparsed(truncation(len, data.len()), &[]));
+            out.push_back(unparsed(&key, nsid, truncation(len, data.len()), &[]));
             if let Some(round) = &mut self.round {
                 round.interrupted();
             }
         }
         Ok(true)
+    }
+
+    /// One whole message of a datagram: a reply of the dump in flight, an id change the
+    /// all-nsid map must learn, or an event (typed, or unparsed with its reason).
+    fn take(
+        &mut self,
+        msg: &Message<'_>,
+        key: &Arc<str>,
+        nsid: Option<i32>,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<()> {
+        if msg.port == self.port {
+            let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
+            // A late reply to an earlier dump is dropped. (Notifications carry the port id
+            // of whoever made the change, e.g. an `ip` process: that they come from the
+            // kernel is the sender address, checked by the socket.)
+            if !is_reply || self.dump_reply(msg, out)? {
+                return Ok(());
+            }
+        }
+        if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
+            if let Some(all) = &mut self.all_nsid {
+                all.stale = true;
+                return Ok(());
+            }
+        }
+        if !self.options.groups.wants(msg.kind, msg.payload) {
+            return Ok(());
+        }
+        match rtnl::parse_message(msg) {
+            Ok(Some(message)) => {
+                if let Some(round) = &mut self.round {
+                    if round.is_reply(msg.seq) && msg.port == self.port {
+                        round.object(&message);
+                    }
+                }
+                out.push_back(StreamEvent::Message {
+                    key: key.clone(),
+                    nsid,
+                    message,
+                    raw: msg.bytes.into(),
+                });
+            }
+            Ok(None) => out.push_back(unparsed(
+                key,
+                nsid,
+                format!("message type {} is not one nsmon types", msg.kind),
+                msg.bytes,
+            )),
+            Err(e) => out.push_back(unparsed(key, nsid, e.to_string(), msg.bytes)),
+        }
+        Ok(())
+    }
+}
+
+/// A message (or the rest of a datagram) nsmon could not type, with why.
+fn unparsed(key: &Arc<str>, nsid: Option<i32>, reason: String, raw: &[u8]) -> StreamEvent {
+    StreamEvent::Unparsed {
+        key: key.clone(),
+        nsid,
+        reason,
+        raw: raw.into(),
     }
 }
 
