@@ -64,6 +64,24 @@ impl Space {
     }
 }
 
+/// The two kinds of fd a process holds a namespace by.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    /// An nsfs fd of the namespace.
+    Fds,
+    /// A socket living in the namespace.
+    Sockets,
+}
+
+impl Held {
+    fn holder(self, pid: u32, fd: u32) -> Holder<'static> {
+        match self {
+            Held::Fds => Holder::Fd(pid, fd),
+            Held::Sockets => Holder::Socket(pid, fd),
+        }
+    }
+}
+
 /// One holder, as the model records it.
 enum Holder<'a> {
     Task(u32),
@@ -286,26 +304,8 @@ impl Model {
         fds: Vec<(u32, u64)>,
         out: &mut Vec<InventoryEvent>,
     ) {
-        let before = self.fds.remove(&pid).unwrap_or_default();
-        let mut kept = Vec::with_capacity(fds.len());
-        for &(fd, ino) in &fds {
-            if before.contains(&(fd, ino)) {
-                kept.push((fd, ino));
-                continue;
-            }
-            let path = super::scan::fd_link(pid, fd);
-            if self.attach(kernel, ino, &path, Holder::Fd(pid, fd), out) {
-                kept.push((fd, ino));
-            }
-        }
-        for &(fd, ino) in &before {
-            if !fds.contains(&(fd, ino)) {
-                self.detach(ino, Holder::Fd(pid, fd), out);
-            }
-        }
-        if !kept.is_empty() {
-            self.fds.insert(pid, kept);
-        }
+        let found = fds.into_iter().map(|(fd, ino)| (fd, ino, None)).collect();
+        self.set_held(kernel, pid, Held::Fds, found, out);
     }
 
     /// Process `pid`'s sockets are in the namespaces `sockets` says now (fd, namespace).
@@ -316,34 +316,71 @@ impl Model {
         sockets: Vec<(u32, Identified)>,
         out: &mut Vec<InventoryEvent>,
     ) {
-        let before = self.sockets.remove(&pid).unwrap_or_default();
-        let now: Vec<(u32, u64)> = sockets.iter().map(|(fd, n)| (*fd, n.id.ino)).collect();
+        let found = sockets
+            .into_iter()
+            .map(|(fd, ns)| (fd, ns.id.ino, Some(ns)))
+            .collect();
+        self.set_held(kernel, pid, Held::Sockets, found, out);
+    }
+
+    /// Process `pid`'s fds of `kind` are `found` now (fd, inode, the namespace when whoever
+    /// found it identified it already): new ones attached, gone ones detached.
+    fn set_held(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        pid: u32,
+        kind: Held,
+        found: Vec<(u32, u64, Option<Identified>)>,
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let before = self.held_mut(kind).remove(&pid).unwrap_or_default();
+        let now: Vec<(u32, u64)> = found.iter().map(|(fd, ino, _)| (*fd, *ino)).collect();
         let mut kept = Vec::with_capacity(now.len());
-        for (fd, found) in sockets {
-            let ino = found.id.ino;
+        for (fd, ino, known) in found {
             if before.contains(&(fd, ino)) {
                 kept.push((fd, ino));
                 continue;
             }
             let path = super::scan::fd_link(pid, fd);
-            if self.attach_identified(
-                kernel,
-                ino,
-                &path,
-                Some(found),
-                Holder::Socket(pid, fd),
-                out,
-            ) {
+            let holder = kind.holder(pid, fd);
+            if self.attach_identified(kernel, ino, &path, known, holder, out) {
                 kept.push((fd, ino));
             }
         }
         for &(fd, ino) in &before {
             if !now.contains(&(fd, ino)) {
-                self.detach(ino, Holder::Socket(pid, fd), out);
+                self.detach(ino, kind.holder(pid, fd), out);
             }
         }
         if !kept.is_empty() {
-            self.sockets.insert(pid, kept);
+            self.held_mut(kind).insert(pid, kept);
+        }
+    }
+
+    fn held_mut(&mut self, kind: Held) -> &mut HashMap<u32, Vec<(u32, u64)>> {
+        match kind {
+            Held::Fds => &mut self.fds,
+            Held::Sockets => &mut self.sockets,
+        }
+    }
+
+    /// After a full scan of one kind of fd holder: every process that had some and every
+    /// process that has some now is set to what the scan found (`set`), in pid order.
+    fn rescan_held<T>(
+        &mut self,
+        kernel: &mut dyn Kernel,
+        kind: Held,
+        mut found: HashMap<u32, Vec<T>>,
+        set: fn(&mut Self, &mut dyn Kernel, u32, Vec<T>, &mut Vec<InventoryEvent>),
+        out: &mut Vec<InventoryEvent>,
+    ) {
+        let mut pids: Vec<u32> = self.held_mut(kind).keys().copied().collect();
+        pids.extend(found.keys().copied());
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            let now = found.remove(&pid).unwrap_or_default();
+            set(self, kernel, pid, now, out);
         }
     }
 
@@ -419,29 +456,11 @@ impl Model {
                 self.set_process(kernel, tgid, Vec::new(), out);
             }
         }
-        if let Some(mut fds) = fds {
-            let pids: Vec<u32> = self.fds.keys().copied().collect();
-            for pid in pids {
-                let now = fds.remove(&pid).unwrap_or_default();
-                self.set_fds(kernel, pid, now, out);
-            }
-            let mut rest: Vec<(u32, Vec<(u32, u64)>)> = fds.into_iter().collect();
-            rest.sort_unstable_by_key(|(pid, _)| *pid);
-            for (pid, now) in rest {
-                self.set_fds(kernel, pid, now, out);
-            }
+        if let Some(fds) = fds {
+            self.rescan_held(kernel, Held::Fds, fds, Self::set_fds, out);
         }
-        if let Some(mut sockets) = sockets {
-            let pids: Vec<u32> = self.sockets.keys().copied().collect();
-            for pid in pids {
-                let now = sockets.remove(&pid).unwrap_or_default();
-                self.set_sockets(kernel, pid, now, out);
-            }
-            let mut rest: Vec<(u32, Vec<(u32, Identified)>)> = sockets.into_iter().collect();
-            rest.sort_unstable_by_key(|(pid, _)| *pid);
-            for (pid, now) in rest {
-                self.set_sockets(kernel, pid, now, out);
-            }
+        if let Some(sockets) = sockets {
+            self.rescan_held(kernel, Held::Sockets, sockets, Self::set_sockets, out);
         }
         self.set_mounts(kernel, mounts, out);
         // Namespaces held by nothing visible since an earlier batch: asked after again.
