@@ -350,10 +350,13 @@ fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, Stri
             _ => return Err(format!("unknown option {text:?} for 'nsmon events'")),
         }
     }
-    if (!out.dirs.is_empty() || out.runtimes) && !out.follow {
+    if (!out.dirs.is_empty() || out.runtimes || out.all) && !out.follow {
         return Err(
-            "--dir and --runtimes choose the folders --follow follows: add --follow".into(),
+            "--dir, --runtimes and --all choose what --follow follows: add --follow".into(),
         );
+    }
+    if out.all && (!out.dirs.is_empty() || out.runtimes) {
+        return Err("--all follows every namespace: no folders to choose".into());
     }
     Ok(out)
 }
@@ -566,8 +569,36 @@ mod tests {
             &["watch", "--dir="],
             &["watch", "--list=yes"],
             &["watch", "extra"],
+            &["watch", "--all", "--dir", "/x"],
+            &["watch", "--all", "--runtimes"],
+            &["watch", "--all=1"],
+            &["ls", "--bogus"],
+            &["ls", "extra"],
+            &["events", "--all"],
+            &["events", "--follow", "--all", "--dir", "/x"],
+            &["events", "--follow", "--all=1"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn parses_ls_and_the_all_forms() {
+        match parse_strs(&["ls", "--json", "--sockets"]).unwrap() {
+            Command::Ls { json, sockets } => assert!(json && sockets),
+            other => panic!("{other:?}"),
+        }
+        match parse_strs(&["ls"]).unwrap() {
+            Command::Ls { json, sockets } => assert!(!json && !sockets),
+            other => panic!("{other:?}"),
+        }
+        let Command::Watch(w) = parse_strs(&["watch", "--all"]).unwrap() else {
+            panic!("not watch")
+        };
+        assert!(w.all);
+        let Command::Events(e) = parse_strs(&["events", "--follow", "--all"]).unwrap() else {
+            panic!("not events")
+        };
+        assert!(e.follow && e.all);
     }
 }
