@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use crate::netlink::consts::NLMSG_ERROR;
 use crate::netlink::message::{attrs, messages, parse_ack};
 use crate::watcher::directory::EntryKind;
-use crate::watcher::entries::{Entries, Readiness};
+use crate::watcher::entries::{Entries, NewNames, Readiness};
 use crate::WatchEvent;
 
 /// A netlink datagram: the message walker, each message's attributes, acks (`NLMSG_ERROR`,
@@ -112,11 +112,6 @@ pub fn name(data: &[u8]) {
 /// re-check of pending entries, a rescan (overflow), or the directory's loss.
 pub fn inotify_events(data: &[u8]) {
     let mut entries = Entries::new(std::path::Path::new("/nsmon-fuzz").into());
-    let readiness = |name: &crate::Name| match name.len() % 3 {
-        0 => Readiness::Ready(None),
-        1 => Readiness::NotYet,
-        _ => Readiness::Absent,
-    };
     let mut rest = data;
     while rest.len() >= 6 {
         let op = rest[0];
@@ -126,76 +121,112 @@ pub fn inotify_events(data: &[u8]) {
         rest = &rest[6 + len..];
         let before: HashSet<crate::Name> = entries.names().into_iter().collect();
         let mut out = VecDeque::new();
-        let mut silent = false;
-        match op % 4 {
-            0 => crate::watcher::directory::entry_event(
-                &mut entries,
-                match op & 0x80 {
-                    0 => EntryKind::Files,
-                    _ => EntryKind::Subdirectories,
-                },
-                inotify::EventMask::from_bits_retain(mask),
-                Some(OsStr::from_bytes(name)),
-                readiness,
-                &mut out,
-            ),
-            // Mounts changed: what was not a namespace yet may be one now.
-            1 => entries.recheck_pending(
-                |n| {
-                    if mask & 1 == 0 {
-                        Readiness::Ready(None)
-                    } else {
-                        readiness(n)
-                    }
-                },
-                &mut out,
-            ),
-            2 => {
-                // An overflow: a fresh listing, names taken from the step's bytes.
-                let listing = name
-                    .split(|b| *b == b' ')
-                    .filter(|n| crate::name::name_problem(n).is_none())
-                    .map(crate::Name::from)
-                    .map(|n| {
-                        let r = readiness(&n);
-                        (n, r)
-                    })
-                    .collect();
-                silent = mask & 1 == 1;
-                entries.reconcile(listing, !silent, &mut out);
-            }
-            _ => entries.forget_all(&mut out),
-        }
+        let silent = apply_step(&mut entries, op, mask, name, &mut out);
         let after: HashSet<crate::Name> = entries.names().into_iter().collect();
-        let mut created = HashSet::new();
-        let mut deleted = HashSet::new();
-        for event in &out {
-            match event {
-                WatchEvent::Created { name, .. } => {
-                    assert!(!before.contains(name), "{name} created while known");
-                    assert!(created.insert(name.clone()), "{name} created twice");
+        check_difference(&before, &after, &out, silent);
+    }
+}
+
+/// The fuzzer's stand-in for the file system: a name's length says what it is.
+fn fuzz_readiness(name: &crate::Name) -> Readiness {
+    match name.len() % 3 {
+        0 => Readiness::Ready(None),
+        1 => Readiness::NotYet,
+        _ => Readiness::Absent,
+    }
+}
+
+/// One step of [`inotify_events`]; true when it was a rescan that reports nothing new.
+fn apply_step(
+    entries: &mut Entries,
+    op: u8,
+    mask: u32,
+    name: &[u8],
+    out: &mut VecDeque<WatchEvent>,
+) -> bool {
+    match op % 4 {
+        0 => crate::watcher::directory::entry_event(
+            entries,
+            match op & 0x80 {
+                0 => EntryKind::Files,
+                _ => EntryKind::Subdirectories,
+            },
+            inotify::EventMask::from_bits_retain(mask),
+            Some(OsStr::from_bytes(name)),
+            fuzz_readiness,
+            out,
+        ),
+        // Mounts changed: what was not a namespace yet may be one now.
+        1 => entries.recheck_pending(
+            |n| {
+                if mask & 1 == 0 {
+                    Readiness::Ready(None)
+                } else {
+                    fuzz_readiness(n)
                 }
-                WatchEvent::Deleted { name, .. } => {
-                    assert!(before.contains(name), "{name} deleted while not known");
-                    assert!(deleted.insert(name.clone()), "{name} deleted twice");
-                }
-                _ => {}
+            },
+            out,
+        ),
+        2 => {
+            // An overflow: a fresh listing, names taken from the step's bytes.
+            let listing = name
+                .split(|b| *b == b' ')
+                .filter(|n| crate::name::name_problem(n).is_none())
+                .map(crate::Name::from)
+                .map(|n| {
+                    let r = fuzz_readiness(&n);
+                    (n, r)
+                })
+                .collect();
+            let silent = mask & 1 == 1;
+            let new_names = if silent {
+                NewNames::Remember
+            } else {
+                NewNames::Report
+            };
+            entries.reconcile(listing, new_names, out);
+            return silent;
+        }
+        _ => entries.forget_all(out),
+    }
+    false
+}
+
+/// The events of one step are exactly the difference between the names known before and after.
+fn check_difference(
+    before: &HashSet<crate::Name>,
+    after: &HashSet<crate::Name>,
+    out: &VecDeque<WatchEvent>,
+    silent: bool,
+) {
+    let mut created = HashSet::new();
+    let mut deleted = HashSet::new();
+    for event in out {
+        match event {
+            WatchEvent::Created { name, .. } => {
+                assert!(!before.contains(name), "{name} created while known");
+                assert!(created.insert(name.clone()), "{name} created twice");
             }
+            WatchEvent::Deleted { name, .. } => {
+                assert!(before.contains(name), "{name} deleted while not known");
+                assert!(deleted.insert(name.clone()), "{name} deleted twice");
+            }
+            _ => {}
         }
-        let appeared: HashSet<crate::Name> = after.difference(&before).cloned().collect();
-        let gone: HashSet<crate::Name> = before.difference(&after).cloned().collect();
+    }
+    let appeared: HashSet<crate::Name> = after.difference(before).cloned().collect();
+    let gone: HashSet<crate::Name> = before.difference(after).cloned().collect();
+    assert_eq!(
+        gone, deleted,
+        "deletions reported are not the names forgotten"
+    );
+    if silent {
+        assert!(created.is_empty());
+    } else {
         assert_eq!(
-            gone, deleted,
-            "deletions reported are not the names forgotten"
+            appeared, created,
+            "creations reported are not the names learnt"
         );
-        if silent {
-            assert!(created.is_empty());
-        } else {
-            assert_eq!(
-                appeared, created,
-                "creations reported are not the names learnt"
-            );
-        }
     }
 }
 

@@ -40,6 +40,15 @@ const EVENTS_CAPACITY: usize = 64;
 /// and an `epoll_wait`.
 const POLL_EVERY: u32 = 16;
 
+/// How [`Core::refill`] gets more events.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refill {
+    /// Ask epoll which sources are ready, backlog or not.
+    AskEpoll,
+    /// Pump a backlog if there is one, asking epoll only every [`POLL_EVERY`] refills.
+    BacklogFirst,
+}
+
 /// A component's logic: turns ready sources into events.
 pub(crate) trait Pump {
     /// The component's event type.
@@ -126,13 +135,13 @@ impl<P: Pump> Core<P> {
         self.poll.as_raw_fd()
     }
 
-    /// Consumes the readiness the epoll fd shows and pumps the ready sources; with a backlog,
-    /// pumps that instead, asking epoll only every [`POLL_EVERY`] refills (or when `force_poll`).
-    /// Returns whether epoll was asked.
-    fn refill(&mut self, force_poll: bool) -> Result<bool> {
+    /// Consumes the readiness the epoll fd shows and pumps the ready sources; with a backlog
+    /// and [`Refill::BacklogFirst`], pumps that instead, asking epoll only every
+    /// [`POLL_EVERY`] refills. Returns whether epoll was asked.
+    fn refill(&mut self, how: Refill) -> Result<bool> {
         self.ready.clear();
         let backlog = self.pump.has_backlog();
-        if backlog && !force_poll && self.polls_skipped < POLL_EVERY {
+        if backlog && how == Refill::BacklogFirst && self.polls_skipped < POLL_EVERY {
             self.polls_skipped += 1;
             self.pump.pump(&self.ready, &mut self.queue)?;
             return Ok(false);
@@ -175,7 +184,7 @@ impl<P: Pump> Core<P> {
             if !self.armed {
                 return Ok(());
             }
-            if let Err(err) = self.refill(true) {
+            if let Err(err) = self.refill(Refill::AskEpoll) {
                 self.deferred = Some(err);
             }
             if self.idle() {
@@ -198,14 +207,14 @@ impl<P: Pump> Core<P> {
             return Err(err);
         }
         if self.queue.is_empty()
-            && !self.refill(false)?
+            && !self.refill(Refill::BacklogFirst)?
             && self.queue.is_empty()
             && (!self.pump.backlog_keeps_fd_readable() || self.armed)
         {
             // The backlog gave nothing: ask epoll before saying there is nothing. (Not needed
             // when every source is level-triggered and the waker is not pending: whatever
             // arrived since keeps the fd readable by itself, so `None` hides nothing.)
-            self.refill(true)?;
+            self.refill(Refill::AskEpoll)?;
         }
         Ok(self.queue.pop_front())
     }
@@ -253,7 +262,7 @@ impl<P: Pump> Core<P> {
                 return Ok(true);
             }
             // A backlog may hold only messages that produce no event: pump it before blocking.
-            if let Err(err) = self.refill(true) {
+            if let Err(err) = self.refill(Refill::AskEpoll) {
                 self.deferred = Some(err);
             }
             if !self.queue.is_empty() || self.deferred.is_some() {
@@ -277,6 +286,39 @@ impl<P: Pump> Core<P> {
     pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
         self.poll.registry().as_fd()
     }
+}
+
+/// Registers `fd` in a handle's poll for readability under `token`; `what` names it in the
+/// error.
+pub(crate) fn register_readable(
+    registry: &Registry,
+    fd: RawFd,
+    token: Token,
+    what: &str,
+) -> Result<()> {
+    registry
+        .register(
+            &mut mio::unix::SourceFd(&fd),
+            token,
+            mio::Interest::READABLE,
+        )
+        .map_err(|e| Error::os(format!("epoll_ctl {what}"), e))
+}
+
+/// Opens the mount table and registers it under `token`: the poll then wakes on every change
+/// of the caller's mount namespace. Keep the file open as long as the registration.
+///
+/// Not POLLPRI: the kernel clears mountinfo's "changed" flag whenever the file is polled, and a
+/// nested poll of the handle's epoll fd (the caller's epoll, or `wait`) polls it first, so the
+/// flag is gone before our epoll_wait reads it. Instead: mountinfo is always readable, and
+/// edge-triggered epoll re-queues it exactly when the mount namespace wakes its pollers, i.e.
+/// on every mount-table change. No read is needed.
+pub(crate) fn register_mount_table(registry: &Registry, token: Token) -> Result<std::fs::File> {
+    const MOUNTINFO: &str = "/proc/self/mountinfo";
+    let file =
+        std::fs::File::open(MOUNTINFO).map_err(|e| Error::os(format!("open {MOUNTINFO}"), e))?;
+    register_readable(registry, file.as_raw_fd(), token, MOUNTINFO)?;
+    Ok(file)
 }
 
 /// The contract as a trait, for code generic over handles (the C ABI).

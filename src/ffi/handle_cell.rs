@@ -9,6 +9,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
+use super::args::{borrow, give, Out};
 use super::{guard, guard_void, Failure};
 use crate::handle::HandleOps;
 
@@ -72,6 +73,18 @@ pub(crate) trait CHandle: Sized {
     const NAME: &'static str;
     fn cell(&self) -> &HandleCell<Self::Inner>;
     fn raw_fd(&self) -> c_int;
+    /// The C handle around `inner`, whose pollable fd is `fd`.
+    fn wrap(inner: Self::Inner, fd: c_int) -> Self;
+}
+
+/// The end of every `_new`: the handle around `inner` is given to C through `out`.
+pub(crate) fn publish<H: CHandle>(
+    out: Out<'_, *mut H>,
+    inner: H::Inner,
+    fd: c_int,
+) -> Result<c_int, Failure> {
+    give(out, H::wrap(inner, fd));
+    Ok(0)
 }
 
 /// What a C event's pointers may point into besides the Rust event itself: text made for C
@@ -106,6 +119,12 @@ macro_rules! c_handle {
             }
             fn raw_fd(&self) -> std::ffi::c_int {
                 self.fd
+            }
+            fn wrap(inner: Self::Inner, fd: std::ffi::c_int) -> Self {
+                $handle {
+                    cell: $crate::ffi::handle_cell::HandleCell::new(inner),
+                    fd,
+                }
             }
         }
     };
@@ -190,18 +209,16 @@ pub(crate) trait KeptEvents: CHandle<Inner = Kept<Self::Handle>> {
 /// `ptr` is NULL or a live handle; `out` is NULL or writable for one event.
 pub(crate) unsafe fn handle_next_kept<H: KeptEvents>(ptr: *mut H, out: *mut H::CEvent) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
-        if out.is_null() {
-            return Err(Failure::Null("event"));
-        }
+        // SAFETY: `ptr` is NULL or a live handle and `out` NULL or writable for one event, as
+        // this function's caller promises.
+        let (handle, out) = unsafe { (borrow(ptr, H::NAME)?, Out::new(out, "event")?) };
         handle.cell().enter(|inner| {
             inner.last = inner.handle.next_event()?;
             let Some(last) = inner.last.as_ref() else {
                 return Ok(0);
             };
-            // SAFETY: checked non-NULL; writable per the contract.
-            unsafe { H::fill(last, &mut inner.scratch, out) };
+            // SAFETY: `out` was checked and is writable for one event (its contract).
+            unsafe { H::fill(last, &mut inner.scratch, out.as_ptr()) };
             Ok(1)
         })
     })
@@ -218,8 +235,8 @@ pub(crate) unsafe fn handle_dispatch_kept<H: KeptEvents>(
     userdata: *mut c_void,
 ) -> c_int {
     let rc = guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
+        let handle = unsafe { borrow(ptr, H::NAME) }?;
         let callback = callback.ok_or(Failure::Null("callback"))?;
         handle.cell().enter(|inner| {
             inner.last = None;
@@ -253,8 +270,8 @@ pub(crate) type Callback<E> = Option<unsafe extern "C" fn(*mut c_void, *const E)
 /// `ptr` is NULL or a live handle.
 pub(crate) unsafe fn handle_fd<H: CHandle>(ptr: *const H) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
+        let handle = unsafe { borrow(ptr, H::NAME) }?;
         Ok(handle.raw_fd())
     })
 }
@@ -266,8 +283,8 @@ pub(crate) unsafe fn handle_fd<H: CHandle>(ptr: *const H) -> c_int {
 /// `ptr` is NULL or a live handle.
 pub(crate) unsafe fn handle_wait<H: CHandle>(ptr: *mut H, timeout_ms: c_int) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { ptr.as_ref() }.ok_or(Failure::Null(H::NAME))?;
+        // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
+        let handle = unsafe { borrow(ptr, H::NAME) }?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         handle
             .cell()
@@ -280,7 +297,7 @@ pub(crate) unsafe fn handle_wait<H: CHandle>(ptr: *mut H, timeout_ms: c_int) -> 
 /// # Safety
 /// `ptr` is NULL or a live handle, not used after this call.
 pub(crate) unsafe fn handle_free<H: CHandle>(ptr: *mut H) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `ptr` is NULL or a live boxed handle not used afterwards, as `free_handle` needs.
     guard_void(|| unsafe { free_handle(ptr) })
 }
 
@@ -290,8 +307,8 @@ pub(crate) unsafe fn handle_free<H: CHandle>(ptr: *mut H) {
 /// # Safety
 /// `ptr` is NULL or came from `Box::into_raw` and was not freed yet.
 unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
-    // SAFETY: per the contract, a non-NULL `ptr` points to a live handle.
-    let Some(handle) = (unsafe { ptr.as_ref() }) else {
+    // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
+    let Some(handle) = (unsafe { super::args::optional(ptr) }) else {
         return;
     };
     let cell = handle.cell();
@@ -308,8 +325,8 @@ unsafe fn free_handle<H: CHandle>(ptr: *mut H) {
 /// # Safety
 /// As for [`free_handle`]; call it after the call's `enter` has returned.
 pub(crate) unsafe fn finish_call<H: CHandle>(ptr: *mut H) {
-    // SAFETY: per the contract.
-    let Some(handle) = (unsafe { ptr.as_ref() }) else {
+    // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
+    let Some(handle) = (unsafe { super::args::optional(ptr) }) else {
         return;
     };
     let cell = handle.cell();

@@ -4,14 +4,15 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
+use super::args::{borrow, Out};
+use super::guard;
 use super::handle_cell::{
     c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
-    kept_events, CHandle, HandleCell, Kept, Scratch,
+    kept_events, publish, CHandle, HandleCell, Kept, Scratch,
 };
 use super::netns::nsmon_netns_id;
-use super::options::{options_free, options_new, options_update, wraps_options};
+use super::options::{options_free, options_new, options_or, options_update, wraps_options};
 use super::stream::nsmon_bytes;
-use super::{boxed, guard, Failure};
 use crate::handle::HandleOps;
 use crate::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 
@@ -235,7 +236,7 @@ pub type nsmon_inventory_callback = Option<
 pub unsafe extern "C" fn nsmon_inventory_options_new(
     out: *mut *mut nsmon_inventory_options,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `out` is NULL or writable for one pointer, as `options_new` requires.
     unsafe { options_new(out, InventoryOptions::new()) }
 }
 
@@ -245,7 +246,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_new(
 /// `options` is NULL or came from `nsmon_inventory_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_inventory_options_free(options: *mut nsmon_inventory_options) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or an options object not freed yet, as `options_free` requires.
     unsafe { options_free(options) }
 }
 
@@ -259,7 +260,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_rescan_interval_ms(
     options: *mut nsmon_inventory_options,
     ms: u32,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe {
         options_update(options, |o| {
             Ok(o.rescan_interval(Duration::from_millis(u64::from(ms))))
@@ -277,7 +278,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_fds(
     options: *mut nsmon_inventory_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.fds(on))) }
 }
 
@@ -292,7 +293,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_sockets(
     options: *mut nsmon_inventory_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.sockets(on))) }
 }
 
@@ -306,7 +307,7 @@ pub unsafe extern "C" fn nsmon_inventory_options_set_proc_events(
     options: *mut nsmon_inventory_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.proc_events(on))) }
 }
 
@@ -326,27 +327,22 @@ pub unsafe extern "C" fn nsmon_inventory_new(
     out: *mut *mut nsmon_inventory,
 ) -> c_int {
     guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        // SAFETY: per the contract.
-        let options = match unsafe { options.as_ref() } {
-            Some(o) => o.inner.clone(),
-            None => InventoryOptions::new(),
+        // SAFETY: `out` is NULL or writable for one pointer and `options` NULL or live, as this
+        // function's caller promises.
+        let (out, options) = unsafe {
+            (
+                Out::new(out, "out")?,
+                options_or(options, InventoryOptions::new),
+            )
         };
         let inventory = Inventory::new(options)?;
         let fd = inventory.fd();
-        let handle = boxed(nsmon_inventory {
-            cell: HandleCell::new(Kept::new(Snapshotting {
-                inventory,
-                snapshot: Vec::new(),
-                scratch: Scratch::default(),
-            })),
-            fd,
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(handle) };
-        Ok(0)
+        let snapshotting = Snapshotting {
+            inventory,
+            snapshot: Vec::new(),
+            scratch: Scratch::default(),
+        };
+        publish(out, Kept::new(snapshotting), fd)
     })
 }
 
@@ -357,7 +353,7 @@ pub unsafe extern "C" fn nsmon_inventory_new(
 /// `inventory` is NULL or a live inventory.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_inventory_fd(inventory: *const nsmon_inventory) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `inventory` is NULL or live, as `handle_fd` requires.
     unsafe { handle_fd(inventory) }
 }
 
@@ -372,7 +368,7 @@ pub unsafe extern "C" fn nsmon_inventory_next(
     inventory: *mut nsmon_inventory,
     event: *mut nsmon_inventory_event,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `inventory` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
     unsafe { handle_next_kept(inventory, event) }
 }
 
@@ -388,7 +384,8 @@ pub unsafe extern "C" fn nsmon_inventory_dispatch(
     callback: nsmon_inventory_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `inventory` is NULL or live and `callback` NULL or safe to call with `userdata`, as
+    // `handle_dispatch_kept` requires.
     unsafe { handle_dispatch_kept(inventory, callback, userdata) }
 }
 
@@ -402,7 +399,7 @@ pub unsafe extern "C" fn nsmon_inventory_wait(
     inventory: *mut nsmon_inventory,
     timeout_ms: c_int,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `inventory` is NULL or live, as `handle_wait` requires.
     unsafe { handle_wait(inventory, timeout_ms) }
 }
 
@@ -414,8 +411,8 @@ pub unsafe extern "C" fn nsmon_inventory_wait(
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_inventory_snapshot(inventory: *mut nsmon_inventory) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { inventory.as_ref() }.ok_or(Failure::Null("inventory"))?;
+        // SAFETY: `inventory` is NULL or live, as this function's caller promises.
+        let handle = unsafe { borrow(inventory, "inventory") }?;
         handle.cell().enter(|inner| {
             let s = &mut inner.handle;
             s.snapshot = s
@@ -443,18 +440,15 @@ pub unsafe extern "C" fn nsmon_inventory_snapshot_get(
     event: *mut nsmon_inventory_event,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { inventory.as_ref() }.ok_or(Failure::Null("inventory"))?;
-        if event.is_null() {
-            return Err(Failure::Null("event"));
-        }
+        // SAFETY: `inventory` is NULL or live and `event` NULL or writable for one event, as
+        // this function's caller promises.
+        let (handle, out) = unsafe { (borrow(inventory, "inventory")?, Out::new(event, "event")?) };
         handle.cell().enter(|inner| {
             let s = &mut inner.handle;
             let Some(ns) = s.snapshot.get(index) else {
                 return Ok(0);
             };
-            // SAFETY: checked non-NULL; writable per the contract.
-            unsafe { event.write(nsmon_inventory_event::from_event(ns, &mut s.scratch)) };
+            out.write(nsmon_inventory_event::from_event(ns, &mut s.scratch));
             Ok(1)
         })
     })
@@ -466,6 +460,6 @@ pub unsafe extern "C" fn nsmon_inventory_snapshot_get(
 /// `inventory` is NULL or a live inventory, not used after this call.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_inventory_free(inventory: *mut nsmon_inventory) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `inventory` is NULL or live and not used afterwards, as `handle_free` requires.
     unsafe { handle_free(inventory) }
 }

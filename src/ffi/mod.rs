@@ -13,6 +13,7 @@
 //!   re-enter the handle they were called from (`-EBUSY`), except to free it.
 #![allow(non_camel_case_types)]
 
+mod args;
 pub mod error;
 mod handle_cell;
 pub mod inventory;
@@ -23,7 +24,7 @@ mod options;
 pub mod stream;
 pub mod watcher;
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use error::{set_last_error, NSMON_ERR_NULL, NSMON_ERR_PANIC, NSMON_ERR_UTF8};
@@ -101,43 +102,4 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<c_int, Failure>) -> c_int {
 pub(crate) fn guard_void(body: impl FnOnce()) {
     // Ignored: there is nobody to report to; the panic message went to the panic hook.
     let _ = catch_unwind(AssertUnwindSafe(body));
-}
-
-/// Borrows a C string argument as UTF-8.
-///
-/// # Safety
-/// `ptr` must be NULL or point to a NUL-terminated string that outlives the returned borrow.
-pub(crate) unsafe fn c_str<'a>(
-    ptr: *const c_char,
-    param: &'static str,
-) -> Result<&'a str, Failure> {
-    if ptr.is_null() {
-        return Err(Failure::Null(param));
-    }
-    // SAFETY: non-NULL and NUL-terminated per this function's contract.
-    let s = unsafe { CStr::from_ptr(ptr) };
-    s.to_str().map_err(|_| Failure::Utf8(param))
-}
-
-/// Borrows a C string argument as bytes (a path: any bytes but NUL, not necessarily UTF-8).
-///
-/// # Safety
-/// `ptr` must be NULL or point to a NUL-terminated string that outlives the returned borrow.
-pub(crate) unsafe fn c_path<'a>(
-    ptr: *const c_char,
-    param: &'static str,
-) -> Result<&'a std::path::Path, Failure> {
-    if ptr.is_null() {
-        return Err(Failure::Null(param));
-    }
-    // SAFETY: non-NULL and NUL-terminated per this function's contract.
-    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    Ok(std::path::Path::new(
-        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes),
-    ))
-}
-
-/// Writes a handle to an out-pointer that was checked non-NULL.
-pub(crate) fn boxed<T>(value: T) -> *mut T {
-    Box::into_raw(Box::new(value))
 }

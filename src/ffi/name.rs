@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::{c_str, guard};
+use super::args::c_str;
+use super::guard;
 
 /// Checks that `name` can name a namespace: UTF-8, not empty, not `.` or `..`, without `/`,
 /// at most 255 bytes. Every nsmon function that takes a namespace name applies this rule.
@@ -15,7 +16,7 @@ use super::{c_str, guard};
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_validate_name(name: *const c_char) -> c_int {
     guard(|| {
-        // SAFETY: forwarded contract.
+        // SAFETY: `name` is NULL or NUL-terminated, as this function's caller promises.
         let name = unsafe { c_str(name, "name") }?;
         crate::validate_name(name)?;
         Ok(0)

@@ -3,7 +3,8 @@
 use std::ffi::{c_char, c_int};
 use std::os::fd::BorrowedFd;
 
-use super::{c_path, c_str, Failure};
+use super::args::{c_path, c_str, optional, Out};
+use super::Failure;
 use crate::NetnsRef;
 
 /// `nsmon_netns_ref.kind`: the calling thread's own namespace (also what a zeroed struct means).
@@ -42,17 +43,17 @@ pub(crate) unsafe fn netns_ref<'a>(
     ptr: *const nsmon_netns_ref,
     param: &'static str,
 ) -> Result<NetnsRef<'a>, Failure> {
-    // SAFETY: per the contract.
-    let Some(r) = (unsafe { ptr.as_ref() }) else {
+    // SAFETY: `ptr` is NULL or readable, as this function's caller promises.
+    let Some(r) = (unsafe { optional(ptr) }) else {
         return Ok(NetnsRef::Current);
     };
     let invalid =
         |why: String| Failure::Lib(crate::Error::InvalidArgument(format!("{param}: {why}")));
     Ok(match r.kind {
         NSMON_NETNS_CURRENT => NetnsRef::Current,
-        // SAFETY: per the contract.
+        // SAFETY: `r.str` is NULL or NUL-terminated and outlives the borrow, as promised.
         NSMON_NETNS_NAME => NetnsRef::Name(unsafe { c_str(r.str, param) }?),
-        // SAFETY: per the contract.
+        // SAFETY: as for the name.
         NSMON_NETNS_PATH => NetnsRef::Path(unsafe { c_path(r.str, param) }?),
         NSMON_NETNS_PID => match u32::try_from(r.num) {
             Ok(pid) if pid > 0 => NetnsRef::Pid(pid),
@@ -101,7 +102,7 @@ impl OwnedNetnsRef {
             OwnedNetnsRef::Name(n) => NetnsRef::Name(n),
             OwnedNetnsRef::Path(p) => NetnsRef::Path(p),
             OwnedNetnsRef::Pid(p) => NetnsRef::Pid(*p),
-            // SAFETY: per the contract.
+            // SAFETY: the fd is still open, as this function's caller promises.
             OwnedNetnsRef::Fd(fd) => NetnsRef::Fd(unsafe { BorrowedFd::borrow_raw(*fd) }),
         }
     }
@@ -146,14 +147,10 @@ pub unsafe extern "C" fn nsmon_netns_identify(
     out: *mut nsmon_netns_id,
 ) -> c_int {
     super::guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        // SAFETY: per the contract.
-        let target = unsafe { netns_ref(target, "target") }?;
-        let id = target.identify()?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(id.into()) };
+        // SAFETY: `out` is NULL or writable, and `target` NULL or readable with its `str` NULL
+        // or NUL-terminated, as this function's caller promises.
+        let (out, target) = unsafe { (Out::new(out, "out")?, netns_ref(target, "target")?) };
+        out.write(target.identify()?.into());
         Ok(0)
     })
 }

@@ -2,15 +2,16 @@
 
 use std::ffi::{c_int, c_void};
 
+use super::args::{borrow, Out};
 use super::handle_cell::{
-    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, publish,
     HandleCell, Kept, KeptEvents, Scratch,
 };
 use super::netns::{netns_ref, nsmon_netns_ref, OwnedNetnsRef};
-use super::options::{options_free, options_new, options_update, OptionsObject};
-use super::{boxed, guard, Failure};
+use super::options::{options_free, options_new, options_or, options_update, OptionsObject};
+use super::{guard, Failure};
 use crate::nsid::{assign_nsid_in, nsid_in};
-use crate::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
+use crate::{NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
 /// What `nsmon_nsid_get` returns when the namespace has no id in the observer's namespace. Not
 /// an error: an answer. (Distinct from every id, which is >= 0, and from every error code.)
@@ -86,6 +87,9 @@ impl OptionsObject for nsmon_nsid_options {
     fn inner(&mut self) -> &mut nsmon_nsid_options {
         self
     }
+    fn get(&self) -> &nsmon_nsid_options {
+        self
+    }
 }
 
 /// An NSID subscriber. Not thread-safe: use it from one thread at a time.
@@ -133,7 +137,7 @@ impl KeptEvents for nsmon_nsid {
                 c.reason = scratch.text_ptr();
             }
         }
-        // SAFETY: writable for one event per the contract.
+        // SAFETY: `out` is writable for one event, as `fill`'s contract says.
         unsafe { out.write(c) };
     }
 }
@@ -145,7 +149,7 @@ impl KeptEvents for nsmon_nsid {
 /// `out` is NULL or writable for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_options_new(out: *mut *mut nsmon_nsid_options) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `out` is NULL or writable for one pointer, as `options_new` requires.
     unsafe { options_new(out, nsmon_nsid_options::default()) }
 }
 
@@ -155,7 +159,7 @@ pub unsafe extern "C" fn nsmon_nsid_options_new(out: *mut *mut nsmon_nsid_option
 /// `options` is NULL or came from `nsmon_nsid_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_options_free(options: *mut nsmon_nsid_options) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or an options object not freed yet, as `options_free` requires.
     unsafe { options_free(options) }
 }
 
@@ -171,7 +175,7 @@ pub unsafe extern "C" fn nsmon_nsid_options_set_observer(
     options: *mut nsmon_nsid_options,
     observer: *const nsmon_netns_ref,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe {
         options_update(options, |o| {
             // SAFETY: `observer` is NULL or readable, as the caller vouches.
@@ -194,7 +198,7 @@ pub unsafe extern "C" fn nsmon_nsid_options_set_receive_buffer(
     options: *mut nsmon_nsid_options,
     bytes: usize,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe {
         options_update(options, |o| {
             Ok(nsmon_nsid_options {
@@ -217,29 +221,20 @@ pub unsafe extern "C" fn nsmon_nsid_new(
     out: *mut *mut nsmon_nsid,
 ) -> c_int {
     guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
+        // SAFETY: `out` is NULL or writable for one pointer and `options` NULL or live, as this
+        // function's caller promises.
+        let (out, options) =
+            unsafe { (Out::new(out, "out")?, options_or(options, Default::default)) };
         let mut rust_options = NsidOptions::new();
-        // SAFETY: per the contract.
-        let subscriber = match unsafe { options.as_ref() } {
-            Some(o) => {
-                if let Some(bytes) = o.receive_buffer {
-                    rust_options = rust_options.receive_buffer(bytes);
-                }
-                // SAFETY: the options' docs require a given fd to be open now.
-                NsidSubscriber::open_in(unsafe { o.observer.as_ref() }, rust_options)?
-            }
-            None => NsidSubscriber::new(rust_options)?,
-        };
+        if let Some(bytes) = options.receive_buffer {
+            rust_options = rust_options.receive_buffer(bytes);
+        }
+        // SAFETY: an observer given by fd is open now, as `nsmon_nsid_options_set_observer`
+        // requires of its caller.
+        let subscriber =
+            NsidSubscriber::open_in(unsafe { options.observer.as_ref() }, rust_options)?;
         let fd = subscriber.fd();
-        let handle = boxed(nsmon_nsid {
-            cell: HandleCell::new(Kept::new(subscriber)),
-            fd,
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(handle) };
-        Ok(0)
+        publish(out, Kept::new(subscriber), fd)
     })
 }
 
@@ -250,7 +245,7 @@ pub unsafe extern "C" fn nsmon_nsid_new(
 /// `nsid` is NULL or a live subscriber.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_fd(nsid: *const nsmon_nsid) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `nsid` is NULL or live, as `handle_fd` requires.
     unsafe { handle_fd(nsid) }
 }
 
@@ -264,7 +259,7 @@ pub unsafe extern "C" fn nsmon_nsid_next(
     nsid: *mut nsmon_nsid,
     event: *mut nsmon_nsid_event,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `nsid` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
     unsafe { handle_next_kept(nsid, event) }
 }
 
@@ -280,7 +275,8 @@ pub unsafe extern "C" fn nsmon_nsid_dispatch(
     callback: nsmon_nsid_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `nsid` is NULL or live and `callback` NULL or safe to call with `userdata`, as
+    // `handle_dispatch_kept` requires.
     unsafe { handle_dispatch_kept(nsid, callback, userdata) }
 }
 
@@ -291,7 +287,7 @@ pub unsafe extern "C" fn nsmon_nsid_dispatch(
 /// `nsid` is NULL or a live subscriber.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_wait(nsid: *mut nsmon_nsid, timeout_ms: c_int) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `nsid` is NULL or live, as `handle_wait` requires.
     unsafe { handle_wait(nsid, timeout_ms) }
 }
 
@@ -302,8 +298,28 @@ pub unsafe extern "C" fn nsmon_nsid_wait(nsid: *mut nsmon_nsid, timeout_ms: c_in
 /// `nsid` is NULL or a live subscriber, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_nsid_free(nsid: *mut nsmon_nsid) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `nsid` is NULL or live and not used afterwards, as `handle_free` requires.
     unsafe { handle_free(nsid) }
+}
+
+/// The arguments of the queries: an optional observer (NULL: the caller's namespace) and a
+/// required target.
+///
+/// # Safety
+/// Each is NULL or a readable `nsmon_netns_ref` whose `str` is NULL or NUL-terminated, and
+/// outlives the borrows.
+unsafe fn observer_and_target<'a>(
+    observer: *const nsmon_netns_ref,
+    target: *const nsmon_netns_ref,
+) -> Result<(NetnsRef<'a>, NetnsRef<'a>), Failure> {
+    // SAFETY: forwarded from this function's caller; `borrow` refuses a NULL target first.
+    unsafe {
+        let target = borrow(target, "target")?;
+        Ok((
+            netns_ref(observer, "observer")?,
+            netns_ref(target, "target")?,
+        ))
+    }
 }
 
 /// The id of `target` as seen from `observer` (NULL: the caller's namespace).
@@ -322,16 +338,8 @@ pub unsafe extern "C" fn nsmon_nsid_get(
     target: *const nsmon_netns_ref,
 ) -> c_int {
     guard(|| {
-        if target.is_null() {
-            return Err(Failure::Null("target"));
-        }
-        // SAFETY: per the contract.
-        let (observer, target) = unsafe {
-            (
-                netns_ref(observer, "observer")?,
-                netns_ref(target, "target")?,
-            )
-        };
+        // SAFETY: both are NULL or readable, as this function's caller promises.
+        let (observer, target) = unsafe { observer_and_target(observer, target) }?;
         match nsid_in(observer, target)? {
             Some(id) => Ok(c_int::try_from(id).unwrap_or(c_int::MAX)),
             None => Ok(NSMON_NSID_NOT_ASSIGNED),
@@ -354,9 +362,8 @@ pub unsafe extern "C" fn nsmon_nsid_set(
     nsid: c_int,
 ) -> c_int {
     guard(|| {
-        if target.is_null() {
-            return Err(Failure::Null("target"));
-        }
+        // SAFETY: both are NULL or readable, as this function's caller promises.
+        let (observer, target) = unsafe { observer_and_target(observer, target) }?;
         let request = match nsid {
             NSMON_NSID_AUTO => NsidRequest::Auto,
             n => NsidRequest::Fixed(u32::try_from(n).map_err(|_| {
@@ -364,13 +371,6 @@ pub unsafe extern "C" fn nsmon_nsid_set(
                     "nsid {n}: expected an id >= 0 or NSMON_NSID_AUTO"
                 ))
             })?),
-        };
-        // SAFETY: per the contract.
-        let (observer, target) = unsafe {
-            (
-                netns_ref(observer, "observer")?,
-                netns_ref(target, "target")?,
-            )
         };
         let id = assign_nsid_in(observer, target, request)?;
         Ok(c_int::try_from(id).unwrap_or(c_int::MAX))

@@ -4,13 +4,15 @@
 
 use std::ffi::c_int;
 
-use super::{boxed, guard, guard_void, Failure};
+use super::args::{borrow_mut, give, optional, Out};
+use super::{guard, guard_void, Failure};
 
 /// An options object that wraps the Rust options it stands for.
 pub(crate) trait OptionsObject {
     type Inner: Clone;
     fn wrap(inner: Self::Inner) -> Self;
     fn inner(&mut self) -> &mut Self::Inner;
+    fn get(&self) -> &Self::Inner;
 }
 
 /// Implements [`OptionsObject`] for `$object`, a struct whose one field `inner` is `$inner`.
@@ -24,6 +26,9 @@ macro_rules! wraps_options {
             fn inner(&mut self) -> &mut $inner {
                 &mut self.inner
             }
+            fn get(&self) -> &$inner {
+                &self.inner
+            }
         }
     };
 }
@@ -36,11 +41,8 @@ pub(crate) use wraps_options;
 /// `out` is NULL or writable for one pointer.
 pub(crate) unsafe fn options_new<O: OptionsObject>(out: *mut *mut O, defaults: O::Inner) -> c_int {
     guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        // SAFETY: checked non-NULL; the caller vouches that it is writable.
-        unsafe { out.write(boxed(O::wrap(defaults))) };
+        // SAFETY: `out` is NULL or writable for one pointer, as this function's caller promises.
+        give(unsafe { Out::new(out, "out") }?, O::wrap(defaults));
         Ok(0)
     })
 }
@@ -68,10 +70,23 @@ pub(crate) unsafe fn options_update<O: OptionsObject>(
     f: impl FnOnce(O::Inner) -> Result<O::Inner, Failure>,
 ) -> c_int {
     guard(|| {
-        // SAFETY: NULL is refused here; otherwise live and unshared, as the caller vouches.
-        let options = unsafe { options.as_mut() }.ok_or(Failure::Null("options"))?;
+        // SAFETY: `options` is NULL or live and unshared, as this function's caller promises.
+        let options = unsafe { borrow_mut(options, "options") }?;
         let updated = f(options.inner().clone())?;
         *options.inner() = updated;
         Ok(0)
     })
+}
+
+/// What an optional options argument of a `_new` or `_add` stands for: a copy of its Rust
+/// options, or `defaults()` for NULL.
+///
+/// # Safety
+/// `options` is NULL or a live options object.
+pub(crate) unsafe fn options_or<O: OptionsObject>(
+    options: *const O,
+    defaults: impl FnOnce() -> O::Inner,
+) -> O::Inner {
+    // SAFETY: `options` is NULL or live, as this function's caller promises.
+    unsafe { optional(options) }.map_or_else(defaults, |o| o.get().clone())
 }

@@ -3,13 +3,14 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::os::unix::ffi::OsStrExt;
 
+use super::args::{c_path, Out};
 use super::handle_cell::{
     c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
-    kept_events, HandleCell, Kept, Scratch,
+    kept_events, publish, HandleCell, Kept, Scratch,
 };
 use super::netns::nsmon_netns_id;
-use super::options::{options_free, options_new, options_update, wraps_options};
-use super::{boxed, c_path, guard, Failure};
+use super::options::{options_free, options_new, options_or, options_update, wraps_options};
+use super::{guard, Failure};
 use crate::{WatchEvent, Watcher, WatcherOptions};
 
 /// Size of the name buffer in events: the longest name (255 bytes) plus its NUL.
@@ -179,7 +180,7 @@ pub type nsmon_watcher_callback =
 /// `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_options_new(out: *mut *mut nsmon_watcher_options) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `out` is NULL or writable for one pointer, as `options_new` requires.
     unsafe { options_new(out, WatcherOptions::new()) }
 }
 
@@ -189,7 +190,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_new(out: *mut *mut nsmon_watcher_
 /// `options` is NULL or came from `nsmon_watcher_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_options_free(options: *mut nsmon_watcher_options) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or an options object not freed yet, as `options_free` requires.
     unsafe { options_free(options) }
 }
 
@@ -198,7 +199,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_free(options: *mut nsmon_watcher_
 /// # Safety
 /// `dir` is NULL or a NUL-terminated string.
 unsafe fn folder(dir: *const c_char) -> Result<std::path::PathBuf, Failure> {
-    // SAFETY: forwarded contract.
+    // SAFETY: `dir` is NULL or NUL-terminated, as this function's caller promises.
     let dir = unsafe { c_path(dir, "dir") }?;
     if dir.as_os_str().is_empty() {
         return Err(crate::Error::InvalidArgument("the directory path is empty".into()).into());
@@ -222,7 +223,8 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir(
     options: *mut nsmon_watcher_options,
     dir: *const c_char,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object and `dir` NULL or NUL-terminated, as
+    // `options_update` and `folder` require.
     unsafe { options_update(options, |o| Ok(o.clear_dirs().dir(folder(dir)?))) }
 }
 
@@ -240,7 +242,8 @@ pub unsafe extern "C" fn nsmon_watcher_options_add_dir(
     options: *mut nsmon_watcher_options,
     dir: *const c_char,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object and `dir` NULL or NUL-terminated, as
+    // `options_update` and `folder` require.
     unsafe { options_update(options, |o| Ok(o.dir(folder(dir)?))) }
 }
 
@@ -256,7 +259,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_runtimes(
     options: *mut nsmon_watcher_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.runtimes(on))) }
 }
 
@@ -271,7 +274,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_list_existing(
     options: *mut nsmon_watcher_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.list_existing(on))) }
 }
 
@@ -285,7 +288,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_any_file(
     options: *mut nsmon_watcher_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.any_file(on))) }
 }
 
@@ -299,7 +302,7 @@ pub unsafe extern "C" fn nsmon_watcher_options_set_dir_events(
     options: *mut nsmon_watcher_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.directory_events(on))) }
 }
 
@@ -319,23 +322,17 @@ pub unsafe extern "C" fn nsmon_watcher_new(
     out: *mut *mut nsmon_watcher,
 ) -> c_int {
     guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
-        // SAFETY: per the contract.
-        let options = match unsafe { options.as_ref() } {
-            Some(o) => o.inner.clone(),
-            None => WatcherOptions::new(),
+        // SAFETY: `out` is NULL or writable for one pointer and `options` NULL or live, as this
+        // function's caller promises.
+        let (out, options) = unsafe {
+            (
+                Out::new(out, "out")?,
+                options_or(options, WatcherOptions::new),
+            )
         };
         let watcher = Watcher::new(options)?;
         let fd = watcher.fd();
-        let handle = boxed(nsmon_watcher {
-            cell: HandleCell::new(Kept::new(watcher)),
-            fd,
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(handle) };
-        Ok(0)
+        publish(out, Kept::new(watcher), fd)
     })
 }
 
@@ -353,7 +350,7 @@ pub unsafe extern "C" fn nsmon_watcher_new(
 /// `watcher` is NULL or a live watcher.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_fd(watcher: *const nsmon_watcher) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `watcher` is NULL or live, as `handle_fd` requires.
     unsafe { handle_fd(watcher) }
 }
 
@@ -370,7 +367,7 @@ pub unsafe extern "C" fn nsmon_watcher_next(
     watcher: *mut nsmon_watcher,
     event: *mut nsmon_watcher_event,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `watcher` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
     unsafe { handle_next_kept(watcher, event) }
 }
 
@@ -391,7 +388,8 @@ pub unsafe extern "C" fn nsmon_watcher_dispatch(
     callback: nsmon_watcher_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `watcher` is NULL or live and `callback` NULL or safe to call with `userdata`, as
+    // `handle_dispatch_kept` requires.
     unsafe { handle_dispatch_kept(watcher, callback, userdata) }
 }
 
@@ -408,7 +406,7 @@ pub unsafe extern "C" fn nsmon_watcher_wait(
     watcher: *mut nsmon_watcher,
     timeout_ms: c_int,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `watcher` is NULL or live, as `handle_wait` requires.
     unsafe { handle_wait(watcher, timeout_ms) }
 }
 
@@ -419,6 +417,6 @@ pub unsafe extern "C" fn nsmon_watcher_wait(
 /// `watcher` is NULL or a live watcher, not used after this call.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_watcher_free(watcher: *mut nsmon_watcher) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `watcher` is NULL or live and not used afterwards, as `handle_free` requires.
     unsafe { handle_free(watcher) }
 }

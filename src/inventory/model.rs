@@ -464,13 +464,13 @@ impl Model {
         }
         self.set_mounts(kernel, mounts, out);
         // Namespaces held by nothing visible since an earlier batch: asked after again.
-        let lingering: Vec<u64> = self
-            .spaces
-            .iter()
-            .filter(|(_, s)| !s.held())
-            .map(|(ino, _)| *ino)
-            .collect();
-        self.suspects.extend(lingering);
+        self.suspect_unheld();
+    }
+
+    /// Marks every namespace without a visible holder to be asked after.
+    fn suspect_unheld(&mut self) {
+        let unheld = self.spaces.iter().filter(|(_, s)| !s.held());
+        self.suspects.extend(unheld.map(|(ino, _)| *ino));
     }
 
     /// Forgets every holder recorded for namespace `ino` (without events).
@@ -542,13 +542,7 @@ impl Model {
         kernel: &mut dyn Kernel,
         out: &mut Vec<InventoryEvent>,
     ) -> bool {
-        let lingering: Vec<u64> = self
-            .spaces
-            .iter()
-            .filter(|(_, s)| !s.held())
-            .map(|(ino, _)| *ino)
-            .collect();
-        self.suspects.extend(lingering);
+        self.suspect_unheld();
         self.settle(kernel, out);
         self.spaces.values().any(|s| !s.held())
     }

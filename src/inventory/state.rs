@@ -7,14 +7,13 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 
 use super::model::{self, Identified, Kernel, Model};
 use super::procs::{self, ProcEvent};
 use super::{scan, InventoryEvent, InventoryOptions};
 use crate::error::{Error, Result};
-use crate::handle::Pump;
+use crate::handle::{register_mount_table, register_readable, Pump};
 use crate::netlink::message::messages;
 use crate::netns::is_network_namespace;
 use crate::sys;
@@ -207,9 +206,7 @@ impl State {
                             PROCS_BUFFER,
                         );
                     }
-                    registry
-                        .register(&mut SourceFd(&fd.as_raw_fd()), PROCS, Interest::READABLE)
-                        .map_err(|e| Error::os("epoll_ctl proc connector", e))?;
+                    register_readable(registry, fd.as_raw_fd(), PROCS, "proc connector")?;
                     Some(fd)
                 }
                 Err(e) => {
@@ -218,19 +215,9 @@ impl State {
                 }
             }
         };
-        let mounts = File::open("/proc/self/mountinfo")
-            .map_err(|e| Error::os("open /proc/self/mountinfo", e))?;
-        registry
-            .register(
-                &mut SourceFd(&mounts.as_raw_fd()),
-                MOUNTS,
-                Interest::READABLE,
-            )
-            .map_err(|e| Error::os("epoll_ctl /proc/self/mountinfo", e))?;
+        let mounts = register_mount_table(registry, MOUNTS)?;
         let timer = sys::timer::timer().map_err(|e| Error::os("timerfd_create", e))?;
-        registry
-            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
-            .map_err(|e| Error::os("epoll_ctl timerfd", e))?;
+        register_readable(registry, timer.as_raw_fd(), TIMER, "timerfd")?;
         let mut state = State {
             options: options.clone(),
             procs,
@@ -314,15 +301,19 @@ impl State {
             .apply_scan(&mut Real, tasks, fds, sockets, scan::mounts(), out);
         let lingering = self.model.settle(&mut Real, out);
         self.rescan_at = Instant::now() + self.options.rescan_interval;
-        self.ended_batch(lingering)
+        if lingering {
+            self.start_rechecks();
+        }
+        self.ended_batch()
     }
 
-    /// After a batch: schedules the rechecks if a namespace lingers, and arms the timer for
-    /// whatever is due first.
-    fn ended_batch(&mut self, lingering: bool) -> Result<()> {
-        if lingering {
-            self.recheck = Some((Instant::now() + Duration::from_millis(1), 0));
-        }
+    /// A namespace lost its last visible holder: it is asked after from 1 ms on.
+    fn start_rechecks(&mut self) {
+        self.recheck = Some((Instant::now() + Duration::from_millis(1), 0));
+    }
+
+    /// After a batch: arms the timer for whatever is due first.
+    fn ended_batch(&mut self) -> Result<()> {
         let due = match self.recheck {
             Some((at, _)) => at.min(self.rescan_at),
             None => self.rescan_at,
@@ -347,7 +338,7 @@ impl State {
                     .then(|| (now + Duration::from_millis(2 << attempt), attempt + 1));
             }
         }
-        self.ended_batch(false)
+        self.ended_batch()
     }
 
     /// Applies one proc connector event, reading as little as it can: a new task (a thread,
@@ -438,7 +429,7 @@ impl Pump for State {
         queue.extend(out);
         if result.is_err() {
             // The timerfd is edge-triggered: re-armed even then, or rescans would stop.
-            let _ = self.ended_batch(false);
+            let _ = self.ended_batch();
         }
         result
     }
@@ -473,7 +464,8 @@ impl State {
         }
         let newly_unheld = self.model.settle(&mut Real, out);
         if newly_unheld {
-            self.ended_batch(true)?;
+            self.start_rechecks();
+            self.ended_batch()?;
         }
         if timer_fired {
             self.on_timer(out)?;

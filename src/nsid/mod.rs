@@ -16,11 +16,10 @@ mod query;
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 
-use crate::error::{Error, Result};
-use crate::handle::{handle_api, Core, Pump};
+use crate::error::Result;
+use crate::handle::{handle_api, register_readable, Core, Pump};
 use crate::netlink::consts::*;
 use crate::netlink::message::messages;
 use crate::netlink::nsid_message::parse_nsid;
@@ -218,13 +217,7 @@ impl NsidSubscriber {
             socket.set_receive_buffer(bytes)?;
         }
         let core = Core::new(|registry: &Registry, _queue| {
-            registry
-                .register(
-                    &mut SourceFd(&socket.as_raw_fd()),
-                    SOCKET,
-                    Interest::READABLE,
-                )
-                .map_err(|e| Error::os("epoll_ctl netlink", e))?;
+            register_readable(registry, socket.as_raw_fd(), SOCKET, "netlink")?;
             Ok(NsidState {
                 drops: socket.drops(),
                 socket,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use inotify::{EventMask, WatchDescriptor, WatchMask};
 
-use super::entries::{Entries, Readiness};
+use super::entries::{Entries, NewNames, Readiness};
 use super::watches::Watches;
 use super::WatchEvent;
 use crate::error::{Error, Result};
@@ -54,8 +54,11 @@ pub(crate) enum Look {
 }
 
 impl Look {
-    fn reports(self) -> bool {
-        !matches!(self, Look::First { report: false })
+    fn new_names(self) -> NewNames {
+        match self {
+            Look::First { report: false } => NewNames::Remember,
+            _ => NewNames::Report,
+        }
     }
 }
 
@@ -159,7 +162,7 @@ impl Directory {
                         }
                     }
                     let listing = self.list();
-                    self.entries.reconcile(listing, look.reports(), out);
+                    self.entries.reconcile(listing, look.new_names(), out);
                     return Ok(());
                 }
                 Err(e) => {

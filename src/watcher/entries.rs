@@ -28,6 +28,15 @@ pub(crate) enum Readiness {
     Absent,
 }
 
+/// What [`Entries::reconcile`] does with the names it did not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewNames {
+    /// Each is `Created`.
+    Report,
+    /// Each is remembered silently (the first listing, when existing names are not listed).
+    Remember,
+}
+
 #[derive(Debug)]
 pub(crate) struct Entries {
     /// The directory, named in every event.
@@ -141,12 +150,12 @@ impl Entries {
 
     /// Makes the memory match a fresh listing of the directory, reporting exactly the
     /// difference: `Deleted` for known names that are gone (or are another namespace now), then
-    /// `Created` for new ones (only if `report_new`; otherwise they are remembered silently, as
-    /// for an unreported initial scan).
+    /// `Created` for new ones (or, with [`NewNames::Remember`], remembered silently, as for an
+    /// unreported initial scan).
     pub(crate) fn reconcile(
         &mut self,
         listing: Vec<(Name, Readiness)>,
-        report_new: bool,
+        new_names: NewNames,
         out: &mut VecDeque<WatchEvent>,
     ) {
         let mut ready = HashMap::with_capacity(listing.len());
@@ -181,7 +190,7 @@ impl Entries {
             .collect();
         new.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (name, id) in new {
-            if report_new {
+            if new_names == NewNames::Report {
                 out.push_back(self.created(&name, id));
             }
             self.known.insert(name, id);
@@ -190,7 +199,7 @@ impl Entries {
 
     /// The directory is gone: every known name is reported `Deleted`, pending ones forgotten.
     pub(crate) fn forget_all(&mut self, out: &mut VecDeque<WatchEvent>) {
-        self.reconcile(Vec::new(), false, out);
+        self.reconcile(Vec::new(), NewNames::Remember, out);
     }
 
     /// The names currently known with their identities, sorted by name.
@@ -283,7 +292,7 @@ mod tests {
             (n("d"), Ready(None)),
             (n("e"), NotYet),
         ];
-        e.reconcile(listing, true, &mut out);
+        e.reconcile(listing, NewNames::Report, &mut out);
         assert_eq!(names(out), vec![deleted("a"), deleted("c"), created("d")]);
         assert_eq!(e.names(), vec![n("b"), n("d")]);
         assert!(e.has_pending());
@@ -324,7 +333,7 @@ mod tests {
         // A listing finds the same: a replaced namespace is gone, then new.
         e.reconcile(
             vec![(n("a"), id(4)), (n("b"), id(20)), (n("c"), id(30))],
-            true,
+            NewNames::Report,
             &mut out,
         );
         assert_eq!(names(out), vec![deleted("b"), created("b")]);
@@ -334,7 +343,7 @@ mod tests {
     fn silent_reconcile_remembers_without_reporting() {
         let mut e = entries();
         let mut out = VecDeque::new();
-        e.reconcile(vec![(n("a"), Ready(None))], false, &mut out);
+        e.reconcile(vec![(n("a"), Ready(None))], NewNames::Remember, &mut out);
         assert!(out.is_empty());
         e.removed(&n("a"), &mut out);
         assert_eq!(names(out), vec![deleted("a")]);

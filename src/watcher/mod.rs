@@ -43,12 +43,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use inotify::Inotify;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 use std::os::fd::AsRawFd;
 
 use crate::error::{Error, Result};
-use crate::handle::{handle_api, Core, Pump};
+use crate::handle::{handle_api, register_mount_table, register_readable, Core, Pump};
 use crate::{Name, NetnsId};
 use directory::{normalize, Directory, EntryKind, Look, Policy};
 use folders::{resolved, split_pattern, PerSubdirectory};
@@ -304,25 +303,9 @@ impl WatchState {
             };
             Error::os(context, e)
         })?;
-        registry
-            .register(
-                &mut SourceFd(&inotify.as_raw_fd()),
-                INOTIFY,
-                Interest::READABLE,
-            )
-            .map_err(|e| Error::os("epoll_ctl inotify", e))?;
+        register_readable(registry, inotify.as_raw_fd(), INOTIFY, "inotify")?;
         let mounts = if options.require_namespace {
-            let file = File::open("/proc/self/mountinfo")
-                .map_err(|e| Error::os("open /proc/self/mountinfo", e))?;
-            // Not POLLPRI: the kernel clears mountinfo's "changed" flag whenever the file is
-            // polled, and a nested poll of our epoll fd (the caller's epoll, or `wait`) polls it
-            // first, so the flag is gone before our epoll_wait reads it. Instead: mountinfo is
-            // always readable, and edge-triggered epoll re-queues it exactly when the mount
-            // namespace wakes its pollers, i.e. on every mount-table change. No read is needed.
-            registry
-                .register(&mut SourceFd(&file.as_raw_fd()), MOUNTS, Interest::READABLE)
-                .map_err(|e| Error::os("epoll_ctl /proc/self/mountinfo", e))?;
-            Some(file)
+            Some(register_mount_table(registry, MOUNTS)?)
         } else {
             None
         };

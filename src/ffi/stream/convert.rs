@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::nsmon_stream;
 use super::types::*;
 use crate::ffi::handle_cell::{KeptEvents, Scratch};
-use crate::rtnl::{Change, Rtnl};
+use crate::rtnl::{Change, Link, Rtnl};
 use crate::Stream;
 use crate::{Name, StreamEvent};
 
@@ -80,12 +80,12 @@ impl KeptEvents for nsmon_stream {
     /// have some (no allocation per message event).
     unsafe fn fill(event: &StreamEvent, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
         use nsmon_stream_event_kind as K;
-        // SAFETY: per the contract; written whole before the reference is made.
+        // SAFETY: `out` is writable for one event (`fill`'s contract); it is written whole
+        // before the reference is made.
         let out = unsafe {
             out.write(EMPTY_EVENT);
             &mut *out
         };
-        let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
         let mut reason = |text: String| {
             scratch.text = Some(c_text(text));
             scratch.text_ptr()
@@ -100,73 +100,7 @@ impl KeptEvents for nsmon_stream {
                 out.nsid = nsid.unwrap_or(-1);
                 out.raw = raw.as_ptr();
                 out.raw_len = raw.len();
-                match message {
-                    Rtnl::Link(c, l) => {
-                        out.kind = pick(c, K::NewLink, K::DelLink);
-                        out.link.family = l.family;
-                        out.link.index = l.index;
-                        out.link.flags = l.flags;
-                        out.link.mtu = l.mtu.unwrap_or(0);
-                        out.link.master = l.master.unwrap_or(0);
-                        out.link.operstate = l.operstate.unwrap_or(0);
-                        out.link.mac_len = copy_bytes(&mut out.link.mac, l.mac.as_deref());
-                        out.link.name_len = copy_name(&mut out.link.name, l.name.as_ref());
-                        out.link.kind_len = copy_name(&mut out.link.kind, l.kind.as_ref());
-                        if !l.alt_names.is_empty() {
-                            scratch.names.clear();
-                            scratch
-                                .names
-                                .extend(l.alt_names.iter().map(|n| nsmon_bytes {
-                                    bytes: n.as_bytes().as_ptr(),
-                                    len: n.len(),
-                                }));
-                            out.link.alt_names = scratch.names.as_ptr();
-                            out.link.alt_names_count = scratch.names.len();
-                        }
-                    }
-                    Rtnl::Address(c, a) => {
-                        out.kind = pick(c, K::NewAddr, K::DelAddr);
-                        out.addr.index = a.index;
-                        out.addr.addr = ip(a.address);
-                        out.addr.prefix_len = a.prefix_len;
-                        out.addr.scope = a.scope;
-                        out.addr.label_len = copy_name(&mut out.addr.label, a.label.as_ref());
-                    }
-                    Rtnl::Route(c, r) => {
-                        out.kind = pick(c, K::NewRoute, K::DelRoute);
-                        out.route = nsmon_route {
-                            family: r.family,
-                            dst_len: r.dst_len,
-                            protocol: r.protocol,
-                            scope: r.scope,
-                            route_type: r.kind,
-                            table: r.table,
-                            oif: r.oif.unwrap_or(0),
-                            dst: ip(r.dst),
-                            gateway: ip(r.gateway),
-                        };
-                    }
-                    Rtnl::Neighbour(c, n) => {
-                        out.kind = pick(c, K::NewNeigh, K::DelNeigh);
-                        out.neigh.family = n.family;
-                        out.neigh.state = n.state;
-                        out.neigh.index = n.index;
-                        out.neigh.dst = ip(n.address);
-                        out.neigh.lladdr_len =
-                            copy_bytes(&mut out.neigh.lladdr, n.lladdr.as_deref());
-                    }
-                    Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
-                        out.kind = match message {
-                            Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
-                            Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
-                            _ => pick(c, K::NewFilter, K::DelFilter),
-                        };
-                        out.tc.index = t.index;
-                        out.tc.handle = t.handle;
-                        out.tc.parent = t.parent;
-                        out.tc.kind_len = copy_name(&mut out.tc.kind, t.kind.as_ref());
-                    }
-                }
+                out.kind = fill_message(out, message, &mut scratch.names);
                 key
             }
             StreamEvent::Unparsed {
@@ -201,6 +135,88 @@ impl KeptEvents for nsmon_stream {
         };
         out.key = key.as_ptr().cast();
         out.key_len = key.len();
+    }
+}
+
+/// Fills the member of `out` that `message` is about and returns the event's kind; a link's
+/// alternative names are laid out in `names`, which `out` then points into.
+fn fill_message(
+    out: &mut nsmon_stream_event,
+    message: &Rtnl,
+    names: &mut Vec<nsmon_bytes>,
+) -> nsmon_stream_event_kind {
+    use nsmon_stream_event_kind as K;
+    let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
+    match message {
+        Rtnl::Link(c, l) => {
+            fill_link(&mut out.link, l, names);
+            pick(c, K::NewLink, K::DelLink)
+        }
+        Rtnl::Address(c, a) => {
+            let o = &mut out.addr;
+            o.index = a.index;
+            o.addr = ip(a.address);
+            o.prefix_len = a.prefix_len;
+            o.scope = a.scope;
+            o.label_len = copy_name(&mut o.label, a.label.as_ref());
+            pick(c, K::NewAddr, K::DelAddr)
+        }
+        Rtnl::Route(c, r) => {
+            out.route = nsmon_route {
+                family: r.family,
+                dst_len: r.dst_len,
+                protocol: r.protocol,
+                scope: r.scope,
+                route_type: r.kind,
+                table: r.table,
+                oif: r.oif.unwrap_or(0),
+                dst: ip(r.dst),
+                gateway: ip(r.gateway),
+            };
+            pick(c, K::NewRoute, K::DelRoute)
+        }
+        Rtnl::Neighbour(c, n) => {
+            let o = &mut out.neigh;
+            o.family = n.family;
+            o.state = n.state;
+            o.index = n.index;
+            o.dst = ip(n.address);
+            o.lladdr_len = copy_bytes(&mut o.lladdr, n.lladdr.as_deref());
+            pick(c, K::NewNeigh, K::DelNeigh)
+        }
+        Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
+            let o = &mut out.tc;
+            o.index = t.index;
+            o.handle = t.handle;
+            o.parent = t.parent;
+            o.kind_len = copy_name(&mut o.kind, t.kind.as_ref());
+            match message {
+                Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
+                Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
+                _ => pick(c, K::NewFilter, K::DelFilter),
+            }
+        }
+    }
+}
+
+fn fill_link(out: &mut nsmon_link, l: &Link, names: &mut Vec<nsmon_bytes>) {
+    out.family = l.family;
+    out.index = l.index;
+    out.flags = l.flags;
+    out.mtu = l.mtu.unwrap_or(0);
+    out.master = l.master.unwrap_or(0);
+    out.operstate = l.operstate.unwrap_or(0);
+    out.mac_len = copy_bytes(&mut out.mac, l.mac.as_deref());
+    out.name_len = copy_name(&mut out.name, l.name.as_ref());
+    out.kind_len = copy_name(&mut out.kind, l.kind.as_ref());
+    if !l.alt_names.is_empty() {
+        names.clear();
+        names.extend(l.alt_names.iter().map(|n| nsmon_bytes {
+            bytes: n.as_bytes().as_ptr(),
+            len: n.len(),
+        }));
+        out.alt_names = names.as_ptr();
+        out.alt_names_count = names.len();
     }
 }
 

@@ -5,13 +5,14 @@ mod types;
 
 use std::ffi::{c_char, c_int, c_void};
 
+use super::args::{borrow, c_str, Out};
 use super::handle_cell::{
-    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, publish,
     HandleCell, Kept,
 };
 use super::netns::{netns_ref, nsmon_netns_ref};
-use super::options::{options_free, options_new, options_update, wraps_options};
-use super::{boxed, c_str, guard, Failure};
+use super::options::{options_free, options_new, options_or, options_update, wraps_options};
+use super::{guard, Failure};
 use crate::{Groups, NetnsRef, Stream, StreamOptions};
 pub(crate) use convert::c_text;
 pub use types::*;
@@ -39,7 +40,7 @@ c_handle!(nsmon_stream, Stream, "stream");
 /// `out` is NULL or writable for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_options_new(out: *mut *mut nsmon_stream_options) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `out` is NULL or writable for one pointer, as `options_new` requires.
     unsafe { options_new(out, StreamOptions::new()) }
 }
 
@@ -49,7 +50,7 @@ pub unsafe extern "C" fn nsmon_stream_options_new(out: *mut *mut nsmon_stream_op
 /// `options` is NULL or came from `nsmon_stream_options_new` and was not freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_options_free(options: *mut nsmon_stream_options) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or an options object not freed yet, as `options_free` requires.
     unsafe { options_free(options) }
 }
 
@@ -63,7 +64,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_groups(
     options: *mut nsmon_stream_options,
     groups: u32,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe {
         options_update(options, |o| {
             if groups & !NSMON_GROUP_ALL != 0 {
@@ -102,7 +103,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_dump(
     options: *mut nsmon_stream_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.dump(on))) }
 }
 
@@ -115,7 +116,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_resync_on_overrun(
     options: *mut nsmon_stream_options,
     on: bool,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.resync_on_overrun(on))) }
 }
 
@@ -131,7 +132,7 @@ pub unsafe extern "C" fn nsmon_stream_options_set_receive_buffer(
     options: *mut nsmon_stream_options,
     bytes: usize,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `options` is NULL or a live options object, as `options_update` requires.
     unsafe { options_update(options, |o| Ok(o.receive_buffer(bytes))) }
 }
 
@@ -142,18 +143,11 @@ pub unsafe extern "C" fn nsmon_stream_options_set_receive_buffer(
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_new(out: *mut *mut nsmon_stream) -> c_int {
     guard(|| {
-        if out.is_null() {
-            return Err(Failure::Null("out"));
-        }
+        // SAFETY: `out` is NULL or writable for one pointer, as this function's caller promises.
+        let out = unsafe { Out::new(out, "out") }?;
         let stream = Stream::new()?;
         let fd = stream.fd();
-        let handle = boxed(nsmon_stream {
-            cell: HandleCell::new(Kept::new(stream)),
-            fd,
-        });
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(handle) };
-        Ok(0)
+        publish(out, Kept::new(stream), fd)
     })
 }
 
@@ -172,7 +166,7 @@ pub unsafe extern "C" fn nsmon_stream_add(
     target: *const nsmon_netns_ref,
     options: *const nsmon_stream_options,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: the four pointers are as `add_with` requires, as this function's caller promises.
     unsafe { add_with(stream, key, target, "target", options, Stream::add) }
 }
 
@@ -189,14 +183,16 @@ unsafe fn add_with(
     add: impl FnOnce(&mut Stream, &str, NetnsRef<'_>, StreamOptions) -> crate::Result<()>,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        // SAFETY: per the contract.
-        let key = unsafe { c_str(key, "key") }?;
-        // SAFETY: per the contract.
-        let ns = unsafe { netns_ref(ns, ns_param) }?;
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
+        // SAFETY: each pointer is NULL or as `nsmon_stream_add` describes, as this function's
+        // caller promises.
+        let (handle, key, ns, options) = unsafe {
+            (
+                borrow(stream, "stream")?,
+                c_str(key, "key")?,
+                netns_ref(ns, ns_param)?,
+                options_or(options, StreamOptions::new),
+            )
+        };
         handle.cell.enter(|s| {
             add(&mut s.handle, key, ns, options)?;
             Ok(0)
@@ -226,8 +222,13 @@ pub unsafe extern "C" fn nsmon_stream_add_many(
     results: *mut c_int,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: `stream` and `options` are NULL or live, as this function's caller promises.
+        let (handle, options) = unsafe {
+            (
+                borrow(stream, "stream")?,
+                options_or(options, StreamOptions::new),
+            )
+        };
         if count > 0 {
             for (ptr, name) in [
                 (keys.cast::<u8>(), "keys"),
@@ -239,8 +240,6 @@ pub unsafe extern "C" fn nsmon_stream_add_many(
                 }
             }
         }
-        // SAFETY: per the contract.
-        let options = unsafe { options.as_ref() }.map_or(StreamOptions::new(), |o| o.inner);
         let mut codes = vec![0; count];
         let mut first_failure: Option<Failure> = None;
         let mut valid = Vec::with_capacity(count);
@@ -302,7 +301,7 @@ pub unsafe extern "C" fn nsmon_stream_add_all_nsid(
     observer: *const nsmon_netns_ref,
     options: *const nsmon_stream_options,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: the four pointers are as `add_with` requires, as this function's caller promises.
     unsafe {
         add_with(
             stream,
@@ -315,7 +314,8 @@ pub unsafe extern "C" fn nsmon_stream_add_all_nsid(
     }
 }
 
-/// Runs `f` on the stream with a checked key (the shared part of remove and contains).
+/// Runs `f` on the stream with a checked key (the shared part of remove, contains, identity),
+/// inside the panic guard.
 ///
 /// # Safety
 /// `stream` is NULL or live; `key` is NULL or NUL-terminated.
@@ -325,10 +325,9 @@ unsafe fn with_key(
     f: impl FnOnce(&mut Stream, &str) -> c_int,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        // SAFETY: per the contract.
-        let key = unsafe { c_str(key, "key") }?;
+        // SAFETY: `stream` is NULL or live and `key` NULL or NUL-terminated, as this function's
+        // caller promises.
+        let (handle, key) = unsafe { (borrow(stream, "stream")?, c_str(key, "key")?) };
         handle.cell.enter(|s| Ok(f(&mut s.handle, key)))
     })
 }
@@ -343,7 +342,7 @@ pub unsafe extern "C" fn nsmon_stream_remove(
     stream: *mut nsmon_stream,
     key: *const c_char,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live and `key` NULL or NUL-terminated, as `with_key` requires.
     unsafe { with_key(stream, key, |s, key| c_int::from(s.remove(key))) }
 }
 
@@ -356,15 +355,8 @@ pub unsafe extern "C" fn nsmon_stream_contains(
     stream: *mut nsmon_stream,
     key: *const c_char,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
-        // SAFETY: per the contract.
-        let key = unsafe { c_str(key, "key") }?;
-        handle
-            .cell
-            .enter(|s| Ok(c_int::from(s.handle.contains(key))))
-    })
+    // SAFETY: `stream` is NULL or live and `key` NULL or NUL-terminated, as `with_key` requires.
+    unsafe { with_key(stream, key, |s, key| c_int::from(s.contains(key))) }
 }
 
 /// The identity of the namespace behind `key`: 1 and `*out` filled, 0 when `key` is not
@@ -378,10 +370,12 @@ pub unsafe extern "C" fn nsmon_stream_identity(
     key: *const c_char,
     out: *mut super::netns::nsmon_netns_id,
 ) -> c_int {
-    if out.is_null() {
-        return guard(|| Err(Failure::Null("out")));
-    }
-    // SAFETY: forwarded contract; `out` checked non-NULL and writable per the contract.
+    // SAFETY: `out` is NULL or writable, as this function's caller promises.
+    let out = match unsafe { Out::new(out, "out") } {
+        Ok(out) => out,
+        Err(null) => return guard(|| Err(null)),
+    };
+    // SAFETY: `stream` is NULL or live and `key` NULL or NUL-terminated, as `with_key` requires.
     unsafe {
         with_key(stream, key, |s, key| match s.identity(key) {
             Some(id) => {
@@ -400,8 +394,8 @@ pub unsafe extern "C" fn nsmon_stream_identity(
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_len(stream: *mut nsmon_stream) -> c_int {
     guard(|| {
-        // SAFETY: per the contract.
-        let handle = unsafe { stream.as_ref() }.ok_or(Failure::Null("stream"))?;
+        // SAFETY: `stream` is NULL or live, as this function's caller promises.
+        let handle = unsafe { borrow(stream, "stream") }?;
         handle
             .cell
             .enter(|s| Ok(c_int::try_from(s.handle.len()).unwrap_or(c_int::MAX)))
@@ -415,7 +409,7 @@ pub unsafe extern "C" fn nsmon_stream_len(stream: *mut nsmon_stream) -> c_int {
 /// `stream` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_fd(stream: *const nsmon_stream) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live, as `handle_fd` requires.
     unsafe { handle_fd(stream) }
 }
 
@@ -430,7 +424,7 @@ pub unsafe extern "C" fn nsmon_stream_next(
     stream: *mut nsmon_stream,
     event: *mut nsmon_stream_event,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
     unsafe { handle_next_kept(stream, event) }
 }
 
@@ -446,7 +440,8 @@ pub unsafe extern "C" fn nsmon_stream_dispatch(
     callback: nsmon_stream_callback,
     userdata: *mut c_void,
 ) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live and `callback` NULL or safe to call with `userdata`, as
+    // `handle_dispatch_kept` requires.
     unsafe { handle_dispatch_kept(stream, callback, userdata) }
 }
 
@@ -457,7 +452,7 @@ pub unsafe extern "C" fn nsmon_stream_dispatch(
 /// `stream` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_wait(stream: *mut nsmon_stream, timeout_ms: c_int) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live, as `handle_wait` requires.
     unsafe { handle_wait(stream, timeout_ms) }
 }
 
@@ -468,7 +463,7 @@ pub unsafe extern "C" fn nsmon_stream_wait(stream: *mut nsmon_stream, timeout_ms
 /// `stream` is NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn nsmon_stream_free(stream: *mut nsmon_stream) {
-    // SAFETY: forwarded contract.
+    // SAFETY: `stream` is NULL or live and not used afterwards, as `handle_free` requires.
     unsafe { handle_free(stream) }
 }
 
