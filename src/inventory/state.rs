@@ -124,7 +124,7 @@ impl Kernel for Real {
 pub(crate) struct State {
     options: InventoryOptions,
     procs: Option<OwnedFd>,
-    /// `/proc/self/mountinfo`, registered edge-triggered (see the watcher for why not POLLPRI).
+    /// `/proc/self/mountinfo`, registered by `handle::register_mount_table`.
     _mounts: File,
     timer: OwnedFd,
     scanner: scan::Scanner,

@@ -14,7 +14,7 @@
 //!   it must be nsfs and of type `CLONE_NEWNET` (another kind of namespace, a link, a FIFO are
 //!   never reported). Until then it is pending, and is looked at again whenever
 //!   `/proc/self/mountinfo` reports a mount-table change in this mount namespace (an edge-triggered
-//!   wake-up; see `WatchState::open` for why not `POLLPRI`). This works on every kernel nsmon
+//!   wake-up; see `handle::register_mount_table` for why not `POLLPRI`). This works on every kernel nsmon
 //!   supports; fanotify's mount events (Linux 6.15+) would say the same thing on fewer kernels and
 //!   need `CAP_SYS_ADMIN`, so nsmon does not use them. Mounts made in another mount namespace that
 //!   does not propagate to the watcher's are not seen.
