@@ -20,10 +20,12 @@ fn handles_created_and_freed_leak_no_fd_and_no_thread() {
     a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread();
     nsid_subscribers_and_queries_leak_no_fd_and_no_thread();
     stream_add_remove_cycles_leak_no_fd_and_no_thread();
+    coalescing_streams_leak_no_fd_and_no_thread();
     let rss = rss_kib();
     a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread();
     nsid_subscribers_and_queries_leak_no_fd_and_no_thread();
     stream_add_remove_cycles_leak_no_fd_and_no_thread();
+    coalescing_streams_leak_no_fd_and_no_thread();
     let grown = rss_kib().saturating_sub(rss);
     eprintln!("RSS: {rss} KiB after the first round, +{grown} KiB after the second");
     // A leak of one 64-byte allocation per cycle would be 600 KiB over this round's 10,000
@@ -67,6 +69,20 @@ fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
         }
     }
     assign_nsid(NetnsRef::Name(&target.name), NsidRequest::Auto).unwrap();
+    assert_eq!(fd_count(), fds, "fds leaked");
+    assert_eq!(thread_count(), threads, "threads leaked");
+}
+
+fn coalescing_streams_leak_no_fd_and_no_thread() {
+    let (fds, threads) = (fd_count(), thread_count());
+    for _ in 0..1000 {
+        // Its own epoll set and timer besides the stream's: a window opened and left open.
+        let mut stream = Stream::with_coalescing(std::time::Duration::from_millis(50)).unwrap();
+        stream
+            .add("here", NetnsRef::Current, StreamOptions::new().dump(true))
+            .unwrap();
+        while stream.next().unwrap().is_some() {}
+    }
     assert_eq!(fd_count(), fds, "fds leaked");
     assert_eq!(thread_count(), threads, "threads leaked");
 }

@@ -652,3 +652,47 @@ func TestKindNames(t *testing.T) {
 		}
 	}
 }
+
+// A one-second window: what comes after the first event was taken waits for the window's end
+// (checked right after `ip` returns: the kernel queues the notification before that), then one
+// wake-up brings all of it.
+func TestStreamCoalescingHoldsEventsForOneWakeUp(t *testing.T) {
+	requireRoot(t)
+	for _, window := range []time.Duration{0, 500 * time.Nanosecond, -time.Second, 100 * time.Hour} {
+		if _, err := NewStreamCoalescing(window); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("NewStreamCoalescing(%v): %v, want ErrInvalidArgument", window, err)
+		}
+	}
+	s, err := NewStreamCoalescing(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns := newNetns(t, "coalesce")
+	if err := s.Add("co", Named(ns), StreamOptions{Groups: GroupIPv4Route}); err != nil {
+		t.Fatal(err)
+	}
+	ipn(t, ns, "link set lo up")
+	ipn(t, ns, "route add 198.51.100.1/32 dev lo")
+	hostRoute := func(ev StreamEvent) bool {
+		return ev.Kind == NewRoute && ev.Route.DstLen == 32 && ev.Route.Dst.To4() != nil && ev.Route.Dst.To4()[0] == 198
+	}
+	readUntil(t, s, hostRoute)
+	for {
+		if _, ok, err := s.Next(); err != nil {
+			t.Fatal(err)
+		} else if !ok {
+			break
+		}
+	}
+	ipn(t, ns, "route add 198.51.100.2/32 dev lo")
+	ipn(t, ns, "route add 198.51.100.3/32 dev lo")
+	if ev, ok, err := s.Next(); err != nil || ok {
+		t.Fatalf("inside a window Next gave %v, %v, %v", ev, ok, err)
+	}
+	first := readUntil(t, s, hostRoute)
+	second, ok, err := s.Next()
+	if err != nil || !ok || !hostRoute(second) {
+		t.Fatalf("the window's second route did not come with the first: %v (after %v), %v, %v", second, first, ok, err)
+	}
+}

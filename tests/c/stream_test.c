@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -193,6 +194,8 @@ static void test_bad_input(void)
     nsmon_stream_event ev;
 
     CHECK(nsmon_stream_new(NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_new_coalescing(1000, NULL) == NSMON_ERR_NULL);
+    CHECK(nsmon_stream_new_coalescing(0, &s) == -EINVAL && s == (nsmon_stream *)0x1);
     CHECK(nsmon_stream_options_new(NULL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_options_set_groups(NULL, NSMON_GROUP_ALL) == NSMON_ERR_NULL);
     CHECK(nsmon_stream_options_set_dump(NULL, true) == NSMON_ERR_NULL);
@@ -665,6 +668,47 @@ static void test_exact_loss(void)
     CHECK(routes + lost == n);
 }
 
+/* Whether the stream's fd is readable now. */
+static bool readable_now(nsmon_stream *s)
+{
+    struct pollfd p = { .fd = nsmon_stream_fd(s), .events = POLLIN };
+    int n = poll(&p, 1, 0);
+    CHECK(n >= 0);
+    return n == 1;
+}
+
+/* A one-second window: a route added after the first event was taken waits for the window's
+ * end (checked right after `ip` returns: the kernel queues the notification before that), then
+ * one wake-up brings every route added meanwhile. */
+static void test_coalescing(void)
+{
+    nsmon_stream *s;
+    nsmon_stream_options *o;
+    nsmon_stream_event ev;
+    const char *ns = add_namespace("co");
+
+    CHECK(nsmon_stream_new_coalescing(1000000, &s) == 0);
+    CHECK(nsmon_stream_options_new(&o) == 0);
+    CHECK(nsmon_stream_options_set_groups(o, NSMON_GROUP_IPV4_ROUTE) == 0);
+    nsmon_netns_ref target = { .kind = NSMON_NETNS_NAME, .str = ns };
+    CHECK(nsmon_stream_add(s, "co", &target, o) == 0);
+    nsmon_stream_options_free(o);
+    ipn(ns, "link set lo up");
+    ipn(ns, "route add 198.51.100.1/32 dev lo");
+    CHECK(readable_now(s));
+    while (nsmon_stream_next(s, &ev) == 1) {}
+    ipn(ns, "route add 198.51.100.2/32 dev lo");
+    ipn(ns, "route add 198.51.100.3/32 dev lo");
+    CHECK(!readable_now(s));
+    CHECK(nsmon_stream_next(s, &ev) == 0);
+    CHECK(nsmon_stream_wait(s, 10000) == 1);
+    int routes = 0;
+    while (nsmon_stream_next(s, &ev) == 1)
+        routes += ev.kind == NSMON_STREAM_EVENT_KIND_NEW_ROUTE && ev.route.dst_len == 32;
+    CHECK(routes == 2);
+    nsmon_stream_free(s);
+}
+
 int main(void)
 {
     start_guardian();
@@ -676,6 +720,7 @@ int main(void)
     test_real_namespace();
     test_hostile_names();
     test_exact_loss();
+    test_coalescing();
     printf("stream_test: all checks passed\n");
     return 0;
 }

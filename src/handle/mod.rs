@@ -28,6 +28,9 @@ use mio::{Events, Poll, Registry, Token, Waker};
 use crate::error::{Error, Result};
 use crate::sys;
 
+mod coalesce;
+use coalesce::Coalescing;
+
 /// Token of the eventfd that keeps the handle readable while events are queued.
 const WAKER: Token = Token(usize::MAX);
 
@@ -89,6 +92,8 @@ pub(crate) struct Core<P: Pump> {
     queue: VecDeque<P::Event>,
     /// An error met while refilling after an event was already taken; returned by the next call.
     deferred: Option<Error>,
+    /// With a latency window: the sources' own epoll set and the window's timer.
+    coalescing: Option<Coalescing>,
     pub(crate) pump: P,
     /// Handles are `Send` but not `Sync`: every method takes `&mut self` anyway, and saying so
     /// keeps the promise stable if a `&self` method is ever added.
@@ -111,10 +116,25 @@ impl<P: Pump> Core<P> {
     pub(crate) fn new(
         build: impl FnOnce(&Registry, &mut VecDeque<P::Event>) -> Result<P>,
     ) -> Result<Self> {
+        Core::with_window(None, build)
+    }
+
+    /// As [`new`](Self::new); with `Some(window)`, the caller accepts up to `window` of extra
+    /// latency to be woken once per window instead of once per event (see `coalesce.rs`).
+    pub(crate) fn with_window(
+        window: Option<Duration>,
+        build: impl FnOnce(&Registry, &mut VecDeque<P::Event>) -> Result<P>,
+    ) -> Result<Self> {
         let poll = Poll::new().map_err(|e| Error::os("epoll_create1", e))?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(|e| Error::os("eventfd", e))?;
+        let coalescing = window
+            .map(|w| Coalescing::new(poll.registry(), w, EVENTS_CAPACITY))
+            .transpose()?;
         let mut queue = VecDeque::new();
-        let pump = build(poll.registry(), &mut queue)?;
+        let registry = coalescing
+            .as_ref()
+            .map_or(poll.registry(), |c| c.registry());
+        let pump = build(registry, &mut queue)?;
         let mut core = Core {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
@@ -124,6 +144,7 @@ impl<P: Pump> Core<P> {
             polls_skipped: 0,
             queue,
             deferred: None,
+            coalescing,
             pump,
             _not_sync: PhantomData,
         };
@@ -155,11 +176,15 @@ impl<P: Pump> Core<P> {
             }
         }
         for event in self.events.iter() {
-            if event.token() == WAKER {
+            let token = event.token();
+            if token == WAKER {
                 self.armed = false;
-            } else {
-                self.ready.push(event.token());
+            } else if !self.coalescing.as_mut().is_some_and(|c| c.claims(token)) {
+                self.ready.push(token);
             }
+        }
+        if let Some(coalescing) = &mut self.coalescing {
+            coalescing.poll_sources(&mut self.ready)?;
         }
         if !self.ready.is_empty() || backlog {
             self.pump.pump(&self.ready, &mut self.queue)?;
@@ -171,7 +196,13 @@ impl<P: Pump> Core<P> {
     fn idle(&self) -> bool {
         self.queue.is_empty()
             && self.deferred.is_none()
-            && (!self.pump.has_backlog() || self.pump.backlog_keeps_fd_readable())
+            && (!self.pump.has_backlog() || self.backlog_shows())
+    }
+
+    /// Whether a backlog keeps the fd readable by itself: its sources are level-triggered and
+    /// in the handle's own epoll (not behind a coalescing window's set, whose edge has passed).
+    fn backlog_shows(&self) -> bool {
+        self.pump.backlog_keeps_fd_readable() && self.coalescing.is_none()
     }
 
     /// Leaves the fd readable exactly when something is left for the caller.
@@ -182,13 +213,13 @@ impl<P: Pump> Core<P> {
     fn settle(&mut self) -> Result<()> {
         if self.idle() {
             if !self.armed {
-                return Ok(());
+                return self.coalesce_idle();
             }
             if let Err(err) = self.refill(Refill::AskEpoll) {
                 self.deferred = Some(err);
             }
             if self.idle() {
-                return Ok(());
+                return self.coalesce_idle();
             }
         }
         if !self.armed {
@@ -200,6 +231,14 @@ impl<P: Pump> Core<P> {
         Ok(())
     }
 
+    /// Nothing is left for the caller: a coalescing window may open or close.
+    fn coalesce_idle(&mut self) -> Result<()> {
+        match &mut self.coalescing {
+            Some(coalescing) => coalescing.idle(self.poll.registry()),
+            None => Ok(()),
+        }
+    }
+
     /// Takes one event, refilling from the sources when the queue is empty; no readiness
     /// bookkeeping (callers [`settle`](Self::settle) when they are done taking).
     fn take(&mut self) -> Result<Option<P::Event>> {
@@ -209,14 +248,18 @@ impl<P: Pump> Core<P> {
         if self.queue.is_empty()
             && !self.refill(Refill::BacklogFirst)?
             && self.queue.is_empty()
-            && (!self.pump.backlog_keeps_fd_readable() || self.armed)
+            && (!self.backlog_shows() || self.armed)
         {
             // The backlog gave nothing: ask epoll before saying there is nothing. (Not needed
             // when every source is level-triggered and the waker is not pending: whatever
             // arrived since keeps the fd readable by itself, so `None` hides nothing.)
             self.refill(Refill::AskEpoll)?;
         }
-        Ok(self.queue.pop_front())
+        let event = self.queue.pop_front();
+        if let (Some(_), Some(coalescing)) = (&event, &mut self.coalescing) {
+            coalescing.took();
+        }
+        Ok(event)
     }
 
     /// Queues an event produced outside a pump (e.g. by an `add` between polls) and keeps the
