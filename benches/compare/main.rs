@@ -11,11 +11,14 @@
 //!    of `next` and `dispatch` from C, Rust and Go.
 //! c. Scale: 1,000 namespaces added to one stream; the all-nsid target.
 //! d. Watcher latency beside `ip netns monitor`.
+//! h. A moderate, steady rate (100 namespaces x 100 changes a second): a plain stream beside
+//!    coalescing ones, wake-ups and CPU per event.
 //!
 //! The consumers in other languages come from the environment (set by scripts/bench.sh):
 //! NSMON_BENCH_BARE (benches/c/bare_reader.c), NSMON_BENCH_C (benches/c/nsmon_count.c) and
 //! NSMON_BENCH_GO (bindings/go/examples/count).
 
+mod coalescing;
 mod consumers;
 mod heap;
 mod inventory;
@@ -110,7 +113,7 @@ fn main() {
     let only = args
         .iter()
         .find_map(|a| a.strip_prefix("--only="))
-        .unwrap_or("abcdfg")
+        .unwrap_or("abcdfgh")
         .to_string();
     let tools = Tools::from_env();
     let dir = std::env::temp_dir().join(format!("nsmon-b-{}", std::process::id()));
@@ -136,6 +139,9 @@ fn main() {
     }
     if only.contains('g') {
         inventory_scenario(&mut table, quick);
+    }
+    if only.contains('h') {
+        coalescing::scenario(&mut table, if quick { 20 } else { 100 });
     }
 
     let _ = std::fs::remove_dir_all(&dir);
