@@ -1,144 +1,15 @@
-//! Command-line parsing: small enough to write by hand, which keeps the command's dependencies
-//! at zero beyond the library's own.
+//! The command line, in one grammar for every subcommand (lexopt's): `--x=v` and `--x v` alike,
+//! `--` ends the options, `-h`/`--help` anywhere asks for the help. Each kind of value has one
+//! parser, so that a value means the same and is refused with the same message everywhere;
+//! paths stay as the OS gives them (any bytes), names are text (as the library takes them).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
-nsmon: watch Linux network namespaces; prints one JSON object per line.
-
-Names (of links, labels, kinds, namespaces, directories) are bytes: a name that
-is UTF-8 is its field's string; one that is not is its lossy text there, and its
-exact bytes in hex in the same key plus _hex (\"name\":\"x\\ufffd\",\"name_hex\":\"78ff\").
-
-Usage:
-  nsmon watch [--dir DIR]... [--runtimes] [--list] [--any-file] [--dir-events]
-  nsmon watch --all
-  nsmon ls [--json] [--sockets]
-  nsmon nsid [--ns NAME]
-  nsmon nsid get (NAME | --pid PID | --path PATH) [--ns NAME]
-  nsmon nsid set NAME (auto | ID) [--ns NAME]
-  nsmon events [--default] [--ns NAME]... [--path PATH]... [--pid PID]...
-               [--all-nsid] [--follow [--dir DIR]... [--runtimes] | --follow --all]
-               [--groups link,addr,route,neigh,tc] [--dump]
-  nsmon --help | --version
-
-nsmon watch
-  Reports named network namespaces appearing and disappearing in each DIR
-  (default /var/run/netns, where `ip netns` keeps them), with the folder, the
-  namespace's never-reused id (NS_GET_ID; null on kernels without it) and inode:
-    {\"source\":\"watcher\",\"event\":\"created\",\"dir\":\"/var/run/netns\",
-     \"name\":\"blue\",\"netns_id\":8193,\"inode\":4026532290}
-    {\"source\":\"watcher\",\"event\":\"deleted\",\"dir\":\"/var/run/netns\",
-     \"name\":\"blue\",\"netns_id\":8193,\"inode\":4026532290}
-  A namespace is reported once it is mounted, so it can be entered at once, and
-  deleted as soon as it is unmounted, even if its file stays; another namespace
-  mounted on the same name is deleted and created again, with its own id.
-  {\"source\":\"nsmon\",\"event\":\"ready\"} is printed once the watch is in place.
-  dir_unavailable: DIR cannot be watched now (a loop of symbolic links, no
-  permission; \"reason\" says why): it is waited for, and taken up once it can be.
-  DIR may be a symbolic link: nsmon follows it as it is re-pointed.
-  Other events: dir_created, dir_deleted (with --dir-events; they carry \"dir\"),
-  overflow (events were lost; the directory was listed again and the created and
-  deleted lines that follow are exactly the difference).
-
-  --dir DIR      watch DIR instead of /var/run/netns (it need not exist yet);
-                 repeat it for more folders (each watched once, however spelt);
-                 a component * stands for every subdirectory (/run/user/*/netns)
-  --runtimes     also watch the container runtimes' folders: /var/run/netns,
-                 /run/netns (Podman), /var/run/docker/netns (Docker),
-                 /run/containerd/io.containerd.grpc.v1.cri/netns (containerd),
-                 /run/user/*/netns (rootless Podman), now or when they appear
-  --list         first report the namespaces already present, as created
-  --any-file     report any file, without waiting for a namespace to be mounted
-  --dir-events   report the directory itself appearing and disappearing
-
-nsmon ls
-  Lists every network namespace of the host, named or not: held by a process or
-  thread, mounted anywhere (its names), or held open by an fd. Columns: NETNS_ID
-  (NS_GET_ID), INODE, NSID (as this namespace sees it), PROCS (processes whose
-  main thread is in it), PID and COMMAND of one holder, NAMES. --json: one line
-  each, {\"netns_id\":N,\"inode\":N,\"nsid\":N|null,\"names\":[...],\"pids\":[...],
-  \"threads\":[...],\"fds\":[[PID,FD],...],\"processes\":N,\"pid\":N,\"command\":...}.
-  \"sockets\":[[PID,FD],...] with --sockets, which also finds a namespace held
-  only by a socket (each socket of the host is asked, as lsns does: costly).
-
-nsmon watch --all
-  Reports every network namespace of the host as it appears and goes:
-    {\"source\":\"inventory\",\"event\":\"appeared\",\"netns_id\":N,\"inode\":N,
-     \"names\":[...],\"pids\":[...],\"threads\":[...],\"fds\":[[PID,FD],...]}
-    {\"source\":\"inventory\",\"event\":\"gone\",\"netns_id\":N,\"inode\":N}
-  name_added, name_removed (\"path\": a mount of it came or went); unheld (it lost
-  its last visible holder but still exists: a socket or a lazy unmount holds it);
-  degraded (\"reason\": no proc connector without CAP_NET_ADMIN: changes are found
-  by the rescan every 5 s); overrun, then rescanned (events were lost and the
-  lines between are exactly the difference).
-
-nsmon nsid
-  Reports namespace ids being assigned and released (as seen from the
-  caller's namespace, or from namespace NAME with --ns):
-    {\"source\":\"nsid\",\"event\":\"new_nsid\",\"nsid\":3,\"pid\":null}
-    {\"source\":\"nsid\",\"event\":\"del_nsid\",\"nsid\":3}
-  overrun: the kernel dropped messages (\"lost\": how many, or null when the kernel
-  does not say); nsmon goes on. unparsed: a message nsmon could not read
-  (\"reason\", \"raw\" as hex).
-  A named namespace gets an id only when one is assigned (nsmon nsid set,
-  ip netns set) or the kernel needs one (e.g. a veth peer in another namespace).
-
-nsmon nsid get NAME | --pid PID | --path PATH
-  Prints the namespace's id: {\"name\":\"blue\",\"nsid\":3}, or \"nsid\":null when
-  none is assigned (exit code 0 either way).
-
-nsmon nsid set NAME auto | ID
-  Assigns an id (auto: the kernel picks) and prints it as `get` does.
-
-nsmon events
-  Reports links, addresses, routes, neighbours and tc objects changing in each
-  namespace given (the caller's own with --default, or when nothing is given),
-  tagged with \"ns\": the name, \"default\", the path, or \"pid:N\":
-    {\"source\":\"stream\",\"event\":\"new_route\",\"ns\":\"blue\",\"family\":\"inet\",
-     \"table\":254,\"dst\":\"10.1.2.0/24\",\"gateway\":\"10.0.0.1\",\"oif\":2,...}
-  Events: new_/del_ link, addr, route, neigh, qdisc, class, filter; synced (after
-  --dump: the dump was complete and consistent), sync_failed (it was not:
-  \"reason\"), overrun (\"lost\" messages were dropped; a dump follows, then
-  synced), unparsed (a message nsmon could not type: \"reason\", \"type\", \"raw\"
-  as hex; the namespace goes on), error (that namespace's socket failed and it
-  was dropped).
-  --all-nsid     one socket hearing this namespace and every namespace that has
-                 an id in it; those events carry \"nsid\", and \"ns\" is the key the
-                 namespace was added under (e.g. by --ns or --follow), else
-                 \"all-nsid\". They share one receive buffer: an overrun of
-                 \"all-nsid\" may have lost events of any of them.
-  --follow       also follow every named namespace, as it appears and goes
-                 (what changes in one before it is subscribed is not reported:
-                 with --dump, its objects are listed once it is). A namespace
-                 that cannot be followed gets an error line; then a line
-                 {\"source\":\"nsmon\",\"event\":\"incomplete\",\"added\":N,\"failed\":M,
-                 \"monitored\":K,\"error\":...} says how far it got and why (e.g. the
-                 open-file limit, RLIMIT_NOFILE: as many as fit are followed).
-                 --dir and --runtimes choose the folders, as for nsmon watch;
-                 --all follows every network namespace of the host instead,
-                 named or not (from the inventory, as nsmon watch --all): each
-                 as it appears, keyed \"ns\":\"netns:ID\" with \"netns_id\" and its
-                 \"names\" on every line; its socket is released as soon as
-                 nothing else visible holds it (so following never keeps a
-                 namespace alive).
-                 A namespace in /var/run/netns is \"ns\":NAME; one in another
-                 folder is \"ns\":\"FOLDER/NAME\" (its path), with \"dir\":FOLDER.
-  --groups LIST  only these kinds (default all)
-  --dump         first report what exists, then synced
-
-Output is written line by line, as fast as its reader takes it; SIGINT and
-SIGTERM end nsmon at once in every state, a stalled reader included.
-Exit status: 0 on SIGINT or SIGTERM, and when the reader of the output goes away
-(quietly, at once, even with no event to write); 2 for an invalid argument,
-whether parsing or its use finds it (a bad name, a path that is not a network
-namespace); 1 for any other failure (a namespace that does not exist now, an
-output error such as a full disk).
-";
+use lexopt::{Arg, Parser};
 
 /// What to run.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Help,
     Version,
@@ -197,7 +68,7 @@ pub enum NsidArgs {
 }
 
 /// `nsmon watch` options.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct WatchArgs {
     /// Every network namespace of the host (the inventory), not folders.
     pub all: bool,
@@ -208,58 +79,138 @@ pub struct WatchArgs {
     pub dir_events: bool,
 }
 
-/// Parses the arguments after the program name; `Err` is a message for stderr (exit code 2).
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
-    let mut args = args.into_iter();
-    let Some(first) = args.next() else {
-        return Err("missing command (try 'nsmon watch')".into());
-    };
-    match first.to_str() {
-        Some("-h" | "--help" | "help") => Ok(Command::Help),
-        Some("-V" | "--version") => Ok(Command::Version),
-        Some("watch") => parse_watch(args).map(Command::Watch),
-        Some("ls") => parse_ls(args),
-        Some("nsid") => parse_nsid(args).map(Command::Nsid),
-        Some("events") => parse_events(args).map(Command::Events),
-        _ => Err(format!("unknown command {first:?}")),
+/// Why parsing ended without a command to run.
+#[derive(Debug)]
+enum Stop {
+    /// `-h` or `--help`, wherever it stood.
+    Help,
+    /// A message for stderr (exit status 2).
+    Usage(String),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Stop::Usage(message)
     }
 }
 
-fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, String> {
+impl From<&str> for Stop {
+    fn from(message: &str) -> Self {
+        Stop::Usage(message.into())
+    }
+}
+
+/// Parses the arguments after the program name; `Err` is a message for stderr (exit code 2).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    match parse_command(&mut Parser::from_args(args)) {
+        Ok(command) => Ok(command),
+        Err(Stop::Help) => Ok(Command::Help),
+        Err(Stop::Usage(message)) => Err(message),
+    }
+}
+
+fn parse_command(parser: &mut Parser) -> Result<Command, Stop> {
+    let Some(first) = next(parser)? else {
+        return Err("missing command (try 'nsmon watch')".into());
+    };
+    let word = match first {
+        Arg::Short('V') | Arg::Long("version") => return Ok(Command::Version),
+        Arg::Value(word) => word,
+        other => return Err(refuse(None, other)),
+    };
+    match word.to_str() {
+        Some("help") => Ok(Command::Help),
+        Some("watch") => parse_watch(parser).map(Command::Watch),
+        Some("ls") => parse_ls(parser),
+        Some("nsid") => parse_nsid(parser).map(Command::Nsid),
+        Some("events") => parse_events(parser).map(Command::Events),
+        _ => Err(format!("unknown command {word:?}").into()),
+    }
+}
+
+/// The next argument; a value given to an option that takes none (`--list=1`) is refused here,
+/// where lexopt finds it.
+fn next(parser: &mut Parser) -> Result<Option<Arg<'_>>, Stop> {
+    parser.next().map_err(|e| match e {
+        lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value").into(),
+        other => Stop::Usage(other.to_string()),
+    })
+}
+
+/// An argument `command` (`None`: nsmon itself, before any subcommand) has no use for; `-h` and
+/// `--help` ask for the help instead.
+fn refuse(command: Option<&str>, arg: Arg<'_>) -> Stop {
+    let context = command.map_or_else(String::new, |c| format!(" for 'nsmon {c}'"));
+    match arg {
+        Arg::Short('h') | Arg::Long("help") => Stop::Help,
+        Arg::Short(c) => format!("unknown option \"-{c}\"{context}").into(),
+        Arg::Long(name) => format!("unknown option {:?}{context}", format!("--{name}")).into(),
+        Arg::Value(value) => format!("unexpected argument {value:?}{context}").into(),
+    }
+}
+
+/// The value of option `flag`, which must be `what` (for the message when it is missing) and
+/// not empty: `--flag VALUE` or `--flag=VALUE`.
+fn value(parser: &mut Parser, flag: &str, what: &str) -> Result<OsString, String> {
+    let value = parser.value().map_err(|_| format!("{flag} needs {what}"))?;
+    if value.is_empty() {
+        return Err(format!("{flag} needs {what}, not an empty string"));
+    }
+    Ok(value)
+}
+
+/// A path: any bytes but none (as the OS takes them).
+fn path(parser: &mut Parser, flag: &str, what: &str) -> Result<PathBuf, String> {
+    value(parser, flag, what).map(PathBuf::from)
+}
+
+/// Text: a namespace's name (the library takes names as `&str`), a list of groups.
+fn text(value: OsString, what: &str) -> Result<String, String> {
+    value.into_string().map_err(|value| {
+        format!("{what} {value:?} is not valid UTF-8 (names are taken as text; a path need not be)")
+    })
+}
+
+/// `--ns NAME`: a namespace's name.
+fn name(parser: &mut Parser) -> Result<String, String> {
+    text(value(parser, "--ns", "a namespace name")?, "--ns")
+}
+
+/// `--pid PID`: a process id, above 0.
+fn pid(parser: &mut Parser) -> Result<u32, String> {
+    let value = value(parser, "--pid", "a process id")?;
+    value
+        .to_str()
+        .and_then(|text| text.parse::<u32>().ok())
+        .filter(|pid| *pid > 0)
+        .ok_or_else(|| format!("--pid {value:?} is not a process id"))
+}
+
+/// `--groups LIST`: comma-separated names from [`GROUP_NAMES`].
+fn groups(parser: &mut Parser) -> Result<Vec<String>, String> {
+    let list = text(value(parser, "--groups", "a list of groups")?, "--groups")?;
+    list.split(',')
+        .map(|group| match GROUP_NAMES.contains(&group) {
+            true => Ok(group.to_string()),
+            false => Err(format!(
+                "unknown group {group:?} (known: {})",
+                GROUP_NAMES.join(",")
+            )),
+        })
+        .collect()
+}
+
+fn parse_watch(parser: &mut Parser) -> Result<WatchArgs, Stop> {
     let mut watch = WatchArgs::default();
-    while let Some(arg) = args.next() {
-        let Some(text) = arg.to_str() else {
-            return Err(format!("unexpected argument {arg:?}"));
-        };
-        let (flag, inline) = match text.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(OsString::from(value))),
-            _ => (text, None),
-        };
-        let no_value = |set: &mut bool| match inline {
-            Some(_) => Err(format!("{flag} takes no value")),
-            None => {
-                *set = true;
-                Ok(())
-            }
-        };
-        match flag {
-            "--dir" => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => args.next().ok_or("--dir needs a directory")?,
-                };
-                if value.is_empty() {
-                    return Err("--dir needs a non-empty directory".into());
-                }
-                watch.dirs.push(PathBuf::from(value));
-            }
-            "--runtimes" => no_value(&mut watch.runtimes)?,
-            "--all" => no_value(&mut watch.all)?,
-            "--list" => no_value(&mut watch.list)?,
-            "--any-file" => no_value(&mut watch.any_file)?,
-            "--dir-events" => no_value(&mut watch.dir_events)?,
-            "-h" | "--help" => return Err("use 'nsmon --help'".into()),
-            _ => return Err(format!("unknown option {text:?} for 'nsmon watch'")),
+    while let Some(arg) = next(parser)? {
+        match arg {
+            Arg::Long("dir") => watch.dirs.push(path(parser, "--dir", "a directory")?),
+            Arg::Long("runtimes") => watch.runtimes = true,
+            Arg::Long("all") => watch.all = true,
+            Arg::Long("list") => watch.list = true,
+            Arg::Long("any-file") => watch.any_file = true,
+            Arg::Long("dir-events") => watch.dir_events = true,
+            other => return Err(refuse(Some("watch"), other)),
         }
     }
     if watch.all
@@ -274,80 +225,36 @@ fn parse_watch(mut args: impl Iterator<Item = OsString>) -> Result<WatchArgs, St
     Ok(watch)
 }
 
-fn parse_ls(args: impl Iterator<Item = OsString>) -> Result<Command, String> {
+fn parse_ls(parser: &mut Parser) -> Result<Command, Stop> {
     let (mut json, mut sockets) = (false, false);
-    for arg in args {
-        match arg.to_str() {
-            Some("--json") => json = true,
-            Some("--sockets") => sockets = true,
-            _ => return Err(format!("unknown option {arg:?} for 'nsmon ls'")),
+    while let Some(arg) = next(parser)? {
+        match arg {
+            Arg::Long("json") => json = true,
+            Arg::Long("sockets") => sockets = true,
+            other => return Err(refuse(Some("ls"), other)),
         }
     }
     Ok(Command::Ls { json, sockets })
 }
 
-fn utf8(arg: OsString, what: &str) -> Result<String, String> {
-    arg.into_string()
-        .map_err(|a| format!("{what} {a:?} is not valid UTF-8"))
-}
-
-fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, String> {
+fn parse_events(parser: &mut Parser) -> Result<EventsArgs, Stop> {
     let mut out = EventsArgs::default();
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        let text = utf8(arg, "argument")?;
-        let (flag, inline) = match text.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (text.clone(), None),
-        };
-        let mut value = |flag: &str| -> Result<String, String> {
-            let v = match inline.clone() {
-                Some(v) => v,
-                None => utf8(args.next().ok_or(format!("{flag} needs a value"))?, flag)?,
-            };
-            if v.is_empty() {
-                return Err(format!("{flag} needs a non-empty value"));
-            }
-            Ok(v)
-        };
-        match flag.as_str() {
-            "--ns" => out.targets.push(Target::Name(value("--ns")?)),
-            "--path" => out
+    while let Some(arg) = next(parser)? {
+        match arg {
+            Arg::Long("ns") => out.targets.push(Target::Name(name(parser)?)),
+            Arg::Long("path") => out
                 .targets
-                .push(Target::Path(PathBuf::from(value("--path")?))),
-            "--pid" => {
-                let v = value("--pid")?;
-                let pid = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or(format!("--pid {v:?} is not a process id"))?;
-                out.targets.push(Target::Pid(pid));
-            }
-            "--groups" => {
-                for group in value("--groups")?.split(',') {
-                    if !GROUP_NAMES.contains(&group) {
-                        return Err(format!(
-                            "unknown group {group:?} (known: {})",
-                            GROUP_NAMES.join(",")
-                        ));
-                    }
-                    out.groups.push(group.to_string());
-                }
-            }
-            "--dir" => out.dirs.push(PathBuf::from(value("--dir")?)),
-            "--default" | "--all-nsid" | "--follow" | "--dump" | "--runtimes" | "--all"
-                if inline.is_some() =>
-            {
-                return Err(format!("{flag} takes no value"))
-            }
-            "--runtimes" => out.runtimes = true,
-            "--all" => out.all = true,
-            "--default" => out.default = true,
-            "--all-nsid" => out.all_nsid = true,
-            "--follow" => out.follow = true,
-            "--dump" => out.dump = true,
-            _ => return Err(format!("unknown option {text:?} for 'nsmon events'")),
+                .push(Target::Path(path(parser, "--path", "a path")?)),
+            Arg::Long("pid") => out.targets.push(Target::Pid(pid(parser)?)),
+            Arg::Long("groups") => out.groups.extend(groups(parser)?),
+            Arg::Long("dir") => out.dirs.push(path(parser, "--dir", "a directory")?),
+            Arg::Long("runtimes") => out.runtimes = true,
+            Arg::Long("all") => out.all = true,
+            Arg::Long("default") => out.default = true,
+            Arg::Long("all-nsid") => out.all_nsid = true,
+            Arg::Long("follow") => out.follow = true,
+            Arg::Long("dump") => out.dump = true,
+            other => return Err(refuse(Some("events"), other)),
         }
     }
     if (!out.dirs.is_empty() || out.runtimes || out.all) && !out.follow {
@@ -361,244 +268,70 @@ fn parse_events(args: impl Iterator<Item = OsString>) -> Result<EventsArgs, Stri
     Ok(out)
 }
 
-fn parse_nsid(args: impl Iterator<Item = OsString>) -> Result<NsidArgs, String> {
-    let mut observer = None;
+/// `nsmon nsid`: words (`get NAME`, `set NAME ID`) and options, in any order.
+fn parse_nsid(parser: &mut Parser) -> Result<NsidArgs, Stop> {
+    let (mut observer, mut by_pid, mut by_path) = (None, None, None);
     let mut words = Vec::new();
-    let mut pid = None;
-    let mut path = None;
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        let text = utf8(arg, "argument")?;
-        let mut value = |flag: &str| -> Result<String, String> {
-            let v = utf8(args.next().ok_or(format!("{flag} needs a value"))?, flag)?;
-            if v.is_empty() {
-                return Err(format!("{flag} needs a non-empty value"));
-            }
-            Ok(v)
-        };
-        match text.as_str() {
-            "--ns" => observer = Some(value("--ns")?),
-            "--pid" => {
-                let v = value("--pid")?;
-                pid = Some(
-                    v.parse::<u32>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or(format!("--pid {v:?} is not a process id"))?,
-                );
-            }
-            "--path" => path = Some(PathBuf::from(value("--path")?)),
-            flag if flag.starts_with('-') => {
-                return Err(format!("unknown option {flag:?} for 'nsmon nsid'"))
-            }
-            _ => words.push(text),
+    while let Some(arg) = next(parser)? {
+        match arg {
+            Arg::Long("ns") => observer = Some(name(parser)?),
+            Arg::Long("pid") => by_pid = Some(pid(parser)?),
+            Arg::Long("path") => by_path = Some(path(parser, "--path", "a path")?),
+            Arg::Value(word) => words.push(text(word, "NAME")?),
+            other => return Err(refuse(Some("nsid"), other)),
         }
     }
+    let target = match (by_pid, by_path) {
+        (None, None) => None,
+        (Some(pid), None) => Some(Target::Pid(pid)),
+        (None, Some(path)) => Some(Target::Path(path)),
+        (Some(_), Some(_)) => return Err(ONE_TARGET.into()),
+    };
+    nsid_form(&words, target, observer).map_err(Stop::Usage)
+}
+
+const ONE_TARGET: &str = "'nsmon nsid get' takes exactly one of NAME, --pid PID, --path PATH";
+
+/// What the words of `nsmon nsid` ask for, with the `--pid` or `--path` target if one was given.
+fn nsid_form(
+    words: &[String],
+    target: Option<Target>,
+    observer: Option<String>,
+) -> Result<NsidArgs, String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    match (words.as_slice(), pid, path) {
-        ([], None, None) => Ok(NsidArgs::Follow { observer }),
-        (["get", name], None, None) => Ok(NsidArgs::Get {
+    match (words.as_slice(), target) {
+        ([], None) => Ok(NsidArgs::Follow { observer }),
+        (["get", name], None) => Ok(NsidArgs::Get {
             target: Target::Name(name.to_string()),
             observer,
         }),
-        (["get"], Some(pid), None) => Ok(NsidArgs::Get {
-            target: Target::Pid(pid),
+        (["get"], Some(target)) => Ok(NsidArgs::Get { target, observer }),
+        (["get", ..], _) => Err(ONE_TARGET.into()),
+        (["set", name, id], None) => Ok(NsidArgs::Set {
+            name: name.to_string(),
+            id: nsid_request(id)?,
             observer,
         }),
-        (["get"], None, Some(path)) => Ok(NsidArgs::Get {
-            target: Target::Path(path),
-            observer,
-        }),
-        (["get", ..], _, _) => {
-            Err("'nsmon nsid get' takes exactly one of NAME, --pid PID, --path PATH".into())
-        }
-        (["set", name, id], None, None) => {
-            let id = match *id {
-                "auto" => None,
-                n => Some(
-                    n.parse::<u32>()
-                        .ok()
-                        .filter(|n| *n <= i32::MAX as u32)
-                        .ok_or(format!(
-                            "nsid {n:?} is neither 'auto' nor a number from 0 to 2147483647"
-                        ))?,
-                ),
-            };
-            Ok(NsidArgs::Set {
-                name: name.to_string(),
-                id,
-                observer,
-            })
-        }
-        (["set", ..], _, _) => Err("usage: nsmon nsid set NAME (auto | ID)".into()),
-        ([word, ..], _, _) => Err(format!("unknown 'nsmon nsid' command {word:?}")),
-        ([], _, _) => Err("--pid and --path go with 'nsmon nsid get'".into()),
+        (["set", ..], _) => Err("usage: nsmon nsid set NAME (auto | ID)".into()),
+        ([word, ..], _) => Err(format!("unknown 'nsmon nsid' command {word:?}")),
+        ([], Some(_)) => Err("--pid and --path go with 'nsmon nsid get'".into()),
+    }
+}
+
+/// The ID of `nsmon nsid set`: `auto` (`None`: the kernel picks) or a number the kernel takes.
+fn nsid_request(word: &str) -> Result<Option<u32>, String> {
+    match word {
+        "auto" => Ok(None),
+        n => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= i32::MAX as u32)
+            .map(Some)
+            .ok_or(format!(
+                "nsid {n:?} is neither 'auto' nor a number from 0 to 2147483647"
+            )),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_strs(args: &[&str]) -> Result<Command, String> {
-        parse(args.iter().map(OsString::from))
-    }
-
-    #[test]
-    fn parses_watch_flags() {
-        let Command::Watch(w) = parse_strs(&[
-            "watch",
-            "--dir",
-            "/tmp/x",
-            "--list",
-            "--any-file",
-            "--dir-events",
-        ])
-        .unwrap() else {
-            panic!("not watch")
-        };
-        assert_eq!(w.dirs, vec![PathBuf::from("/tmp/x")]);
-        assert!(w.list && w.any_file && w.dir_events && !w.runtimes);
-        let Command::Watch(w) =
-            parse_strs(&["watch", "--dir=/tmp/y", "--runtimes", "--dir", "z"]).unwrap()
-        else {
-            panic!("not watch")
-        };
-        assert_eq!(w.dirs, vec![PathBuf::from("/tmp/y"), PathBuf::from("z")]);
-        assert!(w.runtimes);
-    }
-
-    #[test]
-    fn parses_nsid_commands() {
-        let nsid = |args: &[&str]| match parse_strs(args) {
-            Ok(Command::Nsid(n)) => Ok(n),
-            Ok(other) => panic!("{other:?}"),
-            Err(e) => Err(e),
-        };
-        assert_eq!(
-            nsid(&["nsid", "--ns", "o"]).unwrap(),
-            NsidArgs::Follow {
-                observer: Some("o".into())
-            }
-        );
-        assert_eq!(
-            nsid(&["nsid", "get", "--pid", "12"]).unwrap(),
-            NsidArgs::Get {
-                target: Target::Pid(12),
-                observer: None
-            }
-        );
-        assert_eq!(
-            nsid(&["nsid", "set", "blue", "auto"]).unwrap(),
-            NsidArgs::Set {
-                name: "blue".into(),
-                id: None,
-                observer: None
-            }
-        );
-        for bad in [
-            &["nsid", "get"][..],
-            &["nsid", "get", "a", "--pid", "1"],
-            &["nsid", "get", "--pid", "0"],
-            &["nsid", "get", "--pid", "x"],
-            &["nsid", "set", "blue"],
-            &["nsid", "set", "blue", "-1"],
-            &["nsid", "set", "blue", "4294967295"],
-            &["nsid", "frob"],
-            &["nsid", "--pid", "1"],
-            &["nsid", "--bogus"],
-            &["nsid", "--ns"],
-        ] {
-            assert!(nsid(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn parses_events_flags() {
-        let Command::Events(e) = parse_strs(&[
-            "events",
-            "--ns",
-            "a",
-            "--pid",
-            "7",
-            "--path=/p",
-            "--default",
-            "--all-nsid",
-            "--follow",
-            "--groups",
-            "link,route",
-            "--dump",
-            "--dir=/d",
-            "--runtimes",
-        ])
-        .unwrap() else {
-            panic!("not events")
-        };
-        assert_eq!(
-            e.targets,
-            vec![
-                Target::Name("a".into()),
-                Target::Pid(7),
-                Target::Path("/p".into())
-            ]
-        );
-        assert!(e.default && e.all_nsid && e.follow && e.dump && e.runtimes);
-        assert_eq!(e.groups, vec!["link", "route"]);
-        assert_eq!(e.dirs, vec![PathBuf::from("/d")]);
-        for bad in [
-            &["events", "--groups", "link,bogus"][..],
-            &["events", "--ns"],
-            &["events", "--pid", "0"],
-            &["events", "--dump=yes"],
-            &["events", "stray"],
-            &["events", "--dir", "/d"],
-            &["events", "--runtimes"],
-            &["events", "--follow", "--runtimes=1"],
-        ] {
-            assert!(parse_strs(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn rejects_bad_arguments() {
-        for bad in [
-            &[][..],
-            &["bogus"],
-            &["watch", "--bogus"],
-            &["watch", "--dir"],
-            &["watch", "--dir="],
-            &["watch", "--list=yes"],
-            &["watch", "extra"],
-            &["watch", "--all", "--dir", "/x"],
-            &["watch", "--all", "--runtimes"],
-            &["watch", "--all=1"],
-            &["ls", "--bogus"],
-            &["ls", "extra"],
-            &["events", "--all"],
-            &["events", "--follow", "--all", "--dir", "/x"],
-            &["events", "--follow", "--all=1"],
-        ] {
-            assert!(parse_strs(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn parses_ls_and_the_all_forms() {
-        match parse_strs(&["ls", "--json", "--sockets"]).unwrap() {
-            Command::Ls { json, sockets } => assert!(json && sockets),
-            other => panic!("{other:?}"),
-        }
-        match parse_strs(&["ls"]).unwrap() {
-            Command::Ls { json, sockets } => assert!(!json && !sockets),
-            other => panic!("{other:?}"),
-        }
-        let Command::Watch(w) = parse_strs(&["watch", "--all"]).unwrap() else {
-            panic!("not watch")
-        };
-        assert!(w.all);
-        let Command::Events(e) = parse_strs(&["events", "--follow", "--all"]).unwrap() else {
-            panic!("not events")
-        };
-        assert!(e.follow && e.all);
-    }
-}
+mod tests;

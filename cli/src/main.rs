@@ -9,6 +9,7 @@ mod ls;
 mod nsid;
 mod os;
 mod output;
+mod usage;
 mod watch;
 
 use std::io::{self, Write};
@@ -68,7 +69,7 @@ fn print(text: &str) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let result = match args::parse(std::env::args_os().skip(1)) {
         Err(message) => Err(Failure::Usage(message)),
-        Ok(Command::Help) => print(args::USAGE),
+        Ok(Command::Help) => print(usage::USAGE),
         Ok(Command::Version) => print(&format!("nsmon {}\n", nsmon::VERSION)),
         Ok(Command::Watch(options)) if options.all => ls::watch_all(),
         Ok(Command::Watch(options)) => watch::run(options),
