@@ -172,10 +172,10 @@ pub fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// RSS of an idle `nsmon watch` process, and the memory one more watcher costs in a process
-/// (KiB).
-pub fn memory() -> (u64, f64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nsmon"))
+/// RSS of an idle `nsmon watch` process (`nsmon` is the command's path), and the memory one
+/// more watcher costs in a process (KiB).
+pub fn memory(nsmon: &str) -> (u64, f64) {
+    let mut child = Command::new(nsmon)
         .arg("watch")
         .stdout(Stdio::piped())
         .spawn()

@@ -14,9 +14,10 @@
 //! h. A moderate, steady rate (100 namespaces x 100 changes a second): a plain stream beside
 //!    coalescing ones, wake-ups and CPU per event.
 //!
-//! The consumers in other languages come from the environment (set by scripts/bench.sh):
-//! NSMON_BENCH_BARE (benches/c/bare_reader.c), NSMON_BENCH_C (benches/c/nsmon_count.c) and
-//! NSMON_BENCH_GO (bindings/go/examples/count).
+//! The consumers in other languages, and the command, come from the environment (set by
+//! scripts/bench.sh): NSMON_BENCH_BARE (benches/c/bare_reader.c), NSMON_BENCH_C
+//! (benches/c/nsmon_count.c), NSMON_BENCH_GO (bindings/go/examples/count) and NSMON_BENCH_CMD
+//! (the `nsmon` command, a package of its own in cli/).
 
 mod coalescing;
 mod consumers;
@@ -71,7 +72,7 @@ struct Tools {
     bare: String,
     c: String,
     go: String,
-    nsmon: &'static str,
+    nsmon: String,
 }
 
 impl Tools {
@@ -86,7 +87,7 @@ impl Tools {
             bare: get("NSMON_BENCH_BARE"),
             c: get("NSMON_BENCH_C"),
             go: get("NSMON_BENCH_GO"),
-            nsmon: env!("CARGO_BIN_EXE_nsmon"),
+            nsmon: get("NSMON_BENCH_CMD"),
         }
     }
 
@@ -132,7 +133,7 @@ fn main() {
         scale(&mut table, &tools, if quick { 100 } else { 1000 });
     }
     if only.contains('d') {
-        watcher_latency(&mut table, if quick { 20 } else { 100 });
+        watcher_latency(&mut table, &tools, if quick { 20 } else { 100 });
     }
     if only.contains('f') {
         stalled_reader(&mut table);
@@ -203,7 +204,7 @@ fn ip_monitors(names: &[String]) -> Vec<Command> {
 }
 
 fn nsmon_events(tools: &Tools, names: &[String]) -> Command {
-    let mut cmd = Command::new(tools.nsmon);
+    let mut cmd = Command::new(&tools.nsmon);
     cmd.args(["events", "--groups", "route"]);
     for n in names {
         cmd.args(["--ns", n]);
@@ -540,7 +541,7 @@ fn inventory_scenario(table: &mut Table, quick: bool) {
     );
 }
 
-fn watcher_latency(table: &mut Table, count: usize) {
+fn watcher_latency(table: &mut Table, tools: &Tools, count: usize) {
     eprintln!("d. watcher latency: {count} namespaces");
     let l = latency::measure(count);
     let fmt = |v: &[f64], q| latency::quantile(v, q).map_or("-".into(), |x| format!("{x:.0} us"));
@@ -598,7 +599,7 @@ fn watcher_latency(table: &mut Table, count: usize) {
         String::new(),
         None,
     );
-    let (rss, per_watcher) = latency::memory();
+    let (rss, per_watcher) = latency::memory(&tools.nsmon);
     table.add(
         "idle `nsmon watch` RSS (KiB); heap bytes per additional watcher",
         format!("{rss}; {per_watcher:.0}"),

@@ -523,9 +523,30 @@ pub fn send_from_userspace(message: &[u8], port: u32) {
     }
 }
 
+/// A child process killed and reaped when the test ends, also on panic.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `path` in the repository: these helpers are shared by the library's tests (its package is
+/// the repository's root) and the command's (in cli/, one folder down).
+pub fn repository_file(path: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join(path))
+        .find(|file| file.exists())
+        .unwrap_or_else(|| panic!("{path} is in no folder above {}", manifest.display()))
+}
+
 /// Runs `tests/fixtures/hostile.sh` with `args` and returns its output, one entry per line.
 pub fn hostile(args: &[&str]) -> Vec<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile.sh");
+    let script = repository_file("tests/fixtures/hostile.sh");
     let output = Command::new(script)
         .args(args)
         .output()

@@ -1,23 +1,21 @@
-//! `nsmon nsid`: follow namespace-id events, or get and set one id.
+//! `nsmon nsid`: namespace-id events as they come, or one id got or set.
 
 use nsmon::nsid::{assign_nsid_in, nsid_in};
 use nsmon::{Name, NetnsId, NetnsRef, NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
 
 use crate::args::{NsidArgs, Target};
-use crate::follow::follow;
 use crate::json::Object;
-use crate::os::TermSignals;
+use crate::output::Output;
+use crate::print_loop::print_each;
 use crate::Failure;
 
+/// `nsmon nsid`: follows until a termination signal; `get` and `set` print one line.
 pub fn run(args: NsidArgs) -> Result<(), Failure> {
     match args {
         NsidArgs::Follow { observer } => {
-            let signals =
-                TermSignals::block().map_err(|e| Failure::Message(format!("signalfd: {e}")))?;
-            let mut subscriber =
-                NsidSubscriber::open_in(observer_ref(&observer), NsidOptions::new())?;
-            let fd = subscriber.fd();
-            follow(&signals, fd, || Ok(subscriber.next()?.map(|e| to_json(&e))))
+            let out = Output::new()?;
+            let subscriber = NsidSubscriber::open_in(observer_ref(&observer), NsidOptions::new())?;
+            print_each(out, subscriber, |s| Ok(s.next()?.map(|e| to_json(&e))))
         }
         NsidArgs::Get { target, observer } => {
             let id = nsid_in(observer_ref(&observer), target_ref(&target))?;

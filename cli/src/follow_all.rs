@@ -6,22 +6,80 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 
 use nsmon::{
-    Inventory, InventoryEvent, InventoryOptions, Name, NetnsId, NetnsRef, Stream, StreamOptions,
+    Inventory, InventoryEvent, InventoryOptions, Name, NetnsId, NetnsRef, Stream, StreamEvent,
+    StreamOptions,
 };
 
 use crate::json::Object;
 use crate::output::Output;
+use crate::stream_json::to_json;
 use crate::Failure;
 
-pub struct AllFollower {
-    pub inventory: Inventory,
+/// The loop of `nsmon events --follow --all`: the inventory beside the stream.
+pub fn run(mut out: Output, mut stream: Stream, options: StreamOptions) -> Result<(), Failure> {
+    let mut follower = AllFollower::new()?;
+    out.add(&mut stream)?;
+    out.add(&mut follower.inventory)?;
+    follower.drain(&mut stream, options, &mut out)?;
+    out.ready()?;
+    loop {
+        follower.drain(&mut stream, options, &mut out)?;
+        while let Some(event) = stream.next()? {
+            let key = event_key(&event);
+            let mut line = to_json(&event);
+            if let Some(key) = key {
+                if let (Some(names), Some(id)) = (follower.names(key), id_of_key(key)) {
+                    line = with_identity(line, id, names);
+                }
+                if matches!(event, StreamEvent::Error { .. }) {
+                    follower.forget(key);
+                }
+            }
+            out.line(&line)?;
+        }
+        out.wait()?;
+    }
+}
+
+/// The key a stream event is about.
+fn event_key(event: &StreamEvent) -> Option<&str> {
+    match event {
+        StreamEvent::Message { key, .. }
+        | StreamEvent::Unparsed { key, .. }
+        | StreamEvent::Synced { key }
+        | StreamEvent::SyncFailed { key, .. }
+        | StreamEvent::Overrun { key, .. }
+        | StreamEvent::Error { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
+/// The `NS_GET_ID` id in a `--follow --all` key (`netns:ID`).
+fn id_of_key(key: &str) -> Option<u64> {
+    key.strip_prefix("netns:")?.parse().ok()
+}
+
+/// A stream line of a namespace followed with `--all`, with its id and names after `ns`.
+fn with_identity(line: String, id: u64, names: &[Name]) -> String {
+    let extra = Object::plain()
+        .maybe_unsigned("netns_id", Some(id))
+        .names("names", names)
+        .line();
+    // `{...}\n` + `{extra}\n`: the extra fields spliced in before the closing brace.
+    let inner = &extra[1..extra.len() - 2];
+    format!("{},{inner}}}\n", &line[..line.len() - 2])
+}
+
+/// The inventory, and the names of the namespaces following added to the stream.
+struct AllFollower {
+    inventory: Inventory,
     /// Followed keys and the names of their namespaces.
     names: HashMap<String, Vec<Name>>,
 }
 
 /// The stream key of a namespace followed with `--all`: `netns:ID` (its `NS_GET_ID` id), or
 /// `inode:INODE` on kernels without one.
-pub fn key_of(id: &NetnsId) -> String {
+fn key_of(id: &NetnsId) -> String {
     match id.id {
         Some(n) => format!("netns:{n}"),
         None => format!("inode:{}", id.ino),
@@ -29,7 +87,7 @@ pub fn key_of(id: &NetnsId) -> String {
 }
 
 impl AllFollower {
-    pub fn new() -> Result<Self, Failure> {
+    fn new() -> Result<Self, Failure> {
         Ok(AllFollower {
             inventory: Inventory::new(InventoryOptions::new())?,
             names: HashMap::new(),
@@ -37,21 +95,21 @@ impl AllFollower {
     }
 
     /// The names of the namespace behind `key`, if it is one this follower added.
-    pub fn names(&self, key: &str) -> Option<&[Name]> {
+    fn names(&self, key: &str) -> Option<&[Name]> {
         self.names.get(key).map(Vec::as_slice)
     }
 
     /// The stream dropped `key` (its socket failed).
-    pub fn forget(&mut self, key: &str) {
+    fn forget(&mut self, key: &str) {
         self.names.remove(key);
     }
 
     /// Applies what the inventory reports.
-    pub fn drain(
+    fn drain(
         &mut self,
         stream: &mut Stream,
         options: StreamOptions,
-        out: &mut Output<'_>,
+        out: &mut Output,
     ) -> Result<(), Failure> {
         while let Some(event) = self.inventory.next()? {
             match event {

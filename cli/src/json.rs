@@ -1,9 +1,10 @@
-//! Just enough JSON output: objects of string fields, written by hand to keep the command free of
-//! dependencies. Every line is valid JSON whatever the bytes: strings are escaped, and names
-//! (bytes from the kernel or the file system) follow one rule, so that the exact bytes can
-//! always be recovered: a name that is UTF-8 is its field's string; one that is not is its
-//! lossy text (U+FFFD for each invalid sequence) in that field, and its exact bytes as hex in a
-//! field of the same key with `_hex` appended.
+//! Just enough JSON output: objects of string fields, written by hand (a JSON crate would bring
+//! more than the command needs, and no rule for names that are not UTF-8). Every line is valid
+//! JSON whatever the bytes: strings are escaped, and names (bytes from the kernel or the file
+//! system) follow one rule, so that the exact bytes can always be recovered: a name that is
+//! UTF-8 is its field's string; one that is not is its lossy text (U+FFFD for each invalid
+//! sequence) in that field, and its exact bytes as hex in a field of the same key with `_hex`
+//! appended.
 
 use std::fmt::Write;
 

@@ -1,5 +1,7 @@
 //! The `nsmon` command, run as a child process.
 
+// The helpers the library's own integration tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

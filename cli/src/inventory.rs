@@ -1,12 +1,13 @@
-//! `nsmon ls` and `nsmon watch --all`: every network namespace of the host, from the inventory.
+//! `nsmon ls` and `nsmon watch --all`: every network namespace of the host, from the inventory,
+//! as a table, as JSON lines, or as the events of it changing.
 
 use std::os::unix::ffi::OsStrExt;
 
 use nsmon::{Inventory, InventoryEvent, InventoryOptions, Name, NetnsId, NetnsInfo};
 
-use crate::follow::follow;
 use crate::json::Object;
-use crate::os::TermSignals;
+use crate::output::Output;
+use crate::print_loop::print_each;
 use crate::Failure;
 
 /// The command line of process `pid` (arguments joined by spaces), or its name in brackets
@@ -66,6 +67,7 @@ fn holders(object: Object, ns: &NetnsInfo) -> Object {
         .numbers("sockets", &pairs(&ns.sockets), 2)
 }
 
+/// `nsmon ls`: one scan, printed as a table or (`--json`) as JSON lines.
 pub fn ls(json: bool, sockets: bool) -> Result<(), Failure> {
     // One scan: the proc connector would only tell of changes after it.
     let inventory = Inventory::new(InventoryOptions::new().proc_events(false).sockets(sockets))?;
@@ -121,10 +123,9 @@ pub fn ls(json: bool, sockets: bool) -> Result<(), Failure> {
 
 /// `nsmon watch --all`.
 pub fn watch_all() -> Result<(), Failure> {
-    let signals = TermSignals::block().map_err(|e| Failure::Message(format!("signalfd: {e}")))?;
-    let mut inventory = Inventory::new(InventoryOptions::new())?;
-    let fd = inventory.fd();
-    follow(&signals, fd, || {
+    let out = Output::new()?;
+    let inventory = Inventory::new(InventoryOptions::new())?;
+    print_each(out, inventory, |inventory| {
         Ok(inventory.next()?.map(|event| to_json(&event)))
     })
 }

@@ -1,17 +1,19 @@
-//! `nsmon watch`.
+//! `nsmon watch`: named namespaces appearing and disappearing in folders, from the watcher,
+//! and the JSON line of each watcher event (`nsmon events --follow` prints some too).
 
 use std::path::Path;
 
 use nsmon::{Name, NetnsId, WatchEvent, Watcher, WatcherOptions};
 
 use crate::args::WatchArgs;
-use crate::follow::follow;
 use crate::json::Object;
-use crate::os::TermSignals;
+use crate::output::Output;
+use crate::print_loop::print_each;
 use crate::Failure;
 
+/// `nsmon watch` (`--all` is the inventory's: see inventory.rs).
 pub fn run(args: WatchArgs) -> Result<(), Failure> {
-    let signals = TermSignals::block().map_err(|e| Failure::Message(format!("signalfd: {e}")))?;
+    let out = Output::new()?;
     let options = args.dirs.iter().fold(
         WatcherOptions::new()
             .runtimes(args.runtimes)
@@ -20,9 +22,8 @@ pub fn run(args: WatchArgs) -> Result<(), Failure> {
             .directory_events(args.dir_events),
         |options, dir| options.dir(dir),
     );
-    let mut watcher = Watcher::new(options)?;
-    let fd = watcher.fd();
-    follow(&signals, fd, || {
+    let watcher = Watcher::new(options)?;
+    print_each(out, watcher, |watcher| {
         Ok(watcher.next()?.map(|event| to_json(&event)))
     })
 }

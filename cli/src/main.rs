@@ -2,13 +2,16 @@
 
 mod args;
 mod events;
-mod follow;
 mod follow_all;
+mod follow_named;
+mod inventory;
 mod json;
-mod ls;
 mod nsid;
-mod os;
 mod output;
+mod print_loop;
+mod stream_json;
+mod sys;
+mod usage;
 mod watch;
 
 use std::io::{self, Write};
@@ -68,11 +71,11 @@ fn print(text: &str) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let result = match args::parse(std::env::args_os().skip(1)) {
         Err(message) => Err(Failure::Usage(message)),
-        Ok(Command::Help) => print(args::USAGE),
+        Ok(Command::Help) => print(usage::USAGE),
         Ok(Command::Version) => print(&format!("nsmon {}\n", nsmon::VERSION)),
-        Ok(Command::Watch(options)) if options.all => ls::watch_all(),
+        Ok(Command::Watch(options)) if options.all => inventory::watch_all(),
         Ok(Command::Watch(options)) => watch::run(options),
-        Ok(Command::Ls { json, sockets }) => ls::ls(json, sockets),
+        Ok(Command::Ls { json, sockets }) => inventory::ls(json, sockets),
         Ok(Command::Nsid(options)) => nsid::run(options),
         Ok(Command::Events(options)) => events::run(options),
     };

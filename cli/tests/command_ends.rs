@@ -2,6 +2,8 @@
 //! hostile files where namespaces are expected, a link swapped under `--follow`), at once when
 //! its reader leaves, never by a panic on an output error, with one rule for exit statuses.
 
+// The helpers the library's own integration tests use.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,102 @@
+//! `nsmon events`: rtnetlink events from the namespaces the command line names, and with
+//! `--follow` from every named one as it comes and goes (follow_named.rs), or with
+//! `--follow --all` from every namespace of the host (follow_all.rs).
+
+use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+
+use crate::args::{EventsArgs, Target};
+use crate::follow_named::Follower;
+use crate::output::Output;
+use crate::stream_json::to_json;
+use crate::sys::raise_nofile_limit;
+use crate::{follow_all, Failure};
+
+/// `nsmon events`: until a termination signal, or until stdout's reader goes away.
+pub fn run(args: EventsArgs) -> Result<(), Failure> {
+    // One socket per namespace: let the command use every fd it is allowed.
+    raise_nofile_limit();
+    let out = Output::new()?;
+    let options = StreamOptions::new()
+        .groups(groups(&args.groups))
+        .dump(args.dump)
+        .resync_on_overrun(true);
+    let stream = open_stream(&args, options)?;
+    if args.all {
+        return follow_all::run(out, stream, options);
+    }
+    let follower = match args.follow {
+        true => Some(Follower::new(&args)?),
+        false => None,
+    };
+    run_loop(out, stream, options, follower)
+}
+
+/// The stream, with every namespace the command line names.
+fn open_stream(args: &EventsArgs, options: StreamOptions) -> Result<Stream, Failure> {
+    let mut stream = Stream::new()?;
+    if args.default || (args.targets.is_empty() && !args.follow && !args.all_nsid) {
+        stream.add("default", NetnsRef::Current, options)?;
+    }
+    if args.all_nsid {
+        stream.add_all_nsid("all-nsid", NetnsRef::Current, options)?;
+    }
+    for target in &args.targets {
+        let (key, ns) = match target {
+            Target::Name(name) => (name.clone(), NetnsRef::Name(name)),
+            Target::Path(path) => (path.display().to_string(), NetnsRef::Path(path)),
+            Target::Pid(pid) => (format!("pid:{pid}"), NetnsRef::Pid(*pid)),
+        };
+        stream.add(&key, ns, options).map_err(|e| {
+            // The failure's kind (and so the exit status) stays; the message names the target.
+            match Failure::from(e) {
+                Failure::Usage(m) => Failure::Usage(format!("{key}: {m}")),
+                Failure::Message(m) => Failure::Message(format!("{key}: {m}")),
+                other => other,
+            }
+        })?;
+    }
+    Ok(stream)
+}
+
+/// The loop of `nsmon events`, with `--follow` the watcher's too.
+fn run_loop(
+    mut out: Output,
+    mut stream: Stream,
+    options: StreamOptions,
+    mut follower: Option<Follower>,
+) -> Result<(), Failure> {
+    out.add(&mut stream)?;
+    if let Some(f) = follower.as_mut() {
+        out.add(&mut f.watcher)?;
+        // The namespaces present now are subscribed before `ready`.
+        f.drain(&mut stream, options, &mut out)?;
+    }
+    out.ready()?;
+    loop {
+        if let Some(f) = follower.as_mut() {
+            f.drain(&mut stream, options, &mut out)?;
+        }
+        while let Some(event) = stream.next()? {
+            if let (StreamEvent::Error { key, .. }, Some(f)) = (&event, follower.as_mut()) {
+                f.forget(key);
+            }
+            out.line(&to_json(&event))?;
+        }
+        out.wait()?;
+    }
+}
+
+fn groups(names: &[String]) -> Groups {
+    if names.is_empty() {
+        return Groups::ALL;
+    }
+    names.iter().fold(Groups::NONE, |acc, name| {
+        acc | match name.as_str() {
+            "link" => Groups::LINK,
+            "addr" => Groups::ADDR,
+            "route" => Groups::ROUTE,
+            "neigh" => Groups::NEIGH,
+            _ => Groups::TC, // the parser accepts only the five names
+        }
+    })
+}
