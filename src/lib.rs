@@ -23,6 +23,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![doc(test(attr(deny(warnings))))]
 
+mod bytes;
 mod error;
 mod ffi;
 #[doc(hidden)]

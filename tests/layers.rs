@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "error",
     "name",
+    "bytes",
     "sys",
     "netlink",
     "netns",

@@ -10,6 +10,7 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
+use crate::bytes::{u16_at, u32_at};
 use crate::netlink::message::{begin, finish, push_padded, Malformed};
 use crate::sys;
 
@@ -47,34 +48,30 @@ pub(crate) enum ProcEvent {
     Other,
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> Result<u32, Malformed> {
-    bytes
-        .get(at..at + 4)
-        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| Malformed(format!("proc event shorter than {} bytes", at + 4)))
+/// The `u32` at `at` of a proc event, or how short the event is.
+fn field_at(bytes: &[u8], at: usize) -> Result<u32, Malformed> {
+    u32_at(bytes, at).ok_or_else(|| Malformed(format!("proc event shorter than {} bytes", at + 4)))
 }
 
 /// Parses the payload of one netlink message from the proc connector.
 pub(crate) fn parse(payload: &[u8]) -> Result<ProcEvent, Malformed> {
-    if payload.len() < CN_MSG_LEN {
-        return Err(Malformed(format!(
+    let short = || {
+        Malformed(format!(
             "connector message of {} bytes, shorter than its header",
             payload.len()
-        )));
-    }
-    let (idx, val) = (u32_at(payload, 0)?, u32_at(payload, 4)?);
+        ))
+    };
+    let header = payload.get(..CN_MSG_LEN).ok_or_else(short)?;
+    let (idx, val) = (field_at(header, 0)?, field_at(header, 4)?);
     if (idx, val) != (CN_IDX_PROC, CN_VAL_PROC) {
         return Err(Malformed(format!("connector message for {idx}.{val}")));
     }
-    let len = usize::from(u16::from_ne_bytes([
-        payload[CN_LEN_AT],
-        payload[CN_LEN_AT + 1],
-    ]));
+    let len = usize::from(u16_at(header, CN_LEN_AT).ok_or_else(short)?);
     let data = payload
         .get(CN_MSG_LEN..CN_MSG_LEN + len)
         .ok_or_else(|| Malformed(format!("connector data of {len} bytes past its message")))?;
-    let field = |n: usize| u32_at(data, EVENT_DATA_AT + 4 * n);
-    Ok(match u32_at(data, 0)? {
+    let field = |n: usize| field_at(data, EVENT_DATA_AT + 4 * n);
+    Ok(match field_at(data, 0)? {
         PROC_EVENT_FORK => ProcEvent::Fork {
             child_pid: field(2)?,
             child_tgid: field(3)?,
@@ -201,10 +198,10 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(msg.kind, NLMSG_DONE);
-            assert_eq!(u32_at(msg.payload, 0).unwrap(), CN_IDX_PROC);
-            let len = u16::from_ne_bytes([msg.payload[16], msg.payload[17]]);
+            assert_eq!(u32_at(msg.payload, 0), Some(CN_IDX_PROC));
+            let len = u16_at(msg.payload, CN_LEN_AT).unwrap();
             assert_eq!(usize::from(len), data_len);
-            assert_eq!(u32_at(msg.payload, 20).unwrap(), MCAST_LISTEN);
+            assert_eq!(u32_at(msg.payload, CN_MSG_LEN), Some(MCAST_LISTEN));
         }
     }
 }

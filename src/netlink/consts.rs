@@ -1,10 +1,7 @@
 //! Netlink and rtnetlink numbers nsmon uses, from the kernel's uapi headers
-//! (linux/netlink.h, linux/rtnetlink.h, linux/net_namespace.h). Stable ABI.
+//! (linux/netlink.h, linux/rtnetlink.h, linux/net_namespace.h). Stable ABI. The fixed headers'
+//! lengths and offsets are in [`layout`](super::layout).
 
-/// `struct nlmsghdr`: len u32, type u16, flags u16, seq u32, pid u32.
-pub(crate) const NLMSG_HDRLEN: usize = 16;
-/// `struct nlattr`: len u16, type u16.
-pub(crate) const NLA_HDRLEN: usize = 4;
 /// Attribute type bits; the top two are the nested and byte-order flags.
 pub(crate) const NLA_TYPE_MASK: u16 = 0x3fff;
 
@@ -34,7 +31,6 @@ pub(crate) const NETLINK_EXT_ACK: libc::c_int = 11;
 pub(crate) const RTM_NEWNSID: u16 = 88;
 pub(crate) const RTM_DELNSID: u16 = 89;
 pub(crate) const RTM_GETNSID: u16 = 90;
-pub(crate) const RTNLGRP_NSID: u32 = 28;
 
 pub(crate) const NETNSA_NSID: u16 = 1;
 pub(crate) const NETNSA_PID: u16 = 2;
@@ -43,6 +39,16 @@ pub(crate) const NETNSA_TARGET_NSID: u16 = 4;
 pub(crate) const NETNSA_CURRENT_NSID: u16 = 5;
 /// NETNSA_NSID's value for "no id assigned"; in a request, "allocate one".
 pub(crate) const NETNSA_NSID_NOT_ASSIGNED: i32 = -1;
+
+// The rtnetlink multicast groups (`enum rtnetlink_groups`): a socket joins them by number.
+pub(crate) const RTNLGRP_LINK: u32 = 1;
+pub(crate) const RTNLGRP_NEIGH: u32 = 3;
+pub(crate) const RTNLGRP_TC: u32 = 4;
+pub(crate) const RTNLGRP_IPV4_IFADDR: u32 = 5;
+pub(crate) const RTNLGRP_IPV4_ROUTE: u32 = 7;
+pub(crate) const RTNLGRP_IPV6_IFADDR: u32 = 9;
+pub(crate) const RTNLGRP_IPV6_ROUTE: u32 = 11;
+pub(crate) const RTNLGRP_NSID: u32 = 28;
 
 pub(crate) const RTM_NEWLINK: u16 = 16;
 pub(crate) const RTM_DELLINK: u16 = 17;

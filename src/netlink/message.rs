@@ -2,6 +2,7 @@
 //! before a byte is read, and a walk stops at the first malformed message or attribute.
 
 use super::consts::*;
+use super::layout::{Header, NlAttr, NlMsgErr, NlMsgHdr};
 
 /// A malformed buffer: what was wrong, with the lengths involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,14 +11,6 @@ pub(crate) struct Malformed(pub(crate) String);
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// One netlink message: its header fields and its payload (after the 16-byte header).
@@ -66,14 +59,20 @@ impl<'a> Iterator for Messages<'a> {
             this.failed = true;
             Some(Err(Malformed(why)))
         };
-        if buf.len() < NLMSG_HDRLEN {
-            return fail(self, format!("{} bytes left, a header needs 16", buf.len()));
-        }
-        let len = u32_at(buf, 0) as usize;
-        if len < NLMSG_HDRLEN {
+        let Some(header) = NlMsgHdr::parse(buf) else {
             return fail(
                 self,
-                format!("message length {len} is under the header's 16"),
+                format!("{} bytes left, a header needs {}", buf.len(), NlMsgHdr::LEN),
+            );
+        };
+        let len = header.len as usize;
+        if len < NlMsgHdr::LEN {
+            return fail(
+                self,
+                format!(
+                    "message length {len} is under the header's {}",
+                    NlMsgHdr::LEN
+                ),
             );
         }
         if len > buf.len() {
@@ -83,11 +82,11 @@ impl<'a> Iterator for Messages<'a> {
             );
         }
         let message = Message {
-            kind: u16_at(buf, 4),
-            flags: u16_at(buf, 6),
-            seq: u32_at(buf, 8),
-            port: u32_at(buf, 12),
-            payload: &buf[NLMSG_HDRLEN..len],
+            kind: header.kind,
+            flags: header.flags,
+            seq: header.seq,
+            port: header.port,
+            payload: &buf[NlMsgHdr::LEN..len],
             bytes: &buf[..len],
         };
         self.rest = &buf[align4(len).min(buf.len())..];
@@ -122,15 +121,19 @@ impl<'a> Iterator for Attrs<'a> {
             self.failed = true;
             Some(Err(Malformed(why)))
         };
-        if buf.len() < NLA_HDRLEN {
+        let Some(header) = NlAttr::parse(buf) else {
             return fail(format!(
-                "{} bytes left, an attribute header needs 4",
-                buf.len()
+                "{} bytes left, an attribute header needs {}",
+                buf.len(),
+                NlAttr::LEN
             ));
-        }
-        let len = u16_at(buf, 0) as usize;
-        if len < NLA_HDRLEN {
-            return fail(format!("attribute length {len} is under its header's 4"));
+        };
+        let len = usize::from(header.len);
+        if len < NlAttr::LEN {
+            return fail(format!(
+                "attribute length {len} is under its header's {}",
+                NlAttr::LEN
+            ));
         }
         if len > buf.len() {
             return fail(format!(
@@ -138,9 +141,8 @@ impl<'a> Iterator for Attrs<'a> {
                 buf.len()
             ));
         }
-        let kind = u16_at(buf, 2) & NLA_TYPE_MASK;
         self.rest = &buf[align4(len).min(buf.len())..];
-        Some(Ok((kind, &buf[NLA_HDRLEN..len])))
+        Some(Ok((header.kind & NLA_TYPE_MASK, &buf[NlAttr::LEN..len])))
     }
 }
 
@@ -166,14 +168,14 @@ pub(crate) struct Ack {
 
 /// Parses the payload of an NLMSG_ERROR message with header flags `flags`.
 pub(crate) fn parse_ack(payload: &[u8], flags: u16) -> Result<Ack, Malformed> {
-    if payload.len() < 4 + NLMSG_HDRLEN {
+    let Some(header) = NlMsgErr::parse(payload) else {
         return Err(Malformed(format!(
             "error message has {} bytes, needs {}",
             payload.len(),
-            4 + NLMSG_HDRLEN
+            NlMsgErr::LEN
         )));
-    }
-    let code = u32_at(payload, 0) as i32;
+    };
+    let code = header.error;
     let errno = code
         .checked_neg()
         .filter(|e| *e >= 0)
@@ -182,11 +184,11 @@ pub(crate) fn parse_ack(payload: &[u8], flags: u16) -> Result<Ack, Malformed> {
     if flags & NLM_F_ACK_TLVS != 0 {
         // Past the echoed request: only its header when capped, else the whole request.
         let echoed = if flags & NLM_F_CAPPED != 0 {
-            NLMSG_HDRLEN
+            NlMsgHdr::LEN
         } else {
-            (u32_at(payload, 4) as usize).max(NLMSG_HDRLEN)
+            (header.echoed.len as usize).max(NlMsgHdr::LEN)
         };
-        let start = 4 + align4(echoed);
+        let start = NlMsgErr::ECHOED_AT + align4(echoed);
         if start <= payload.len() {
             for attr in attrs(&payload[start..]) {
                 let (kind, value) = attr?;
@@ -217,11 +219,14 @@ pub(crate) fn parse_ack_text(tlvs: &[u8]) -> Option<String> {
 /// start, so that attributes can be appended and [`finish`] called.
 pub(crate) fn begin(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) -> usize {
     let start = out.len();
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
+    let header = NlMsgHdr {
+        len: 0,
+        kind,
+        flags,
+        seq,
+        port: 0,
+    };
+    out.extend_from_slice(&header.to_bytes());
     start
 }
 
@@ -233,16 +238,16 @@ pub(crate) fn push_padded(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends one attribute.
 pub(crate) fn push_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    let len = (NLA_HDRLEN + value.len()) as u16;
-    out.extend_from_slice(&len.to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
+    let len = (NlAttr::LEN + value.len()) as u16;
+    out.extend_from_slice(&NlAttr { len, kind }.to_bytes());
     push_padded(out, value);
 }
 
 /// Writes the length of the message that starts at `start`.
 pub(crate) fn finish(out: &mut [u8], start: usize) {
     let len = (out.len() - start) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    let at = start + NlMsgHdr::LEN_AT;
+    out[at..at + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
 #[cfg(test)]

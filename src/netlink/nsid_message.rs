@@ -5,7 +5,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::{Error, Result};
 use crate::netlink::consts::*;
-use crate::netlink::message::{attr_u32, attrs, push_attr, push_padded, Malformed};
+use crate::netlink::layout::{Header, RtGenMsg};
+use crate::netlink::message::{attr_u32, attrs, push_attr, Malformed};
 use crate::netlink::socket::Socket;
 
 /// The fields of one NSID message that nsmon reads. Absent attributes are `None`.
@@ -19,18 +20,17 @@ pub(crate) struct NsidMessage {
     pub(crate) current_nsid: Option<i32>,
 }
 
-/// Length of `struct rtgenmsg` as sent: one byte, aligned to 4.
-const RTGENMSG_LEN: usize = 4;
-
+/// The fields of an NSID message's payload (after the netlink header).
 pub(crate) fn parse_nsid(payload: &[u8]) -> Result<NsidMessage, Malformed> {
-    if payload.len() < RTGENMSG_LEN {
+    let Some((_, rest)) = RtGenMsg::split(payload) else {
         return Err(Malformed(format!(
-            "NSID message has {} bytes, its rtgenmsg header needs {RTGENMSG_LEN}",
-            payload.len()
+            "NSID message has {} bytes, its rtgenmsg header needs {}",
+            payload.len(),
+            RtGenMsg::LEN
         )));
-    }
+    };
     let mut out = NsidMessage::default();
-    for attr in attrs(&payload[RTGENMSG_LEN..]) {
+    for attr in attrs(rest) {
         let (kind, value) = attr?;
         match kind {
             NETNSA_NSID => out.nsid = Some(attr_u32(value, "NETNSA_NSID")? as i32),
@@ -50,7 +50,10 @@ pub(crate) fn parse_nsid(payload: &[u8]) -> Result<NsidMessage, Malformed> {
 
 /// The `struct rtgenmsg` every NSID request starts with.
 pub(crate) fn rtgenmsg(out: &mut Vec<u8>) {
-    push_padded(out, &[libc::AF_UNSPEC as u8]);
+    let header = RtGenMsg {
+        family: libc::AF_UNSPEC as u8,
+    };
+    out.extend_from_slice(&header.to_bytes());
 }
 
 /// The id of the namespace open as `target_fd` as `socket`'s namespace sees it (`None`: none

@@ -57,7 +57,7 @@ fn parses_a_link_with_every_field() {
 }
 
 #[test]
-fn parses_addresses_routes_neighbours_and_tc() {
+fn parses_an_address_with_its_local_end_and_label() {
     let inet = libc::AF_INET as u8;
     let mut ifa = vec![inet, 24, 0, 0];
     ifa.extend(4u32.to_ne_bytes());
@@ -82,7 +82,11 @@ fn parses_addresses_routes_neighbours_and_tc() {
         (a.index, a.prefix_len, a.label.clone()),
         (4, 24, Some("br0".into()))
     );
+}
 
+#[test]
+fn parses_routes_with_their_table_and_the_default_route() {
+    let inet = libc::AF_INET as u8;
     let rt = [libc::AF_INET6 as u8, 32, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
     let dst: [u8; 16] = "2001:db8::".parse::<Ipv6Addr>().unwrap().octets();
     let m = msg(
@@ -113,7 +117,11 @@ fn parses_addresses_routes_neighbours_and_tc() {
     };
     assert_eq!((r.dst, r.dst_len, r.table), (None, 0, 254));
     assert_eq!(r.gateway, Some("203.0.113.1".parse().unwrap()));
+}
 
+#[test]
+fn parses_a_neighbour() {
+    let inet = libc::AF_INET as u8;
     let mut nd = vec![inet, 0, 0, 0];
     nd.extend(4u32.to_ne_bytes());
     nd.extend(0x80u16.to_ne_bytes());
@@ -131,7 +139,11 @@ fn parses_addresses_routes_neighbours_and_tc() {
     };
     assert_eq!((n.index, n.state), (4, 0x80));
     assert_eq!(n.address, Some("198.51.100.7".parse().unwrap()));
+    assert_eq!(n.lladdr, Some(vec![2, 0, 0, 0, 0, 7]));
+}
 
+#[test]
+fn parses_qdiscs_classes_and_filters() {
     let mut tcm = vec![0u8, 0, 0, 0];
     for v in [4u32, 0x0001_0000, 0xffff_ffff, 0] {
         tcm.extend(v.to_ne_bytes());

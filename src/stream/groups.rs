@@ -2,6 +2,7 @@
 //! and the filter that keeps other kinds out (a dump or group may carry more than was asked).
 
 use crate::netlink::consts::*;
+use crate::netlink::layout::{self, IfAddrMsg, IfInfoMsg, NdMsg, RtMsg, TcMsg, FAMILY_AT};
 use crate::netlink::message::{self, push_attr, push_padded};
 use crate::rtnl::Rtnl;
 
@@ -41,13 +42,13 @@ impl Groups {
     /// The `RTNLGRP_*` multicast groups to join.
     pub(crate) fn multicast_groups(self) -> impl Iterator<Item = u32> {
         const MAP: [(Groups, u32); 7] = [
-            (Groups::LINK, 1),
-            (Groups::NEIGH, 3),
-            (Groups::TC, 4),
-            (Groups::IPV4_ADDR, 5),
-            (Groups::IPV4_ROUTE, 7),
-            (Groups::IPV6_ADDR, 9),
-            (Groups::IPV6_ROUTE, 11),
+            (Groups::LINK, RTNLGRP_LINK),
+            (Groups::NEIGH, RTNLGRP_NEIGH),
+            (Groups::TC, RTNLGRP_TC),
+            (Groups::IPV4_ADDR, RTNLGRP_IPV4_IFADDR),
+            (Groups::IPV4_ROUTE, RTNLGRP_IPV4_ROUTE),
+            (Groups::IPV6_ADDR, RTNLGRP_IPV6_IFADDR),
+            (Groups::IPV6_ROUTE, RTNLGRP_IPV6_ROUTE),
         ];
         MAP.into_iter()
             .filter(move |(g, _)| self.contains(*g))
@@ -59,7 +60,8 @@ impl Groups {
     /// and the family byte that starts address and route payloads. Types nsmon does not type
     /// (tc chains and actions, newer kernels' additions) are carried: wanted.
     pub(crate) fn wants(self, kind: u16, payload: &[u8]) -> bool {
-        let by_family = |v4: Groups, v6: Groups| match payload.first().map(|f| i32::from(*f)) {
+        let by_family = |v4: Groups, v6: Groups| match payload.get(FAMILY_AT).map(|f| i32::from(*f))
+        {
             Some(libc::AF_INET) => self.contains(v4),
             Some(libc::AF_INET6) => self.contains(v6),
             // Another family, or too short to say: carried if either family is followed.
@@ -160,23 +162,23 @@ impl Dump {
         }
     }
 
-    /// The request's fixed header: all zero but the family (its first byte) and, for tc, the
-    /// interface index and parent.
+    /// The request's fixed header: all zero but the family and, for tc, the interface index
+    /// and parent.
     pub(crate) fn header(&self) -> Vec<u8> {
-        let len = match self.kind {
-            RTM_GETLINK => 16,  // ifinfomsg
-            RTM_GETADDR => 8,   // ifaddrmsg
-            RTM_GETROUTE => 12, // rtmsg
-            RTM_GETNEIGH => 12, // ndmsg
-            _ => 20,            // tcmsg: family, pad[3], ifindex, handle, parent, info
-        };
-        let mut header = vec![0u8; len];
-        header[0] = self.family;
-        if len == 20 {
-            header[4..8].copy_from_slice(&self.ifindex.to_ne_bytes());
-            header[12..16].copy_from_slice(&self.parent.to_ne_bytes());
+        match self.kind {
+            RTM_GETLINK => layout::family_only::<IfInfoMsg>(self.family),
+            RTM_GETADDR => layout::family_only::<IfAddrMsg>(self.family),
+            RTM_GETROUTE => layout::family_only::<RtMsg>(self.family),
+            RTM_GETNEIGH => layout::family_only::<NdMsg>(self.family),
+            _ => TcMsg {
+                family: self.family,
+                index: self.ifindex,
+                handle: 0,
+                parent: self.parent,
+            }
+            .to_bytes()
+            .to_vec(),
         }
-        header
     }
 
     /// The dumps that a reply to this dump calls for: for each interface with a qdisc that can
@@ -227,6 +229,7 @@ impl std::ops::BitOr for Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::layout::Header;
 
     #[test]
     fn maps_kinds_to_groups_and_dumps() {
@@ -251,7 +254,7 @@ mod tests {
         let msg = message::messages(&link).next().unwrap().unwrap();
         assert_eq!((msg.kind, msg.seq), (RTM_GETLINK, 7));
         assert_eq!(msg.flags, NLM_F_REQUEST | NLM_F_DUMP);
-        let attrs: Vec<_> = message::attrs(&msg.payload[16..])
+        let attrs: Vec<_> = message::attrs(&msg.payload[IfInfoMsg::LEN..])
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(

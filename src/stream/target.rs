@@ -287,7 +287,7 @@ fn truncation(len: usize, kept: usize) -> String {
 
 /// The error code an `NLMSG_DONE` carries (a negative errno ends a dump that failed).
 pub(super) fn done_error(msg: &Message<'_>) -> Option<String> {
-    let code = i32::from_ne_bytes(msg.payload.get(..4)?.try_into().ok()?);
+    let code = crate::bytes::i32_at(msg.payload, 0)?;
     let text = (msg.flags & NLM_F_ACK_TLVS != 0)
         .then(|| crate::netlink::message::parse_ack_text(&msg.payload[4..]))
         .flatten();

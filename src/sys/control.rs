@@ -8,6 +8,8 @@ pub(crate) const SOL_NETLINK: libc::c_int = 270;
 /// message that says which one a datagram came from.
 pub(crate) const NETLINK_LISTEN_ALL_NSID: libc::c_int = 8;
 
+use crate::bytes::{i32_at, usize_at};
+
 const WORD: usize = std::mem::size_of::<usize>();
 
 /// `CMSG_ALIGN`: control messages are aligned to the size of `size_t`.
@@ -17,22 +19,22 @@ fn align(n: usize) -> usize {
 
 /// `struct cmsghdr`: `size_t cmsg_len; int cmsg_level; int cmsg_type;`, data after it, aligned.
 const HEADER: usize = (WORD + 8 + WORD - 1) & !(WORD - 1);
+const LEVEL_AT: usize = WORD;
+const TYPE_AT: usize = WORD + 4;
 
 /// The source namespace id in `control` (the `msg_controllen` bytes `recvmsg` filled), if a
 /// `NETLINK_LISTEN_ALL_NSID` control message carries one. A malformed buffer gives `None`.
 pub(crate) fn nsid_from_control(control: &[u8]) -> Option<i32> {
     let mut rest = control;
     while rest.len() >= HEADER {
-        let len = usize::from_ne_bytes(rest[..WORD].try_into().ok()?);
-        let level = i32::from_ne_bytes(rest[WORD..WORD + 4].try_into().ok()?);
-        let kind = i32::from_ne_bytes(rest[WORD + 4..WORD + 8].try_into().ok()?);
+        let len = usize_at(rest, 0)?;
+        let level = i32_at(rest, LEVEL_AT)?;
+        let kind = i32_at(rest, TYPE_AT)?;
         if len < HEADER || len > rest.len() {
             return None;
         }
         if level == SOL_NETLINK && kind == NETLINK_LISTEN_ALL_NSID && len >= HEADER + 4 {
-            return Some(i32::from_ne_bytes(
-                rest[HEADER..HEADER + 4].try_into().ok()?,
-            ));
+            return i32_at(rest, HEADER);
         }
         rest = rest.get(align(len)..)?;
     }

@@ -6,6 +6,8 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+use crate::bytes::u16_at;
+
 /// Opens `/proc` as a directory to look paths up from.
 pub(crate) fn open_proc() -> io::Result<OwnedFd> {
     let fd = syscall!(open(
@@ -128,9 +130,10 @@ pub(crate) fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: u32) -> io::Result<OwnedFd>
 /// The numeric names in `getdents64` records (`struct linux_dirent64`: inode u64, offset i64,
 /// record length u16, type u8, then the NUL-terminated name).
 fn parse_dirents(mut records: &[u8], out: &mut Vec<u32>) {
+    const RECLEN_AT: usize = 16;
     const NAME_AT: usize = 19;
     while records.len() >= NAME_AT {
-        let len = usize::from(u16::from_ne_bytes([records[16], records[17]]));
+        let len = u16_at(records, RECLEN_AT).map_or(0, usize::from);
         if len < NAME_AT || len > records.len() {
             return; // not what the kernel writes: stop rather than misread
         }
