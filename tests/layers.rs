@@ -149,3 +149,88 @@ fn a_back_import_is_caught() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(bad, vec!["sys/mod.rs (sys) uses crate::watcher (watcher)"]);
 }
+
+/// The README's architecture block: from "## Architecture" to the end of its first code block.
+fn architecture_block(readme: &str) -> &str {
+    let section = &readme[readme
+        .find("## Architecture")
+        .expect("an Architecture section")..];
+    let open = section.find("```\n").expect("a code block") + 4;
+    let close = open + section[open..].find("```").expect("its end");
+    &section[open..close]
+}
+
+/// Whether the block's entry that starts with `entry` (the line naming the folder or file, and
+/// the indented lines under it) names `name`: as written (`args/tests.rs`), or by its file name
+/// with each folder on its way named too (`stream/ (... convert.rs ...)`).
+fn mentioned(block: &str, entry: &str, name: &str) -> bool {
+    let mut lines = block.lines().skip_while(|l| !l.starts_with(entry));
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    let words: Vec<&str> = std::iter::once(first)
+        .chain(lines.take_while(|l| l.starts_with(' ')))
+        .flat_map(|l| l.split(|c: char| !(c.is_alphanumeric() || "_./".contains(c))))
+        .collect();
+    let (dirs, file) = name.rsplit_once('/').unwrap_or(("", name));
+    let tail = format!("/{name}");
+    words.iter().any(|w| *w == name || w.ends_with(&tail))
+        || (words.contains(&file)
+            && dirs
+                .split('/')
+                .filter(|d| !d.is_empty())
+                .all(|d| words.contains(&format!("{d}/").as_str())))
+}
+
+/// The files of the tree under `root` that the architecture block does not name in their
+/// entry: a folder's own (`src/stream/`), else the top file's (`src/rtnl.rs` for rtnl/tests.rs),
+/// or for the command the one entry `cli/` (`prefix` is how the block spells `root`).
+fn unnamed(block: &str, root: &Path, prefix: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(root, &mut files);
+    let mut missing = Vec::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let found = match (prefix, rel.split_once('/')) {
+            ("src/", Some((dir, inner))) => {
+                mentioned(block, &format!("src/{dir}/"), inner)
+                    || mentioned(block, &format!("src/{dir}.rs"), &rel)
+            }
+            ("src/", None) => mentioned(block, &format!("src/{rel}"), &rel),
+            _ => mentioned(block, prefix, &rel),
+        };
+        if !found {
+            missing.push(format!("{prefix}{rel}"));
+        }
+    }
+    missing.sort();
+    missing
+}
+
+#[test]
+fn the_readme_architecture_names_every_source_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = architecture_block(&readme);
+    let mut missing = unnamed(block, &root.join("src"), "src/");
+    missing.extend(unnamed(block, &root.join("cli/src"), "cli/"));
+    assert!(
+        missing.is_empty(),
+        "README's architecture does not name: {}",
+        missing.join(", ")
+    );
+    // And the check can fail: a file the block does not name is found.
+    assert_eq!(
+        unnamed("src/lib.rs  the root\n", &root.join("src"), "src/").len() + 1,
+        {
+            let mut all = Vec::new();
+            rust_files(&root.join("src"), &mut all);
+            all.len()
+        }
+    );
+}
