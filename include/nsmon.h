@@ -1409,6 +1409,23 @@ int nsmon_stream_fd(const struct nsmon_stream *stream);
 int nsmon_stream_next(struct nsmon_stream *stream, struct nsmon_stream_event *event);
 
 /**
+ * Takes up to `capacity` events that are ready now, without blocking, into `events[0..n]`, and
+ * returns `n` (0 when there is none now: the fd is then not readable until something happens),
+ * or a negative code (`NSMON_ERR_NULL`, `-EBUSY` from inside a callback). One call costs the
+ * checks and the readiness bookkeeping once for the whole batch: the cheapest way to read a
+ * busy stream. Every filled event's pointers (`key`, `raw`, `reason`, `link.alt_names`) stay
+ * valid until the next call on this stream. A failure met after some events were taken is
+ * returned by the next call, so that they are not lost with it. `events` may be NULL when
+ * `capacity` is 0.
+ *
+ * # Safety
+ * `stream` is NULL or live; `events` is NULL or writable for `capacity` events.
+ */
+int nsmon_stream_next_batch(struct nsmon_stream *stream,
+                            struct nsmon_stream_event *events,
+                            size_t capacity);
+
+/**
  * Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
  * non-zero. Returns the number delivered or a negative code. Same rules as
  * `nsmon_watcher_dispatch`; the event's pointers are valid during the callback only.

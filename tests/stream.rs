@@ -934,3 +934,54 @@ fn sockets_get_the_default_receive_buffer_unless_told_otherwise() {
         assert!(check(granted), "{options:?}: SO_RCVBUF {granted}");
     }
 }
+
+#[test]
+fn next_batch_takes_up_to_its_limit_in_order_and_loses_nothing() {
+    require_root!();
+    let ns = Netns::add("batch");
+    ip_n(&ns.name, "link set lo up");
+    let mut stream = Stream::new().unwrap();
+    let options = StreamOptions::new().groups(Groups::IPV4_ROUTE);
+    stream.add("b", NetnsRef::Name(&ns.name), options).unwrap();
+    let lines: Vec<String> = (1..=30)
+        .map(|i| format!("route add 198.51.100.{i}/32 dev lo"))
+        .collect();
+    ip_batch_in(&ns.name, &lines);
+    let mut out = Vec::new();
+    let mut sizes = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    let host_routes = |events: &[StreamEvent]| -> Vec<u8> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Message {
+                    message: Rtnl::Route(Change::New, r),
+                    ..
+                } if r.dst_len == 32 && r.table == 254 => match r.dst {
+                    Some(IpAddr::V4(a)) => Some(a.octets()[3]),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    while host_routes(&out).len() < 30 && std::time::Instant::now() < deadline {
+        let before = out.len();
+        let got = stream.next_batch(&mut out, 7).unwrap();
+        assert_eq!(
+            out.len() - before,
+            got,
+            "the count is not what was appended"
+        );
+        assert!(got <= 7, "a batch of {got} exceeds its limit");
+        if got == 0 {
+            stream.wait(Some(T)).unwrap();
+        } else {
+            sizes.push(got);
+        }
+    }
+    assert_eq!(host_routes(&out), (1..=30).collect::<Vec<u8>>());
+    assert!(sizes.contains(&7), "no batch was full: {sizes:?}");
+    assert_eq!(stream.next_batch(&mut out, 0).unwrap(), 0);
+    ns.delete();
+}

@@ -313,12 +313,43 @@ func (r cRef) free() {
 }
 
 // events is what every handle shares: the poller, the fd, and Next, Read, Dispatch, Fd and
-// Close over take, which fills one event from the library (under the handle's mutex).
+// Close over take, which fills one event from the library (under the handle's mutex). A handle
+// with batch takes what is ready in one call for Read and Dispatch (one cgo crossing for many
+// events); what it took and has not handed out yet waits in pending, ahead of the library.
 type events[E any] struct {
-	p    *poller
-	fd   int
-	take func(*E) (bool, error)
-	free func()
+	p       *poller
+	fd      int
+	take    func(*E) (bool, error)
+	batch   func([]E) ([]E, error)
+	pending []E
+	next    int
+	free    func()
+}
+
+// takeOne hands out the next pending event, else takes one from the library (under the mutex).
+func (h *events[E]) takeOne(ev *E) (bool, error) {
+	if h.next < len(h.pending) {
+		*ev = h.pending[h.next]
+		var zero E
+		h.pending[h.next] = zero // the slot keeps no reference to what was handed out
+		h.next++
+		return true, nil
+	}
+	return h.take(ev)
+}
+
+// takeBatch refills pending with one batch call when it is empty, then hands out its next
+// event (under the mutex). Without a batch call it is takeOne.
+func (h *events[E]) takeBatch(ev *E) (bool, error) {
+	if h.batch != nil && h.next >= len(h.pending) {
+		var err error
+		h.pending, err = h.batch(h.pending[:0])
+		h.next = 0
+		if len(h.pending) == 0 {
+			return false, err
+		}
+	}
+	return h.takeOne(ev)
 }
 
 func newEvents[E any](fd int, take func(*E) (bool, error), free func()) (events[E], error) {
@@ -334,29 +365,39 @@ func newEvents[E any](fd int, take func(*E) (bool, error), free func()) (events[
 // own poll loop. It belongs to the handle: do not close it.
 func (h *events[E]) Fd() int { return h.fd }
 
-// Next takes the next event without blocking; ok is false when there is none now.
+// Next takes the next event without blocking; ok is false when there is none now. It takes
+// one event at a time from the library, so the fd stays readable exactly while Next has one.
 func (h *events[E]) Next() (ev E, ok bool, err error) {
 	err = h.p.with(func() error {
-		ok, err = h.take(&ev)
+		ok, err = h.takeOne(&ev)
 		return err
 	})
 	return ev, ok, err
 }
 
 // Read waits for the next event (in Go's poller: no OS thread blocked) until ctx is done
-// (ctx.Err()) or the handle is closed (ErrClosed).
+// (ctx.Err()) or the handle is closed (ErrClosed). Where the library has a batch call (the
+// stream), Read takes every event ready in one call and hands them out one by one: after Read,
+// call Next until ok is false before waiting on Fd yourself.
 func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
-	err = h.p.read(ctx, func() (bool, error) { return h.take(&ev) })
+	err = h.p.read(ctx, func() (bool, error) { return h.takeBatch(&ev) })
 	return ev, err
 }
 
 // Dispatch calls fn for each event ready now, until none is left or fn returns false, and
-// returns how many it delivered. The events are taken one at a time with Next, not from
-// inside a C callback, so fn may call any method of the handle, Close included.
+// returns how many it delivered. The events are taken under the handle's lock but fn runs
+// outside it, not from inside a C callback, so fn may call any method of the handle, Close
+// included. Events taken in a batch and not delivered (fn returned false) are Next's.
 func (h *events[E]) Dispatch(fn func(E) bool) (int, error) {
 	n := 0
 	for {
-		ev, ok, err := h.Next()
+		var ev E
+		var ok bool
+		err := h.p.with(func() error {
+			var err error
+			ok, err = h.takeBatch(&ev)
+			return err
+		})
 		if err != nil || !ok {
 			return n, err
 		}

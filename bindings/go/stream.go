@@ -207,9 +207,9 @@ type StreamEvent struct {
 	Key string
 	// Nsid is the source namespace's id for events from an all-nsid target, else -1.
 	Nsid int
-	// Raw is the netlink message as the kernel sent it; for Unparsed, the bytes that could
-	// not be typed (possibly none, when the rest of a datagram was lost). Nil for Synced,
-	// SyncFailed, Overrun and Failed.
+	// Raw is the netlink message as the kernel sent it, with Stream.KeepRaw(true) (nil
+	// otherwise); for Unparsed, always, the bytes that could not be typed (possibly none, when
+	// the rest of a datagram was lost). Nil for Synced, SyncFailed, Overrun and Failed.
 	Raw []byte
 	// Link is set for NewLink and DelLink.
 	Link *Link
@@ -266,14 +266,33 @@ func altNames(l *C.nsmon_link) []string {
 	return names
 }
 
+// converter turns the library's events into Go ones. Used under the stream's lock.
+type converter struct {
+	// keys holds each key as a Go string once, so that an event's Key is not a new copy.
+	keys map[string]string
+	// raw: whether message events carry their bytes (Stream.KeepRaw).
+	raw bool
+}
+
+// key is the event's key as a Go string, copied the first time it is seen.
+func (v *converter) key(c *C.nsmon_stream_event) string {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(c.key)), int(c.key_len))
+	if k, ok := v.keys[string(b)]; ok { // the compiler makes no string for this lookup
+		return k
+	}
+	k := string(b)
+	v.keys[k] = k
+	return k
+}
+
 // fromC copies an event into Go memory (its pointers are valid only until the next call).
-func fromC(c *C.nsmon_stream_event) StreamEvent {
+func (v *converter) fromC(c *C.nsmon_stream_event) StreamEvent {
 	ev := StreamEvent{
 		Kind: StreamKind(c.kind),
-		Key:  C.GoStringN(c.key, C.int(c.key_len)),
+		Key:  v.key(c),
 		Nsid: int(c.nsid),
 	}
-	if c.raw != nil {
+	if c.raw != nil && (v.raw || ev.Kind == Unparsed) {
 		ev.Raw = C.GoBytes(unsafe.Pointer(c.raw), C.int(c.raw_len))
 	}
 	switch ev.Kind {
@@ -327,7 +346,8 @@ func fromC(c *C.nsmon_stream_event) StreamEvent {
 // with the key the caller added its namespace under.
 type Stream struct {
 	events[StreamEvent]
-	ptr *C.nsmon_stream
+	ptr  *C.nsmon_stream
+	conv *converter
 }
 
 // NewStream creates an empty stream.
@@ -359,10 +379,13 @@ func newStream(create func(**C.nsmon_stream) C.int) (*Stream, error) {
 	}
 	var err error
 	ptr := s.ptr // not s: see NewWatcher
-	s.events, err = newEvents(int(C.nsmon_stream_fd(ptr)), streamTake(ptr), func() { C.nsmon_stream_free(ptr) })
+	conv := &converter{keys: map[string]string{}}
+	s.events, err = newEvents(int(C.nsmon_stream_fd(ptr)), streamTake(ptr, conv), func() { C.nsmon_stream_free(ptr) })
 	if err != nil {
 		return nil, err
 	}
+	s.events.batch = streamBatch(ptr, conv)
+	s.conv = conv
 	runtime.SetFinalizer(s, func(s *Stream) { s.Close() })
 	return s, nil
 }
@@ -505,7 +528,10 @@ func (s *Stream) AddMany(targets []StreamTarget, opts StreamOptions) ([]error, e
 // Remove stops following key, closing its socket (which releases the namespace). Reports
 // whether the key was there.
 func (s *Stream) Remove(key string) (bool, error) {
-	return s.keyCall("stream remove", key, func(k *C.char) C.int { return C.nsmon_stream_remove(s.ptr, k) })
+	return s.keyCall("stream remove", key, func(k *C.char) C.int {
+		delete(s.conv.keys, key) // keys come and go: the cache keeps only what may still come
+		return C.nsmon_stream_remove(s.ptr, k)
+	})
 }
 
 // Contains reports whether key is followed.
@@ -547,14 +573,41 @@ func (s *Stream) Len() (n int, err error) {
 	return n, err
 }
 
-func streamTake(ptr *C.nsmon_stream) func(*StreamEvent) (bool, error) {
+func streamTake(ptr *C.nsmon_stream, conv *converter) func(*StreamEvent) (bool, error) {
 	return func(ev *StreamEvent) (bool, error) {
 		var c C.nsmon_stream_event
 		rc, err := call("stream next", func() C.int { return C.nsmon_stream_next(ptr, &c) })
 		if rc != 1 {
 			return false, err
 		}
-		*ev = fromC(&c)
+		*ev = conv.fromC(&c)
 		return true, nil
 	}
+}
+
+// batchSize is how many events one batch call takes at most.
+const batchSize = 64
+
+// streamBatch takes what is ready with one call of nsmon_stream_next_batch into a buffer of C
+// events kept in Go memory (it holds C pointers only, as cgo allows), then copies each out.
+func streamBatch(ptr *C.nsmon_stream, conv *converter) func([]StreamEvent) ([]StreamEvent, error) {
+	buf := make([]C.nsmon_stream_event, batchSize)
+	return func(dst []StreamEvent) ([]StreamEvent, error) {
+		n, err := call("stream next", func() C.int {
+			return C.nsmon_stream_next_batch(ptr, &buf[0], C.size_t(len(buf)))
+		})
+		for i := 0; i < n; i++ {
+			dst = append(dst, conv.fromC(&buf[i]))
+		}
+		return dst, err
+	}
+}
+
+// KeepRaw says whether message events carry their bytes as the kernel sent them (Raw). Off by
+// default, so that each event is not one more copy; Unparsed events always carry theirs.
+func (s *Stream) KeepRaw(on bool) error {
+	return s.p.with(func() error {
+		s.conv.raw = on
+		return nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ func TestStreamTypedEventsWithDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if err := s.KeepRaw(true); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Add("blue", Named(ns), StreamOptions{Dump: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +40,15 @@ func TestStreamTypedEventsWithDump(t *testing.T) {
 	if !lo {
 		t.Fatalf("no lo in the dump: %v", seen)
 	}
+	// Without KeepRaw, message events carry no copy of their bytes.
+	if err := s.KeepRaw(false); err != nil {
+		t.Fatal(err)
+	}
 	ipn(t, ns, "link add nsmon-br0 type bridge")
 	ev := readUntil(t, s, func(ev StreamEvent) bool { return ev.Kind == NewLink && ev.Link.Name == "nsmon-br0" })
+	if raw := ev[len(ev)-1].Raw; raw != nil {
+		t.Fatalf("Raw copied without KeepRaw: %d bytes", len(raw))
+	}
 	link := ev[len(ev)-1].Link
 	if link.Kind != "bridge" || len(link.MAC) != 6 || link.MTU == 0 {
 		t.Fatalf("link fields: %+v", link)
@@ -694,5 +705,64 @@ func TestStreamCoalescingHoldsEventsForOneWakeUp(t *testing.T) {
 	second, ok, err := s.Next()
 	if err != nil || !ok || !hostRoute(second) {
 		t.Fatalf("the window's second route did not come with the first: %v (after %v), %v, %v", second, first, ok, err)
+	}
+}
+
+// Read takes what is ready in one batch; Next hands out the rest before the library's next
+// events, in order, and Dispatch goes on from there.
+func TestStreamReadBatchesAndNextHandsOutTheRest(t *testing.T) {
+	requireRoot(t)
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns := newNetns(t, "batch")
+	if err := s.Add("b", Named(ns), StreamOptions{Groups: GroupIPv4Route}); err != nil {
+		t.Fatal(err)
+	}
+	ipn(t, ns, "link set lo up")
+	hostRoute := func(ev StreamEvent) bool {
+		return ev.Kind == NewRoute && ev.Route.DstLen == 32 && ev.Route.Table == 254
+	}
+	var lines []string
+	for i := 1; i <= 30; i++ {
+		lines = append(lines, fmt.Sprintf("route add 198.51.100.%d/32 dev lo", i))
+	}
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v: %s", err, out)
+	}
+	var got []byte
+	take := func(ev StreamEvent) {
+		if hostRoute(ev) {
+			got = append(got, ev.Route.Dst.To4()[3])
+		}
+	}
+	for _, ev := range readUntil(t, s, hostRoute) {
+		take(ev)
+	}
+	for len(got) < 10 {
+		ev, ok, err := s.Next()
+		if err != nil || !ok {
+			t.Fatalf("Next after Read: %v, %v (got %v)", ok, err, got)
+		}
+		take(ev)
+	}
+	for len(got) < 30 {
+		if _, err := s.Dispatch(func(ev StreamEvent) bool { take(ev); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < 30 {
+			for _, ev := range readUntil(t, s, func(StreamEvent) bool { return true }) {
+				take(ev)
+			}
+		}
+	}
+	for i, b := range got {
+		if int(b) != i+1 {
+			t.Fatalf("routes out of order or lost: %v", got)
+		}
 	}
 }

@@ -297,6 +297,30 @@ impl<P: Pump> Core<P> {
         result
     }
 
+    /// Appends up to `max` events that are ready now to `out`; returns how many. Readiness is
+    /// settled once for the batch. A failure after some events were taken is kept for the next
+    /// call, so that what was taken is not lost with it.
+    pub(crate) fn next_batch(&mut self, out: &mut Vec<P::Event>, max: usize) -> Result<usize> {
+        let mut taken = 0;
+        let mut failure = None;
+        while taken < max {
+            match self.take() {
+                Ok(Some(event)) => {
+                    out.push(event);
+                    taken += 1;
+                }
+                Ok(None) => break,
+                Err(err) if taken == 0 => failure = Some(err),
+                Err(err) => self.deferred = Some(err),
+            }
+            if failure.is_some() || self.deferred.is_some() {
+                break;
+            }
+        }
+        self.settle()?;
+        failure.map_or(Ok(taken), Err)
+    }
+
     /// Blocks until `next()` has an event (`true`) or `timeout` passes (`false`).
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -370,6 +394,7 @@ pub(crate) trait HandleOps {
     fn next_event(&mut self) -> Result<Option<Self::Event>>;
     fn dispatch_events(&mut self, callback: &mut dyn FnMut(Self::Event) -> bool) -> Result<usize>;
     fn wait_event(&mut self, timeout: Option<Duration>) -> Result<bool>;
+    fn next_events(&mut self, out: &mut Vec<Self::Event>, max: usize) -> Result<usize>;
 }
 
 /// Implements the common contract's public surface on a handle type whose `core` field is a
@@ -405,6 +430,19 @@ macro_rules! handle_api {
                 self.core.dispatch(callback)
             }
 
+            /// Appends up to `max` events that are ready now to `out`, without blocking, and
+            /// returns how many (0: none now, and the fd is not readable until something
+            /// happens). One call costs the readiness bookkeeping once for the whole batch. A
+            /// failure met after some events were taken is returned by the next call instead,
+            /// so that they are not lost with it.
+            pub fn next_batch(
+                &mut self,
+                out: &mut Vec<$event>,
+                max: usize,
+            ) -> $crate::Result<usize> {
+                self.core.next_batch(out, max)
+            }
+
             /// Blocks until [`next`](Self::next) has an event (`Ok(true)`) or `timeout` passes
             /// (`Ok(false)`); `None` waits without limit. A signal that interrupts the wait is
             /// returned as an error for which [`Error::is_interrupted`](crate::Error::is_interrupted)
@@ -427,6 +465,9 @@ macro_rules! handle_api {
             }
             fn wait_event(&mut self, timeout: Option<std::time::Duration>) -> $crate::Result<bool> {
                 self.core.wait(timeout)
+            }
+            fn next_events(&mut self, out: &mut Vec<$event>, max: usize) -> $crate::Result<usize> {
+                self.core.next_batch(out, max)
             }
         }
 

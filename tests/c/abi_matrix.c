@@ -196,6 +196,14 @@ static void stream(void)
     NULLCODE(nsmon_stream_next(NULL, &ev));
     UNTOUCHED(ev);
     NULLCODE(nsmon_stream_next(s, NULL));
+    POISON(ev);
+    NULLCODE(nsmon_stream_next_batch(NULL, &ev, 1));
+    UNTOUCHED(ev);
+    NULLCODE(nsmon_stream_next_batch(s, NULL, 1));
+    CHECK(nsmon_stream_next_batch(s, NULL, 0) == 0);
+    POISON(ev);
+    CHECK(nsmon_stream_next_batch(s, &ev, 1) == 0);
+    UNTOUCHED(ev);
     NULLCODE(nsmon_stream_dispatch(NULL, (nsmon_stream_callback)never, NULL));
     NULLCODE(nsmon_stream_dispatch(s, NULL, NULL));
     NULLCODE(nsmon_stream_wait(NULL, 0));

@@ -335,6 +335,34 @@ static void test_real_namespace(void)
     }
     CHECK(n == 1);
 
+    /* A batch: twenty routes, taken eight at a time; every event of a batch stays valid until
+     * the next call, so they are checked only once the whole batch is in. */
+    for (int i = 0; i < 20; i++)
+        ipn(ns, "route add 198.51.100.%d/32 dev lo", 100 + i);
+    nsmon_stream_event batch[8];
+    int routes = 0, batches = 0;
+    while (routes < 20) {
+        int got = nsmon_stream_next_batch(s, batch, 8);
+        CHECK(got >= 0 && got <= 8);
+        if (got == 0) {
+            CHECK(nsmon_stream_wait(s, 10000) == 1);
+            continue;
+        }
+        batches++;
+        for (int i = 0; i < got; i++) {
+            check_event(&batch[i]);
+            CHECK(batch[i].key_len == 4 && memcmp(batch[i].key, "blue", 4) == 0);
+            if (batch[i].kind == NSMON_STREAM_EVENT_KIND_NEW_ROUTE && batch[i].route.dst_len == 32 &&
+                batch[i].route.table == 254) {
+                CHECK(batch[i].route.dst.bytes[3] == 100 + routes);
+                CHECK(i == 0 || batch[i].raw != batch[i - 1].raw);
+                routes++;
+            }
+        }
+    }
+    CHECK(batches >= 3); /* twenty routes cannot fit in fewer batches of eight */
+    CHECK(nsmon_stream_next_batch(s, batch, 8) == 0);
+
     CHECK(nsmon_stream_remove(s, "blue") == 1);
     CHECK(nsmon_stream_remove(s, "blue") == 0);
     CHECK(nsmon_stream_len(s) == 0);

@@ -7,8 +7,8 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::args::{borrow, c_str, Out};
 use super::handle_cell::{
-    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_kept, handle_wait, publish,
-    HandleCell, Kept,
+    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_batch_kept,
+    handle_next_kept, handle_wait, publish, HandleCell, Kept,
 };
 use super::netns::{netns_ref, nsmon_netns_ref};
 use super::options::{options_free, options_new, options_or, options_update, wraps_options};
@@ -458,6 +458,28 @@ pub unsafe extern "C" fn nsmon_stream_next(
 ) -> c_int {
     // SAFETY: `stream` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
     unsafe { handle_next_kept(stream, event) }
+}
+
+/// Takes up to `capacity` events that are ready now, without blocking, into `events[0..n]`, and
+/// returns `n` (0 when there is none now: the fd is then not readable until something happens),
+/// or a negative code (`NSMON_ERR_NULL`, `-EBUSY` from inside a callback). One call costs the
+/// checks and the readiness bookkeeping once for the whole batch: the cheapest way to read a
+/// busy stream. Every filled event's pointers (`key`, `raw`, `reason`, `link.alt_names`) stay
+/// valid until the next call on this stream. A failure met after some events were taken is
+/// returned by the next call, so that they are not lost with it. `events` may be NULL when
+/// `capacity` is 0.
+///
+/// # Safety
+/// `stream` is NULL or live; `events` is NULL or writable for `capacity` events.
+#[no_mangle]
+pub unsafe extern "C" fn nsmon_stream_next_batch(
+    stream: *mut nsmon_stream,
+    events: *mut nsmon_stream_event,
+    capacity: usize,
+) -> c_int {
+    // SAFETY: `stream` is NULL or live and `events` NULL or writable for `capacity` events, as
+    // `handle_next_batch_kept` requires.
+    unsafe { handle_next_batch_kept(stream, events, capacity) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
