@@ -1,9 +1,10 @@
 /*
  * The fleet benchmark's C consumer of libnsmon: one stream over many namespaces (added in one
  * batch), default options but IPv4 routes only, counting route events with nsmon_stream_next
- * or nsmon_stream_dispatch in a poll loop on the stream's fd.
+ * nsmon_stream_dispatch or nsmon_stream_next_batch (64 at a time) in a poll loop on the stream's
+ * fd.
  *
- *   nsmon_count next|dispatch EXPECTED NAME...
+ *   nsmon_count next|dispatch|batch EXPECTED NAME...
  *
  * Prints "ready", then "COUNT OVERRUNS CPU_US" as bare_reader does.
  */
@@ -45,10 +46,11 @@ static long cpu_us(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: nsmon_count next|dispatch EXPECTED NAME...\n");
+        fprintf(stderr, "usage: nsmon_count next|dispatch|batch EXPECTED NAME...\n");
         return 2;
     }
     int use_dispatch = strcmp(argv[1], "dispatch") == 0;
+    int use_batch = strcmp(argv[1], "batch") == 0;
     long expected = atol(argv[2]);
     size_t n = (size_t)(argc - 3);
     nsmon_stream *s;
@@ -81,6 +83,14 @@ int main(int argc, char **argv)
         idle_ms = 3000;
         if (use_dispatch) {
             if (nsmon_stream_dispatch(s, on_event, &t) < 0)
+                return 1;
+        } else if (use_batch) {
+            nsmon_stream_event evs[64];
+            int got;
+            while ((got = nsmon_stream_next_batch(s, evs, 64)) > 0)
+                for (int i = 0; i < got; i++)
+                    take(&t, &evs[i]);
+            if (got < 0)
                 return 1;
         } else {
             nsmon_stream_event ev;

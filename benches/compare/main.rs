@@ -232,6 +232,13 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
     let floor = count_with(&tools.bare, "1048576", churn, names);
     let floor_default = count_with(&tools.bare, "0", churn, names);
     let library = count_with(&tools.c, "next", churn, names);
+    let library_batch = count_with(&tools.c, "batch", churn, names);
+    let rust = {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["consume", "batch", &total.to_string()])
+            .args(names);
+        counter(cmd, churn, names)
+    };
     let go = count_with(&tools.go, "next", churn, names);
     let json = writers(
         vec![nsmon_events(tools, names)],
@@ -270,7 +277,25 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
     );
     table.add(
         &format!(
-            "CPU per event: library from Go (received {}) | bare C",
+            "CPU per event: library (C, next_batch; received {}) | bare C (target <= 1.10x)",
+            received(&library_batch, total)
+        ),
+        us(library_batch.cpu_per_event()),
+        us(floor.cpu_per_event()),
+        Some(library_batch.cpu_per_event() / floor.cpu_per_event()),
+    );
+    table.add(
+        &format!(
+            "CPU per event: library from Rust (next_batch; received {}) | bare C (<= 1.10x)",
+            received(&rust, total)
+        ),
+        us(rust.cpu_per_event()),
+        us(floor.cpu_per_event()),
+        Some(rust.cpu_per_event() / floor.cpu_per_event()),
+    );
+    table.add(
+        &format!(
+            "CPU per event: library from Go (received {}) | bare C (target <= 1.6x)",
             received(&go, total)
         ),
         us(go.cpu_per_event()),
@@ -307,12 +332,14 @@ fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path
     };
     let runs = [
         ("C, next", count_with(&tools.c, "next", churn, names)),
+        ("C, next_batch", count_with(&tools.c, "batch", churn, names)),
         (
             "C, dispatch",
             count_with(&tools.c, "dispatch", churn, names),
         ),
         ("Rust, next", rust("next")),
         ("Rust, dispatch", rust("dispatch")),
+        ("Rust, next_batch", rust("batch")),
         ("Go, Next", count_with(&tools.go, "next", churn, names)),
         (
             "Go, Dispatch",
@@ -612,6 +639,7 @@ fn watcher_latency(table: &mut Table, tools: &Tools, count: usize) {
 /// like the C and Go ones: prints "ready", then "COUNT OVERRUNS CPU_US".
 fn consume(args: &[String]) {
     let dispatch = args[0] == "dispatch";
+    let batch_mode = args[0] == "batch";
     let expected: usize = args[1].parse().unwrap();
     let names = &args[2..];
     let mut stream = Stream::new().unwrap();
@@ -639,6 +667,13 @@ fn consume(args: &[String]) {
         idle = Duration::from_secs(3);
         if dispatch {
             stream.dispatch(take).unwrap();
+        } else if batch_mode {
+            let mut events = Vec::with_capacity(64);
+            while stream.next_batch(&mut events, 64).unwrap() > 0 {
+                for event in events.drain(..) {
+                    take(event);
+                }
+            }
         } else {
             while let Some(event) = stream.next().unwrap() {
                 take(event);
