@@ -124,7 +124,7 @@ fn a_thousand_namespace_lifecycles_leave_no_fd_thread_or_memory_behind() {
     let (fds, threads, rss) = (fd_count(), thread_count(), rss_kib());
     assert_eq!(round(&mut inventory, 1000), (1000, 1000));
     assert_eq!(fd_count(), fds, "fds");
-    assert_eq!(thread_count(), threads, "threads");
+    assert_eq!(threads_back_to(threads), threads, "threads");
     let grown = rss_kib().saturating_sub(rss);
     assert!(
         grown < 1024,

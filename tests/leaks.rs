@@ -50,7 +50,7 @@ fn a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread() {
         let _ = watcher.next().unwrap();
     }
     assert_eq!(fd_count(), fds, "fds leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
+    assert_eq!(threads_back_to(threads), threads, "threads leaked");
 }
 
 fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
@@ -70,7 +70,7 @@ fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
     }
     assign_nsid(NetnsRef::Name(&target.name), NsidRequest::Auto).unwrap();
     assert_eq!(fd_count(), fds, "fds leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
+    assert_eq!(threads_back_to(threads), threads, "threads leaked");
 }
 
 fn coalescing_streams_leak_no_fd_and_no_thread() {
@@ -84,7 +84,7 @@ fn coalescing_streams_leak_no_fd_and_no_thread() {
         while stream.next().unwrap().is_some() {}
     }
     assert_eq!(fd_count(), fds, "fds leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
+    assert_eq!(threads_back_to(threads), threads, "threads leaked");
 }
 
 fn stream_add_remove_cycles_leak_no_fd_and_no_thread() {
@@ -128,5 +128,5 @@ fn stream_add_remove_cycles_leak_no_fd_and_no_thread() {
     while stream.next().unwrap().is_some() {}
     assert_eq!(stream.len(), 1);
     assert_eq!(fd_count(), fds, "fds leaked");
-    assert_eq!(thread_count(), threads, "threads leaked");
+    assert_eq!(threads_back_to(threads), threads, "threads leaked");
 }

@@ -98,6 +98,9 @@ pub(crate) struct Scratch {
     pub(crate) names: Vec<super::stream::nsmon_bytes>,
     /// Numbers laid out for C (an inventory event's fd pairs).
     pub(crate) numbers: Vec<u32>,
+    /// A stream message typed for its C event that the event points into (a link's
+    /// alternative names).
+    pub(crate) message: Option<crate::rtnl::Rtnl>,
 }
 
 impl Scratch {
@@ -108,11 +111,15 @@ impl Scratch {
 }
 
 /// Publishes the C handle struct `$handle` (fields `cell: HandleCell<Kept<$inner>>` and
-/// `fd: c_int`) as a [`CHandle`] named `$name` in NULL errors.
+/// `fd: c_int`) as a [`CHandle`] named `$name` in NULL errors; with `inner T`, a handle whose
+/// cell holds `T` itself (the stream, which reads its events its own way).
 macro_rules! c_handle {
     ($handle:ident, $inner:ty, $name:literal) => {
+        $crate::ffi::handle_cell::c_handle!($handle, inner $crate::ffi::handle_cell::Kept<$inner>, $name);
+    };
+    ($handle:ident, inner $inner:ty, $name:literal) => {
         impl $crate::ffi::handle_cell::CHandle for $handle {
-            type Inner = $crate::ffi::handle_cell::Kept<$inner>;
+            type Inner = $inner;
             const NAME: &'static str = $name;
             fn cell(&self) -> &$crate::ffi::handle_cell::HandleCell<Self::Inner> {
                 &self.cell
@@ -156,9 +163,6 @@ pub(crate) struct Kept<H: HandleOps> {
     pub(crate) handle: H,
     last: Option<H::Event>,
     scratch: Scratch,
-    /// The events `_next_batch` returned last, and one scratch for each.
-    batch: Vec<H::Event>,
-    scratches: Vec<Scratch>,
 }
 
 impl<H: HandleOps> Kept<H> {
@@ -167,8 +171,6 @@ impl<H: HandleOps> Kept<H> {
             handle,
             last: None,
             scratch: Scratch::default(),
-            batch: Vec::new(),
-            scratches: Vec::new(),
         }
     }
 }
@@ -186,9 +188,6 @@ impl<H: HandleOps> HandleOps for Kept<H> {
     }
     fn wait_event(&mut self, timeout: Option<Duration>) -> crate::Result<bool> {
         self.handle.wait_event(timeout)
-    }
-    fn next_events(&mut self, out: &mut Vec<H::Event>, max: usize) -> crate::Result<usize> {
-        self.handle.next_events(out, max)
     }
 }
 
@@ -228,45 +227,6 @@ pub(crate) unsafe fn handle_next_kept<H: KeptEvents>(ptr: *mut H, out: *mut H::C
             // SAFETY: `out` was checked and is writable for one event (its contract).
             unsafe { H::fill(last, &mut inner.scratch, out.as_ptr()) };
             Ok(1)
-        })
-    })
-}
-
-/// `_next_batch`: fills up to `capacity` events of `out` with what is ready now and returns how
-/// many (0: none now, or `capacity` 0, when `out` may be NULL), or a negative code; every filled
-/// event stays valid until the next call on the handle.
-///
-/// # Safety
-/// `ptr` is NULL or a live handle; `out` is NULL or writable for `capacity` events.
-pub(crate) unsafe fn handle_next_batch_kept<H: KeptEvents>(
-    ptr: *mut H,
-    out: *mut H::CEvent,
-    capacity: usize,
-) -> c_int {
-    guard(|| {
-        // SAFETY: `ptr` is NULL or a live handle, as this function's caller promises.
-        let handle = unsafe { borrow(ptr, H::NAME) }?;
-        if capacity == 0 {
-            return Ok(0); // nothing asked for: `out` may be NULL
-        }
-        // SAFETY: `out` is NULL or writable for `capacity` events, as promised.
-        let out = unsafe { Out::new(out, "events") }?;
-        // At most what the return value can count.
-        let capacity = capacity.min(c_int::MAX as usize);
-        handle.cell().enter(|inner| {
-            inner.last = None;
-            inner.batch.clear();
-            let taken = inner.handle.next_events(&mut inner.batch, capacity)?;
-            if inner.scratches.len() < taken {
-                inner.scratches.resize_with(taken, Scratch::default);
-            }
-            let slots = inner.batch.iter().zip(inner.scratches.iter_mut());
-            for (i, (event, scratch)) in slots.enumerate() {
-                // SAFETY: `i` < `taken` <= `capacity`, and `out` is writable for `capacity`
-                // events; each event has its own scratch, so each stays valid.
-                unsafe { H::fill(event, scratch, out.as_ptr().add(i)) };
-            }
-            Ok(c_int::try_from(taken).unwrap_or(c_int::MAX))
         })
     })
 }

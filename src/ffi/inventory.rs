@@ -45,9 +45,6 @@ impl HandleOps for Snapshotting {
     fn wait_event(&mut self, timeout: Option<Duration>) -> crate::Result<bool> {
         self.inventory.wait(timeout)
     }
-    fn next_events(&mut self, out: &mut Vec<InventoryEvent>, max: usize) -> crate::Result<usize> {
-        self.inventory.next_batch(out, max)
-    }
 }
 
 /// Every network namespace of the host, named or not. Not thread-safe: use it from one thread

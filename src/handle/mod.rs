@@ -280,21 +280,7 @@ impl<P: Pump> Core<P> {
     /// `false`. Returns how many events were delivered. Readiness is settled once at the end,
     /// not per event.
     pub(crate) fn dispatch(&mut self, mut callback: impl FnMut(P::Event) -> bool) -> Result<usize> {
-        let mut delivered = 0;
-        let result = loop {
-            match self.take() {
-                Ok(Some(event)) => {
-                    delivered += 1;
-                    if !callback(event) {
-                        break Ok(delivered);
-                    }
-                }
-                Ok(None) => break Ok(delivered),
-                Err(err) => break Err(err),
-            }
-        };
-        self.settle()?;
-        result
+        self.dispatch_with_pump(|_, event| callback(event))
     }
 
     /// Appends up to `max` events that are ready now to `out`; returns how many. Readiness is
@@ -319,6 +305,34 @@ impl<P: Pump> Core<P> {
         }
         self.settle()?;
         failure.map_or(Ok(taken), Err)
+    }
+
+    /// As [`dispatch`](Self::dispatch), handing the callback the pump too (so that it can read
+    /// an event that refers to the pump's own storage).
+    pub(crate) fn dispatch_with_pump(
+        &mut self,
+        mut callback: impl FnMut(&P, P::Event) -> bool,
+    ) -> Result<usize> {
+        let mut delivered = 0;
+        let result = loop {
+            match self.take() {
+                Ok(Some(event)) => {
+                    delivered += 1;
+                    if !callback(&self.pump, event) {
+                        break Ok(delivered);
+                    }
+                }
+                Ok(None) => break Ok(delivered),
+                Err(err) => break Err(err),
+            }
+        };
+        self.settle()?;
+        result
+    }
+
+    /// The pump and the queue together (a component that changes what is queued).
+    pub(crate) fn pump_and_queue(&mut self) -> (&mut P, &mut VecDeque<P::Event>) {
+        (&mut self.pump, &mut self.queue)
     }
 
     /// Blocks until `next()` has an event (`true`) or `timeout` passes (`false`).
@@ -394,7 +408,6 @@ pub(crate) trait HandleOps {
     fn next_event(&mut self) -> Result<Option<Self::Event>>;
     fn dispatch_events(&mut self, callback: &mut dyn FnMut(Self::Event) -> bool) -> Result<usize>;
     fn wait_event(&mut self, timeout: Option<Duration>) -> Result<bool>;
-    fn next_events(&mut self, out: &mut Vec<Self::Event>, max: usize) -> Result<usize>;
 }
 
 /// Implements the common contract's public surface on a handle type whose `core` field is a
@@ -466,11 +479,17 @@ macro_rules! handle_api {
             fn wait_event(&mut self, timeout: Option<std::time::Duration>) -> $crate::Result<bool> {
                 self.core.wait(timeout)
             }
-            fn next_events(&mut self, out: &mut Vec<$event>, max: usize) -> $crate::Result<usize> {
-                self.core.next_batch(out, max)
-            }
         }
 
+        $crate::handle::handle_sources!($handle);
+    };
+}
+
+/// The fd traits of a handle type whose `core` field is a [`Core`]: `AsFd`, `AsRawFd` and
+/// `mio::event::Source` (part of [`handle_api`], and alone for a handle that writes its own
+/// `next`).
+macro_rules! handle_sources {
+    ($handle:ident) => {
         impl std::os::fd::AsRawFd for $handle {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
                 self.core.raw_fd()
@@ -509,6 +528,7 @@ macro_rules! handle_api {
     };
 }
 pub(crate) use handle_api;
+pub(crate) use handle_sources;
 
 #[cfg(test)]
 mod tests {

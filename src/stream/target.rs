@@ -47,12 +47,8 @@ impl AllNsid {
         }
     }
 
-    /// The caller's key for namespace id `id`, rebuilding the map first if ids changed.
-    pub(super) fn key_for(
-        &mut self,
-        id: i32,
-        targets: &HashMap<Token, Target, TokenHash>,
-    ) -> Option<Arc<str>> {
+    /// Rebuilds the map from ids to the caller's keys if ids changed since it was built.
+    pub(super) fn refresh(&mut self, targets: &HashMap<Token, Target, TokenHash>) {
         if self.stale {
             self.stale = false;
             self.keys.clear();
@@ -62,13 +58,12 @@ impl AllNsid {
                 }
             }
         }
-        self.keys.get(&id).cloned()
     }
 }
 
 impl Target {
     /// Starts a round of dumps, or, if one is running, makes it start over.
-    pub(super) fn start_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+    pub(super) fn start_dumps(&mut self, out: &mut VecDeque<Item>) -> Result<()> {
         match &mut self.round {
             Some(round) => round.restart(),
             None => self.round = Some(Round::new(self.options.groups)),
@@ -78,7 +73,7 @@ impl Target {
 
     /// Sends the round's next dump, or reports its end. Nothing is sent while an overrun's
     /// episode lasts: the round starts over once it is reported.
-    pub(super) fn advance_dumps(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+    pub(super) fn advance_dumps(&mut self, out: &mut VecDeque<Item>) -> Result<()> {
         let Some(round) = self.round.as_mut() else {
             return Ok(());
         };
@@ -99,10 +94,10 @@ impl Target {
             Step::Done(result) => {
                 self.round = None;
                 let key = self.key.clone();
-                out.push_back(match result {
+                out.push_back(Item::Owned(Box::new(match result {
                     Ok(()) => StreamEvent::Synced { key },
                     Err(reason) => StreamEvent::SyncFailed { key, reason },
-                });
+                })));
                 Ok(())
             }
         }
@@ -110,7 +105,7 @@ impl Target {
 
     /// The overrun's episode is over (the queue is empty): reports it with the number lost,
     /// then resyncs if asked to, or restarts the round that was running.
-    pub(super) fn end_overrun(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+    pub(super) fn end_overrun(&mut self, out: &mut VecDeque<Item>) -> Result<()> {
         self.overrun_pending = false;
         let now = self.socket.drops();
         let lost = match (self.drops, now) {
@@ -118,10 +113,10 @@ impl Target {
             _ => None,
         };
         self.drops = now;
-        out.push_back(StreamEvent::Overrun {
+        out.push_back(Item::Owned(Box::new(StreamEvent::Overrun {
             key: self.key.clone(),
             lost,
-        });
+        })));
         if self.round.is_some() || self.options.resync_on_overrun {
             self.start_dumps(out)?;
         }
@@ -133,7 +128,7 @@ impl Target {
     pub(super) fn dump_reply(
         &mut self,
         msg: &Message<'_>,
-        out: &mut VecDeque<StreamEvent>,
+        out: &mut VecDeque<Item>,
     ) -> Result<bool> {
         let Some(round) = self.round.as_mut() else {
             return Ok(false);
@@ -155,20 +150,24 @@ impl Target {
         Ok(true)
     }
 
-    /// Reads one datagram from this target's socket; returns whether there was one (so more
-    /// may follow). `others` are the stream's other targets (for an all-nsid target's keys).
+    /// Reads one datagram from this target's socket into `buffer` (the arena at `room.at`);
+    /// says whether there was one (so more may follow) and how much of the arena its queued
+    /// messages refer to. `others` are the stream's other targets (for an all-nsid target's
+    /// keys).
     pub(super) fn pump(
         &mut self,
         others: &HashMap<Token, Target, TokenHash>,
         buffer: &mut [u8],
-        out: &mut VecDeque<StreamEvent>,
-    ) -> Result<bool> {
+        room: Room,
+        out: &mut VecDeque<Item>,
+    ) -> Result<Read> {
+        let nothing_kept = |datagram| Ok(Read { datagram, kept: 0 });
         let (len, nsid, truncated) = match self.socket.receive(buffer)? {
             Received::Nothing => {
                 if self.overrun_pending {
                     self.end_overrun(out)?;
                 }
-                return Ok(false);
+                return nothing_kept(false);
             }
             Received::Overrun => {
                 // Reported when the episode ends, with its count; notifications were lost, so
@@ -177,17 +176,16 @@ impl Target {
                 if let Some(round) = &mut self.round {
                     round.restart();
                 }
-                return Ok(true);
+                return nothing_kept(true);
             }
             Received::Data(len, nsid) => (len, nsid, false),
             Received::Truncated(len, nsid) => (len, nsid, true),
         };
-        let key = match (&mut self.all_nsid, nsid) {
-            (Some(all), Some(id)) => all.key_for(id, others),
-            _ => None,
+        if let (Some(all), Some(_)) = (&mut self.all_nsid, nsid) {
+            all.refresh(others);
         }
-        .unwrap_or_else(|| self.key.clone());
         let data = &buffer[..len.min(buffer.len())];
+        let queued = out.len();
         let mut walk = messages(data);
         while let Some(msg) = walk.next() {
             let msg = match msg {
@@ -197,24 +195,42 @@ impl Target {
                         true => truncation(len, data.len()),
                         false => format!("a datagram that cannot be split into messages: {}", m.0),
                     };
-                    out.push_back(unparsed(&key, nsid, reason, walk.remaining()));
+                    let key = self.key_for(nsid);
+                    out.push_back(unparsed(key, nsid, reason, walk.remaining()));
                     // It may have held replies of the dump in flight.
                     if let Some(round) = &mut self.round {
                         round.interrupted();
                     }
-                    return Ok(true);
+                    return Ok(Read {
+                        datagram: true,
+                        kept: kept(room.at, out, queued),
+                    });
                 }
             };
-            self.take(&msg, &key, nsid, out)?;
+            let at = room.at + (msg.bytes.as_ptr() as usize - data.as_ptr() as usize);
+            self.take(&msg, nsid, Room { at, ..room }, out)?;
         }
         if truncated {
             // Cut at a message boundary: the walk saw only whole messages, the rest is lost.
-            out.push_back(unparsed(&key, nsid, truncation(len, data.len()), &[]));
+            let key = self.key_for(nsid);
+            out.push_back(unparsed(key, nsid, truncation(len, data.len()), &[]));
             if let Some(round) = &mut self.round {
                 round.interrupted();
             }
         }
-        Ok(true)
+        Ok(Read {
+            datagram: true,
+            kept: kept(room.at, out, queued),
+        })
+    }
+
+    /// The key this target's events with `nsid` carry: from an all-nsid target, the key the
+    /// caller added that namespace under, if it did.
+    pub(super) fn key_for(&self, nsid: Option<i32>) -> &Arc<str> {
+        match (&self.all_nsid, nsid) {
+            (Some(all), Some(id)) => all.keys.get(&id).unwrap_or(&self.key),
+            _ => &self.key,
+        }
     }
 
     /// One whole message of a datagram: a reply of the dump in flight, an id change the
@@ -222,9 +238,9 @@ impl Target {
     fn take(
         &mut self,
         msg: &Message<'_>,
-        key: &Arc<str>,
         nsid: Option<i32>,
-        out: &mut VecDeque<StreamEvent>,
+        room: Room,
+        out: &mut VecDeque<Item>,
     ) -> Result<()> {
         if msg.port == self.port {
             let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
@@ -244,40 +260,44 @@ impl Target {
         if !self.options.groups.wants(msg.kind, msg.payload) {
             return Ok(());
         }
-        match rtnl::parse_message(msg) {
-            Ok(Some(message)) => {
-                if let Some(round) = &mut self.round {
-                    if round.is_reply(msg.seq) && msg.port == self.port {
-                        round.object(&message);
-                    }
+        // A dumped object may call for more dumps (a class's filters): typed now. Any other
+        // message is typed when the caller takes it.
+        if let Some(round) = &mut self.round {
+            if round.is_reply(msg.seq) && msg.port == self.port {
+                if let Ok(Some(message)) = rtnl::parse_message(msg) {
+                    round.object(&message);
                 }
-                out.push_back(StreamEvent::Message {
-                    key: key.clone(),
-                    nsid,
-                    message,
-                    raw: msg.bytes.into(),
-                });
             }
-            Ok(None) => out.push_back(unparsed(
-                key,
-                nsid,
-                format!("message type {} is not one nsmon types", msg.kind),
-                msg.bytes,
-            )),
-            Err(e) => out.push_back(unparsed(key, nsid, e.to_string(), msg.bytes)),
         }
+        out.push_back(Item::Message(Span {
+            at: room.at as u32,
+            len: msg.bytes.len() as u32,
+            token: room.token,
+            nsid,
+        }));
         Ok(())
     }
 }
 
-/// A message (or the rest of a datagram) nsmon could not type, with why.
-fn unparsed(key: &Arc<str>, nsid: Option<i32>, reason: String, raw: &[u8]) -> StreamEvent {
-    StreamEvent::Unparsed {
+/// The rest of a datagram nsmon could not split into messages, with why.
+fn unparsed(key: &Arc<str>, nsid: Option<i32>, reason: String, raw: &[u8]) -> Item {
+    Item::Owned(Box::new(StreamEvent::Unparsed {
         key: key.clone(),
         nsid,
         reason,
         raw: raw.into(),
-    }
+    }))
+}
+
+/// How much of the arena, from `start` (where the datagram was read), the messages queued
+/// after the first `queued` items refer to: up to the end of the last one, rounded up to 8 so
+/// that the next datagram starts aligned. 0 when none does: the space is read into again.
+fn kept(start: usize, out: &VecDeque<Item>, queued: usize) -> usize {
+    let end = out.iter().skip(queued).fold(start, |end, item| match item {
+        Item::Message(span) => end.max((span.at + span.len) as usize),
+        Item::Owned(_) => end,
+    });
+    (end - start).next_multiple_of(8)
 }
 
 /// The reason given for a datagram larger than the receive buffer.

@@ -460,6 +460,20 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// The thread count once it is back to `expected`, or after 2 s, whichever is first. A joined
+/// thread can still be listed for a moment: the kernel wakes the joiner before the thread has
+/// left the process (its tid is cleared early in its exit). A leaked thread stays listed.
+pub fn threads_back_to(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let now = thread_count();
+        if now == expected || Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Whether `path` is an nsfs mount (a namespace) right now.
 pub fn is_nsfs(path: &Path) -> bool {
     let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();

@@ -1,14 +1,14 @@
-//! Filling the C stream event from the Rust one, in the caller's memory, pointing into what the
-//! handle keeps.
+//! Filling the C stream event in the caller's memory from what the stream queued: a message
+//! read straight from the stream's arena (its key and bytes pointed to, not copied), or an
+//! event that was whole already; pointing into what the handle keeps until the next call.
 
 use std::ffi::c_char;
 use std::net::IpAddr;
 
-use super::nsmon_stream;
 use super::types::*;
-use crate::ffi::handle_cell::{KeptEvents, Scratch};
+use crate::ffi::handle_cell::Scratch;
 use crate::rtnl::{Change, Link, Rtnl};
-use crate::Stream;
+use crate::stream::ItemView;
 use crate::{Name, StreamEvent};
 
 /// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
@@ -71,21 +71,53 @@ const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
     tc: ZERO_TC,
 };
 
-impl KeptEvents for nsmon_stream {
-    type Handle = Stream;
-    type CEvent = nsmon_stream_event;
+/// Fills `*out` from `view`. Filled in place: the struct is a few hundred bytes, and building
+/// it aside to copy it over showed as a third of the per-event copying. Text is made only for
+/// the events that have some (no allocation per message event).
+///
+/// # Safety
+/// `out` is writable for one event.
+pub(super) unsafe fn fill(view: ItemView<'_>, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
+    // SAFETY: `out` is writable for one event (this function's contract); it is written
+    // whole before the reference is made.
+    let out = unsafe {
+        out.write(EMPTY_EVENT);
+        &mut *out
+    };
+    match view {
+        ItemView::Message {
+            key,
+            nsid,
+            raw,
+            typed,
+        } => {
+            out.nsid = nsid.unwrap_or(-1);
+            out.raw = raw.as_ptr();
+            out.raw_len = raw.len();
+            out.kind = match typed {
+                // The C event points into a link's alternative names: kept until the next call.
+                Ok(link @ Rtnl::Link(..)) => {
+                    let link = scratch.message.insert(link);
+                    fill_message(out, link, &mut scratch.names)
+                }
+                Ok(message) => fill_message(out, &message, &mut scratch.names),
+                Err(why) => {
+                    scratch.text = Some(c_text(why));
+                    out.reason = scratch.text_ptr();
+                    nsmon_stream_event_kind::Unparsed
+                }
+            };
+            out.key = key.as_ptr().cast();
+            out.key_len = key.len();
+        }
+        ItemView::Whole(event) => fill_whole(event, scratch, out),
+    }
+}
 
-    /// Filled in place: the struct is a few hundred bytes, and building it aside to copy it
-    /// over showed as a third of the per-event copying. Text is made only for the events that
-    /// have some (no allocation per message event).
-    unsafe fn fill(event: &StreamEvent, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
+/// Fills `out` (all members absent) from an event that was whole already.
+fn fill_whole(event: &StreamEvent, scratch: &mut Scratch, out: &mut nsmon_stream_event) {
+    {
         use nsmon_stream_event_kind as K;
-        // SAFETY: `out` is writable for one event (`fill`'s contract); it is written whole
-        // before the reference is made.
-        let out = unsafe {
-            out.write(EMPTY_EVENT);
-            &mut *out
-        };
         let mut reason = |text: String| {
             scratch.text = Some(c_text(text));
             scratch.text_ptr()

@@ -1,20 +1,19 @@
 //! `nsmon_stream_*`: the multi-namespace event stream for C.
 
 mod convert;
+mod read;
 mod types;
 
 use std::ffi::{c_char, c_int, c_void};
 
 use super::args::{borrow, c_str, Out};
-use super::handle_cell::{
-    c_handle, handle_dispatch_kept, handle_fd, handle_free, handle_next_batch_kept,
-    handle_next_kept, handle_wait, publish, HandleCell, Kept,
-};
+use super::handle_cell::{c_handle, handle_fd, handle_free, handle_wait, publish, HandleCell};
 use super::netns::{netns_ref, nsmon_netns_ref};
 use super::options::{options_free, options_new, options_or, options_update, wraps_options};
 use super::{guard, Failure};
 use crate::{Groups, NetnsRef, Stream, StreamOptions};
 pub(crate) use convert::c_text;
+use read::CStream;
 pub use types::*;
 
 /// Options for `nsmon_stream_add`: all groups, no dump, no resync, a 1 MiB receive buffer.
@@ -26,11 +25,11 @@ wraps_options!(nsmon_stream_options, StreamOptions);
 
 /// A stream. Not thread-safe: use it from one thread at a time.
 pub struct nsmon_stream {
-    cell: HandleCell<Kept<Stream>>,
+    cell: HandleCell<CStream>,
     fd: c_int,
 }
 
-c_handle!(nsmon_stream, Stream, "stream");
+c_handle!(nsmon_stream, inner CStream, "stream");
 
 /// Creates stream options: all groups, no dump, no resync, a 1 MiB receive buffer
 /// (`NSMON_DEFAULT_RECEIVE_BUFFER`).
@@ -179,7 +178,7 @@ unsafe fn new_stream(out: *mut *mut nsmon_stream, window: Option<std::time::Dura
             None => Stream::new()?,
         };
         let fd = stream.fd();
-        publish(out, Kept::new(stream), fd)
+        publish(out, CStream::new(stream), fd)
     })
 }
 
@@ -226,7 +225,7 @@ unsafe fn add_with(
             )
         };
         handle.cell.enter(|s| {
-            add(&mut s.handle, key, ns, options)?;
+            add(&mut s.stream, key, ns, options)?;
             Ok(0)
         })
     })
@@ -291,7 +290,7 @@ pub unsafe extern "C" fn nsmon_stream_add_many(
         }
         let added = handle.cell.enter(|s| {
             let batch: Vec<(&str, NetnsRef<'_>)> = valid.iter().map(|(_, k, t)| (*k, *t)).collect();
-            let outcomes = s.handle.add_many(&batch, options);
+            let outcomes = s.stream.add_many(&batch, options);
             let mut added = 0;
             for ((i, _, _), outcome) in valid.iter().zip(outcomes) {
                 match outcome {
@@ -360,7 +359,7 @@ unsafe fn with_key(
         // SAFETY: `stream` is NULL or live and `key` NULL or NUL-terminated, as this function's
         // caller promises.
         let (handle, key) = unsafe { (borrow(stream, "stream")?, c_str(key, "key")?) };
-        handle.cell.enter(|s| Ok(f(&mut s.handle, key)))
+        handle.cell.enter(|s| Ok(f(&mut s.stream, key)))
     })
 }
 
@@ -430,7 +429,7 @@ pub unsafe extern "C" fn nsmon_stream_len(stream: *mut nsmon_stream) -> c_int {
         let handle = unsafe { borrow(stream, "stream") }?;
         handle
             .cell
-            .enter(|s| Ok(c_int::try_from(s.handle.len()).unwrap_or(c_int::MAX)))
+            .enter(|s| Ok(c_int::try_from(s.stream.len()).unwrap_or(c_int::MAX)))
     })
 }
 
@@ -456,8 +455,8 @@ pub unsafe extern "C" fn nsmon_stream_next(
     stream: *mut nsmon_stream,
     event: *mut nsmon_stream_event,
 ) -> c_int {
-    // SAFETY: `stream` is NULL or live and `event` NULL or writable, as `handle_next_kept` requires.
-    unsafe { handle_next_kept(stream, event) }
+    // SAFETY: `stream` is NULL or live and `event` NULL or writable, as `read::next` requires.
+    unsafe { read::next(stream, event) }
 }
 
 /// Takes up to `capacity` events that are ready now, without blocking, into `events[0..n]`, and
@@ -478,8 +477,8 @@ pub unsafe extern "C" fn nsmon_stream_next_batch(
     capacity: usize,
 ) -> c_int {
     // SAFETY: `stream` is NULL or live and `events` NULL or writable for `capacity` events, as
-    // `handle_next_batch_kept` requires.
-    unsafe { handle_next_batch_kept(stream, events, capacity) }
+    // `read::next_batch` requires.
+    unsafe { read::next_batch(stream, events, capacity) }
 }
 
 /// Calls `callback(userdata, event)` for each event ready now, until none is left or it returns
@@ -495,8 +494,8 @@ pub unsafe extern "C" fn nsmon_stream_dispatch(
     userdata: *mut c_void,
 ) -> c_int {
     // SAFETY: `stream` is NULL or live and `callback` NULL or safe to call with `userdata`, as
-    // `handle_dispatch_kept` requires.
-    unsafe { handle_dispatch_kept(stream, callback, userdata) }
+    // `read::dispatch` requires.
+    unsafe { read::dispatch(stream, callback, userdata) }
 }
 
 /// Blocks until an event is ready (1), `timeout_ms` passes (0; negative: no limit), or a signal

@@ -1,0 +1,156 @@
+//! Reading the stream from C: `_next`, `_next_batch` and `_dispatch` take the stream's queued
+//! items and fill each C event straight from the stream's arena (the key and the message's
+//! bytes are pointed to, not copied). What a call returns stays valid until the next call.
+
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
+
+use super::convert::fill;
+use super::{nsmon_stream, nsmon_stream_callback, nsmon_stream_event};
+use crate::ffi::args::{borrow, Out};
+use crate::ffi::handle_cell::{finish_call, CHandle, Scratch};
+use crate::ffi::{guard, Failure};
+use crate::handle::HandleOps;
+use crate::stream::Item;
+use crate::Stream;
+
+/// The stream C holds, with what its last call returned.
+pub(crate) struct CStream {
+    pub(super) stream: Stream,
+    /// The items the last call returned: the boxed events and arena bytes their C events
+    /// point to.
+    items: Vec<Item>,
+    /// One per item of a batch: the text and arrays its C event points to.
+    scratches: Vec<Scratch>,
+}
+
+impl CStream {
+    pub(super) fn new(stream: Stream) -> Self {
+        CStream {
+            stream,
+            items: Vec::new(),
+            scratches: Vec::new(),
+        }
+    }
+
+    /// Fills `out[i]` from `items[i]`, each with its own scratch, for the first `n` items.
+    ///
+    /// # Safety
+    /// `out` is writable for `n` events; `n` <= `items.len()`.
+    unsafe fn fill_items(&mut self, out: *mut nsmon_stream_event, n: usize) {
+        if self.scratches.len() < n {
+            self.scratches.resize_with(n, Scratch::default);
+        }
+        let state = self.stream.state();
+        let slots = self.items.iter().zip(self.scratches.iter_mut()).take(n);
+        for (i, (item, scratch)) in slots.enumerate() {
+            // SAFETY: `i` < `n`, for which `out` is writable (this function's contract).
+            unsafe { fill(state.view(item), scratch, out.add(i)) };
+        }
+    }
+}
+
+/// The generic exports (`_fd`, `_wait`, `_free`) need the contract; the reading ones above
+/// are the stream's own.
+impl HandleOps for CStream {
+    type Event = Item;
+    fn next_event(&mut self) -> crate::Result<Option<Item>> {
+        self.stream.next_item()
+    }
+    fn dispatch_events(&mut self, callback: &mut dyn FnMut(Item) -> bool) -> crate::Result<usize> {
+        self.stream.dispatch_items(|_, item| callback(item))
+    }
+    fn wait_event(&mut self, timeout: Option<Duration>) -> crate::Result<bool> {
+        self.stream.wait(timeout)
+    }
+}
+
+/// `nsmon_stream_next`.
+///
+/// # Safety
+/// `ptr` is NULL or a live stream; `out` is NULL or writable for one event.
+pub(super) unsafe fn next(ptr: *mut nsmon_stream, out: *mut nsmon_stream_event) -> c_int {
+    guard(|| {
+        // SAFETY: `ptr` is NULL or live and `out` NULL or writable for one event, as this
+        // function's caller promises.
+        let (handle, out) = unsafe { (borrow(ptr, "stream")?, Out::new(out, "event")?) };
+        handle.cell().enter(|c| {
+            c.items.clear();
+            let Some(item) = c.stream.next_item()? else {
+                return Ok(0);
+            };
+            c.items.push(item);
+            // SAFETY: `out` is writable for one event, and there is one item.
+            unsafe { c.fill_items(out.as_ptr(), 1) };
+            Ok(1)
+        })
+    })
+}
+
+/// `nsmon_stream_next_batch`.
+///
+/// # Safety
+/// `ptr` is NULL or a live stream; `out` is NULL or writable for `capacity` events.
+pub(super) unsafe fn next_batch(
+    ptr: *mut nsmon_stream,
+    out: *mut nsmon_stream_event,
+    capacity: usize,
+) -> c_int {
+    guard(|| {
+        // SAFETY: `ptr` is NULL or live, as this function's caller promises.
+        let handle = unsafe { borrow(ptr, "stream") }?;
+        if capacity == 0 {
+            return Ok(0); // nothing asked for: `out` may be NULL
+        }
+        // SAFETY: `out` is NULL or writable for `capacity` events, as promised.
+        let out = unsafe { Out::new(out, "events") }?;
+        // At most what the return value can count.
+        let capacity = capacity.min(c_int::MAX as usize);
+        handle.cell().enter(|c| {
+            c.items.clear();
+            let taken = c.stream.next_items(&mut c.items, capacity)?;
+            // SAFETY: `taken` <= `capacity`, for which `out` is writable.
+            unsafe { c.fill_items(out.as_ptr(), taken) };
+            Ok(c_int::try_from(taken).unwrap_or(c_int::MAX))
+        })
+    })
+}
+
+/// `nsmon_stream_dispatch`: each event valid during its callback; completes a free requested
+/// from inside the callback.
+///
+/// # Safety
+/// `ptr` is NULL or a live stream; `callback` is NULL or safe to call with `userdata`.
+pub(super) unsafe fn dispatch(
+    ptr: *mut nsmon_stream,
+    callback: nsmon_stream_callback,
+    userdata: *mut c_void,
+) -> c_int {
+    let rc = guard(|| {
+        // SAFETY: `ptr` is NULL or live, as this function's caller promises.
+        let handle = unsafe { borrow(ptr, "stream") }?;
+        let callback = callback.ok_or(Failure::Null("callback"))?;
+        handle.cell().enter(|c| {
+            c.items.clear();
+            let scratch = c.scratches.first_mut();
+            let mut own = Scratch::default();
+            let scratch = scratch.unwrap_or(&mut own);
+            let delivered = c.stream.dispatch_items(|state, item| {
+                let mut event = std::mem::MaybeUninit::<nsmon_stream_event>::uninit();
+                // SAFETY: `event` is writable for one event; `fill` initialises it whole.
+                let event = unsafe {
+                    fill(state.view(&item), scratch, event.as_mut_ptr());
+                    event.assume_init()
+                };
+                // SAFETY: the caller vouches for the callback; `event`, the item and the
+                // scratch it points into outlive the call.
+                let stop = unsafe { callback(userdata, &event) } != 0;
+                !stop && !handle.cell().free_requested()
+            })?;
+            Ok(c_int::try_from(delivered).unwrap_or(c_int::MAX))
+        })
+    });
+    // SAFETY: the call on the stream has ended; frees it if the callback asked to.
+    unsafe { finish_call(ptr) };
+    rc
+}
