@@ -94,6 +94,24 @@ impl<'a> Iterator for Messages<'a> {
     }
 }
 
+/// The one message that is all of `bytes` (as a walk of a datagram returned it earlier, its
+/// lengths checked then): its header read again without the walk's checks and messages.
+/// `None` if it is not such a message after all.
+pub(crate) fn whole(bytes: &[u8]) -> Option<Message<'_>> {
+    let header = NlMsgHdr::parse(bytes)?;
+    let len = header.len as usize;
+    (NlMsgHdr::LEN..=bytes.len())
+        .contains(&len)
+        .then(|| Message {
+            kind: header.kind,
+            flags: header.flags,
+            seq: header.seq,
+            port: header.port,
+            payload: &bytes[NlMsgHdr::LEN..len],
+            bytes: &bytes[..len],
+        })
+}
+
 /// Walks attributes (`struct nlattr` + value, 4-byte aligned).
 pub(crate) struct Attrs<'a> {
     rest: &'a [u8],

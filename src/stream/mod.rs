@@ -279,20 +279,16 @@ impl StreamState {
         Some(self.targets.get(&span.token)?.key_for(span.nsid))
     }
 
-    /// What `item` holds, borrowed from the stream: a message's key and bytes (and its typed
-    /// form, or why there is none), or an event that is whole.
+    /// What `item` holds, borrowed from the stream: a message's key and bytes, or an event
+    /// that is whole.
     pub(crate) fn view<'a>(&'a self, item: &'a Item) -> ItemView<'a> {
         match item {
             Item::Owned(event) => ItemView::Whole(event),
-            Item::Message(span) => {
-                let (raw, typed) = self.message_at(*span);
-                ItemView::Message {
-                    key: self.key_of(span).map_or("", |k| k),
-                    nsid: span.nsid,
-                    raw,
-                    typed,
-                }
-            }
+            Item::Message(span) => ItemView::Message {
+                key: self.key_of(span).map_or("", |k| k),
+                nsid: span.nsid,
+                raw: self.bytes_at(*span),
+            },
         }
     }
 
@@ -302,9 +298,9 @@ impl StreamState {
             Item::Owned(event) => *event,
             Item::Message(span) => {
                 let key = self.key_of(&span).cloned().unwrap_or_else(|| "".into());
-                let (raw, typed) = self.message_at(span);
+                let raw = self.bytes_at(span);
                 let nsid = span.nsid;
-                match typed {
+                match typed(raw) {
                     Ok(message) => StreamEvent::Message {
                         key,
                         nsid,
@@ -322,10 +318,9 @@ impl StreamState {
         }
     }
 
-    /// The message at `at..at + len` of the arena, and its typed form or why there is none.
-    fn message_at(&self, span: Span) -> (&[u8], std::result::Result<Rtnl, String>) {
-        let raw = &self.arena[span.at as usize..(span.at + span.len) as usize];
-        (raw, typed(raw))
+    /// The bytes of the message at `span`.
+    fn bytes_at(&self, span: Span) -> &[u8] {
+        &self.arena[span.at as usize..(span.at + span.len) as usize]
     }
 
     /// Makes the queued messages of `token` whole, before its target goes: events already
@@ -343,12 +338,12 @@ impl StreamState {
     }
 }
 
-/// The typed message in `raw` (one whole message, checked when it was read), or why not.
-fn typed(raw: &[u8]) -> std::result::Result<Rtnl, String> {
-    let msg = match messages(raw).next() {
-        Some(Ok(msg)) => msg,
-        // Checked when the datagram was split: not reached.
-        _ => return Err("a message that cannot be read again".into()),
+/// The typed message in `raw` (one whole message, checked when it was read), or why not (the
+/// reason of its unparsed event).
+pub(crate) fn typed(raw: &[u8]) -> std::result::Result<Rtnl, String> {
+    // Checked when the datagram was split: the `None` is not reached.
+    let Some(msg) = crate::netlink::message::whole(raw) else {
+        return Err("a message that cannot be read again".into());
     };
     match rtnl::parse_message(&msg) {
         Ok(Some(message)) => Ok(message),
@@ -359,12 +354,11 @@ fn typed(raw: &[u8]) -> std::result::Result<Rtnl, String> {
 
 /// An [`Item`] as the stream reads it, borrowing the stream until the caller's next call.
 pub(crate) enum ItemView<'a> {
-    /// A message: typed, or why not (then it is an unparsed event).
+    /// A message, to be typed with [`typed`] (an unparsed event if it cannot be).
     Message {
         key: &'a str,
         nsid: Option<i32>,
         raw: &'a [u8],
-        typed: std::result::Result<Rtnl, String>,
     },
     /// An event that was whole already.
     Whole(&'a StreamEvent),

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::types::*;
 use crate::ffi::handle_cell::Scratch;
 use crate::rtnl::{Change, Link, Rtnl};
-use crate::stream::ItemView;
+use crate::stream::{typed, ItemView};
 use crate::{Name, StreamEvent};
 
 /// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
@@ -85,16 +85,11 @@ pub(super) unsafe fn fill(view: ItemView<'_>, scratch: &mut Scratch, out: *mut n
         &mut *out
     };
     match view {
-        ItemView::Message {
-            key,
-            nsid,
-            raw,
-            typed,
-        } => {
+        ItemView::Message { key, nsid, raw } => {
             out.nsid = nsid.unwrap_or(-1);
             out.raw = raw.as_ptr();
             out.raw_len = raw.len();
-            out.kind = match typed {
+            out.kind = match typed(raw) {
                 // The C event points into a link's alternative names: kept until the next call.
                 Ok(link @ Rtnl::Link(..)) => {
                     let link = scratch.message.insert(link);
