@@ -15,7 +15,8 @@ pub struct Object(String);
 
 impl Object {
     pub fn new(source: &str, event: &str) -> Self {
-        let mut object = Object(String::with_capacity(96));
+        // Room for a route or link line (about 170 bytes) without growing.
+        let mut object = Object(String::with_capacity(256));
         object.0.push('{');
         object.field("source", source).field("event", event)
     }
