@@ -181,8 +181,8 @@ impl Output {
 }
 
 impl Drop for Output {
-    /// Writes what a drain that ended by an error (a failed source) had gathered, as each line
-    /// was written before there was a buffer; the error's message follows on stderr.
+    /// Writes the lines of a drain that ended by an error (a source that failed), so that they
+    /// come out, before the error's message on stderr.
     fn drop(&mut self) {
         let _ = self.flush();
     }
