@@ -2,6 +2,8 @@
 //! `--follow` from every named one as it comes and goes (follow_named.rs), or with
 //! `--follow --all` from every namespace of the host (follow_all.rs).
 
+use std::collections::HashSet;
+
 use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
 
 use crate::args::{EventsArgs, Target};
@@ -40,22 +42,59 @@ fn open_stream(args: &EventsArgs, options: StreamOptions) -> Result<Stream, Fail
     if args.all_nsid {
         stream.add_all_nsid("all-nsid", NetnsRef::Current, options)?;
     }
-    for target in &args.targets {
-        let (key, ns) = match target {
-            Target::Name(name) => (name.clone(), NetnsRef::Name(name)),
-            Target::Path(path) => (path.display().to_string(), NetnsRef::Path(path)),
-            Target::Pid(pid) => (format!("pid:{pid}"), NetnsRef::Pid(*pid)),
+    add_targets(&mut stream, &args.targets, options)?;
+    Ok(stream)
+}
+
+/// Adds `targets` in one batch (one helper thread for all of them, not one each); the first
+/// that fails, in command-line order, ends the command as if they had been added one by one:
+/// its failure's kind (and so the exit status) stays, the message names the target.
+fn add_targets(
+    stream: &mut Stream,
+    targets: &[Target],
+    options: StreamOptions,
+) -> Result<(), Failure> {
+    let keyed: Vec<(String, NetnsRef<'_>)> = targets.iter().map(key_and_ref).collect();
+    // The first of each key goes into the batch; a repeat is added alone once all before it
+    // are in, so that it fails as it always has ("already in the stream"), not as a repeat
+    // within one batch.
+    let mut seen = HashSet::with_capacity(keyed.len());
+    let first: Vec<bool> = keyed
+        .iter()
+        .map(|(key, _)| seen.insert(key.as_str()))
+        .collect();
+    let batch: Vec<(&str, NetnsRef<'_>)> = keyed
+        .iter()
+        .zip(&first)
+        .filter(|(_, first)| **first)
+        .map(|((key, ns), _)| (key.as_str(), *ns))
+        .collect();
+    let mut results = stream.add_many(&batch, options).into_iter();
+    for ((key, ns), first) in keyed.iter().zip(first) {
+        let result = match first {
+            true => results.next().unwrap_or_else(|| {
+                Err(nsmon::Error::Internal(
+                    "add_many returned too few results".into(),
+                ))
+            }),
+            false => stream.add(key, *ns, options),
         };
-        stream.add(&key, ns, options).map_err(|e| {
-            // The failure's kind (and so the exit status) stays; the message names the target.
-            match Failure::from(e) {
-                Failure::Usage(m) => Failure::Usage(format!("{key}: {m}")),
-                Failure::Message(m) => Failure::Message(format!("{key}: {m}")),
-                other => other,
-            }
+        result.map_err(|e| match Failure::from(e) {
+            Failure::Usage(m) => Failure::Usage(format!("{key}: {m}")),
+            Failure::Message(m) => Failure::Message(format!("{key}: {m}")),
+            other => other,
         })?;
     }
-    Ok(stream)
+    Ok(())
+}
+
+/// The stream key of a target named on the command line, and the namespace it stands for.
+fn key_and_ref(target: &Target) -> (String, NetnsRef<'_>) {
+    match target {
+        Target::Name(name) => (name.clone(), NetnsRef::Name(name)),
+        Target::Path(path) => (path.display().to_string(), NetnsRef::Path(path)),
+        Target::Pid(pid) => (format!("pid:{pid}"), NetnsRef::Pid(*pid)),
+    }
 }
 
 /// The loop of `nsmon events`, with `--follow` the watcher's too.

@@ -15,7 +15,8 @@ pub struct Object(String);
 
 impl Object {
     pub fn new(source: &str, event: &str) -> Self {
-        let mut object = Object(String::with_capacity(96));
+        // Room for a route or link line (about 170 bytes) without growing.
+        let mut object = Object(String::with_capacity(256));
         object.0.push('{');
         object.field("source", source).field("event", event)
     }
@@ -146,22 +147,32 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// `s` as a JSON string: the runs that need no escape copied whole (every byte that does is
+/// ASCII, so each run ends on a character boundary).
 fn push_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        match escaped {
+            "" => {
                 // Infallible: writing to a String.
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                let _ = write!(out, "\\u{b:04x}");
             }
-            c => out.push(c),
+            escaped => out.push_str(escaped),
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 

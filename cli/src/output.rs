@@ -1,7 +1,8 @@
-//! Standard output and every wait of the streaming subcommands, through mio: a line is written
-//! only as stdout can take it, while the termination signals are watched too, so that a stalled
-//! reader of the pipe never keeps nsmon from ending on SIGINT or SIGTERM; a reader that has gone
-//! away ends nsmon at once, with status 0, even while it waits for events.
+//! Standard output and every wait of the streaming subcommands, through mio: the lines of one
+//! drain are gathered and written together before the next wait (or once [`BUFFER`] is full),
+//! each chunk only as stdout can take it, while the termination signals are watched too, so
+//! that a stalled reader of the pipe never keeps nsmon from ending on SIGINT or SIGTERM; a
+//! reader that has gone away ends nsmon at once, with status 0, even while it waits for events.
 //!
 //! Two polls, so that neither takes the other's readiness (mio registers edge-triggered: an
 //! edge taken by the wrong wait would not come again): `ready` holds the sources (the handles),
@@ -27,6 +28,8 @@ const SOURCE: Token = Token(2);
 
 /// What a pipe takes without blocking once epoll says it is writable (one buffer page).
 const CHUNK: usize = 4096;
+/// What the lines of one drain may fill before they are written without waiting for its end.
+const BUFFER: usize = 64 * 1024;
 
 /// Stdout and the waits around it.
 pub struct Output {
@@ -44,6 +47,8 @@ pub struct Output {
     /// Whether stdout is in the polls: epoll refuses a regular file or `/dev/null` (EPERM),
     /// which poll(2) would call always writable and never hung up, as this does.
     pollable: bool,
+    /// Lines not written yet: those of the drain under way, written before the next wait.
+    pending: Vec<u8>,
 }
 
 impl Output {
@@ -86,6 +91,7 @@ impl Output {
             _signals: signals,
             stdout,
             pollable,
+            pending: Vec::with_capacity(BUFFER),
         })
     }
 
@@ -97,37 +103,61 @@ impl Output {
             .map_err(polling)
     }
 
-    /// Blocks until a source may have something (wake-ups can be spurious: the loops drain
-    /// every source until it has nothing, as an edge-triggered wait needs). `Err` on a
-    /// termination signal or when stdout's reader has gone away.
+    /// Writes the lines pending, then blocks until a source may have something (wake-ups can
+    /// be spurious: the loops drain every source until it has nothing, as an edge-triggered
+    /// wait needs). `Err` on a termination signal or when stdout's reader has gone away.
     pub fn wait(&mut self) -> Result<(), Failure> {
+        self.flush()?;
         until(&mut self.ready, &mut self.events, false)
     }
 
     /// Says that the watch is in place: what a caller waits for before it makes changes.
     pub fn ready(&mut self) -> Result<(), Failure> {
-        self.line(&Object::new("nsmon", "ready").line())
+        self.line(&Object::new("nsmon", "ready").line())?;
+        self.flush()
     }
 
-    /// Writes `line` whole, waiting for stdout (and the signals) in between.
+    /// Adds `line` to the lines of this drain: written at the next wait, or now if they fill
+    /// [`BUFFER`].
     pub fn line(&mut self, line: &str) -> Result<(), Failure> {
-        let mut rest = line.as_bytes();
-        while !rest.is_empty() {
-            self.until_room()?;
-            let take = rest.len().min(CHUNK);
+        self.pending.extend_from_slice(line.as_bytes());
+        match self.pending.len() >= BUFFER {
+            true => self.flush(),
+            false => Ok(()),
+        }
+    }
+
+    /// Writes every pending line: in chunks that stdout can take, waiting for room (and the
+    /// signals) before each, or in one `write` to what epoll cannot wait on (always writable).
+    /// On `Err` the command ends: what was not written is dropped.
+    fn flush(&mut self) -> Result<(), Failure> {
+        let mut done = 0;
+        let result = loop {
+            if done == self.pending.len() {
+                break Ok(());
+            }
+            if let Err(end) = self.until_room() {
+                break Err(end);
+            }
+            let rest = &self.pending[done..];
+            let take = match self.pollable {
+                true => rest.len().min(CHUNK),
+                false => rest.len(),
+            };
             match (&self.stdout).write(&rest[..take]) {
-                Ok(0) => return Err(Failure::from(io::Error::from(io::ErrorKind::WriteZero))),
-                Ok(n) => rest = &rest[n..],
+                Ok(0) => break Err(Failure::from(io::Error::from(io::ErrorKind::WriteZero))),
+                Ok(n) => done += n,
                 // WouldBlock: another process made the shared file description non-blocking.
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
                     ) => {}
-                Err(e) => return Err(Failure::from(e)),
+                Err(e) => break Err(Failure::from(e)),
             }
-        }
-        Ok(())
+        };
+        self.pending.clear();
+        result
     }
 
     /// Blocks until stdout can take a chunk without blocking.
@@ -147,6 +177,14 @@ impl Output {
             .reregister(&mut SourceFd(&out), STDOUT, Interest::WRITABLE)
             .map_err(polling)?;
         until(&mut self.room, &mut self.events, true)
+    }
+}
+
+impl Drop for Output {
+    /// Writes the lines of a drain that ended by an error (a source that failed), so that they
+    /// come out, before the error's message on stderr.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 

@@ -125,8 +125,10 @@ nsmon events
   --groups LIST  only these kinds (default all)
   --dump         first report what exists, then synced
 
-Output is written line by line, as fast as its reader takes it; SIGINT and
-SIGTERM end nsmon at once in every state, a stalled reader included.
+Output is written as whole lines, all those ready together, before nsmon waits
+again (a reader sees each line as soon as nothing more is ready), as fast as its
+reader takes it; SIGINT and SIGTERM end nsmon at once in every state, a stalled
+reader included.
 Exit status: 0 on SIGINT or SIGTERM, and when the reader of the output goes away
 (quietly, at once, even with no event to write); 2 for an invalid argument,
 whether parsing or its use finds it (a bad name, a path that is not a network

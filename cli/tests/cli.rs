@@ -530,6 +530,45 @@ fn events_bad_input_gets_a_message_and_a_non_zero_exit() {
     }
 }
 
+/// The targets are added in one batch, yet a failure reads as when each was added in turn:
+/// the first failing one in command-line order names itself, and a target named twice is
+/// "already in the stream" (not a repeat within the batch).
+#[test]
+fn events_reports_the_first_failing_target_as_if_added_one_by_one() {
+    require_root!();
+    let ns = Netns::add("twice");
+    let name = ns.name.as_str();
+    let usage = "\nTry 'nsmon --help' for more information.\n";
+    let missing = "nsmon-t-no-such-name";
+    for (args, code, stderr) in [
+        (
+            vec!["events", "--ns", name, "--ns", name],
+            2,
+            format!(
+                "nsmon: {name}: invalid argument: key \"{name}\" is already in the stream{usage}"
+            ),
+        ),
+        (
+            vec!["events", "--ns", name, "--ns", missing, "--ns", "a/b"],
+            1,
+            format!(
+                "nsmon: {missing}: namespace \"{missing}\": no such named namespace in \
+                 /var/run/netns: No such file or directory (os error 2)\n"
+            ),
+        ),
+        (
+            vec!["events", "--ns", "a/b", "--ns", missing],
+            2,
+            format!("nsmon: a/b: invalid namespace name \"a/b\": it contains '/'{usage}"),
+        ),
+    ] {
+        let (got, out, err) = nsmon(&args);
+        assert_eq!(got, Some(code), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err, stderr, "{args:?}");
+    }
+}
+
 /// `nsmon ARGS | head -1` in a real shell: once `head` has its line and exits, nsmon's next
 /// write fails (EPIPE: Rust ignores SIGPIPE) and it must exit 0, silently. `poke` makes
 /// something happen for nsmon to report, until the pipeline is over.
