@@ -380,11 +380,15 @@ func newStream(create func(**C.nsmon_stream) C.int) (*Stream, error) {
 	var err error
 	ptr := s.ptr // not s: see NewWatcher
 	conv := &converter{keys: map[string]string{}}
-	s.events, err = newEvents(int(C.nsmon_stream_fd(ptr)), streamTake(ptr, conv), func() { C.nsmon_stream_free(ptr) })
+	take, batch, release := streamReaders(ptr, conv)
+	s.events, err = newEvents(int(C.nsmon_stream_fd(ptr)), take, func() {
+		C.nsmon_stream_free(ptr)
+		release()
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.events.batch = streamBatch(ptr, conv)
+	s.events.batch = batch
 	s.conv = conv
 	runtime.SetFinalizer(s, func(s *Stream) { s.Close() })
 	return s, nil
@@ -573,34 +577,37 @@ func (s *Stream) Len() (n int, err error) {
 	return n, err
 }
 
-func streamTake(ptr *C.nsmon_stream, conv *converter) func(*StreamEvent) (bool, error) {
-	return func(ev *StreamEvent) (bool, error) {
-		var c C.nsmon_stream_event
-		rc, err := call("stream next", func() C.int { return C.nsmon_stream_next(ptr, &c) })
-		if rc != 1 {
-			return false, err
-		}
-		*ev = conv.fromC(&c)
-		return true, nil
-	}
-}
-
 // batchSize is how many events one batch call takes at most.
 const batchSize = 64
 
-// streamBatch takes what is ready with one call of nsmon_stream_next_batch into a buffer of C
-// events kept in Go memory (it holds C pointers only, as cgo allows), then copies each out.
-func streamBatch(ptr *C.nsmon_stream, conv *converter) func([]StreamEvent) ([]StreamEvent, error) {
-	buf := make([]C.nsmon_stream_event, batchSize)
-	return func(dst []StreamEvent) ([]StreamEvent, error) {
+// streamReaders are the stream's take (one event) and batch (what is ready), both into one
+// buffer of C events, then copied out (both run under the stream's lock). The buffer is C
+// memory, freed with the stream by the returned release: Go memory passed to C is checked for
+// Go pointers whole at every call, which for this buffer cost more than the events it brought.
+func streamReaders(ptr *C.nsmon_stream, conv *converter) (
+	func(*StreamEvent) (bool, error), func([]StreamEvent) ([]StreamEvent, error), func(),
+) {
+	size := C.size_t(unsafe.Sizeof(C.nsmon_stream_event{})) * batchSize
+	mem := (*C.nsmon_stream_event)(C.malloc(size))
+	buf := unsafe.Slice(mem, batchSize)
+	take := func(ev *StreamEvent) (bool, error) {
+		rc, err := call("stream next", func() C.int { return C.nsmon_stream_next(ptr, mem) })
+		if rc != 1 {
+			return false, err
+		}
+		*ev = conv.fromC(mem)
+		return true, nil
+	}
+	batch := func(dst []StreamEvent) ([]StreamEvent, error) {
 		n, err := call("stream next", func() C.int {
-			return C.nsmon_stream_next_batch(ptr, &buf[0], C.size_t(len(buf)))
+			return C.nsmon_stream_next_batch(ptr, mem, batchSize)
 		})
 		for i := 0; i < n; i++ {
 			dst = append(dst, conv.fromC(&buf[i]))
 		}
 		return dst, err
 	}
+	return take, batch, func() { C.free(unsafe.Pointer(mem)) }
 }
 
 // KeepRaw says whether message events carry their bytes as the kernel sent them (Raw). Off by
