@@ -136,6 +136,65 @@ type poller struct {
 	closed bool
 	file   *os.File
 	raw    syscall.RawConn
+	// reading counts the Reads waiting now; watch is the watchdog kept for the context the
+	// last lone Read waited with (see watchdog).
+	reading int
+	watch   *watchdog
+}
+
+// watchdog ends the waits of the Reads with ctx when it is done, by setting a deadline in the
+// past. A caller reading in a loop with one context gets one watchdog for the whole loop,
+// rather than a goroutine started and stopped for every wait: that cost a third of an event's
+// time from Go when each wake-up brings one event.
+type watchdog struct {
+	ctx  context.Context
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (p *poller) startWatchdog(ctx context.Context) *watchdog {
+	w := &watchdog{ctx: ctx, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		select {
+		case <-ctx.Done():
+			p.file.SetReadDeadline(time.Unix(1, 0))
+		case <-w.stop:
+		}
+	}()
+	return w
+}
+
+// end stops the watchdog and waits until it has, so that it cannot cut a later wait short.
+func (w *watchdog) end() {
+	close(w.stop)
+	<-w.done
+}
+
+// guard makes sure a watchdog watches ctx for a wait that starts now; the returned function
+// ends what guard started for this wait alone. A lone Read keeps one watchdog per context
+// across calls; a Read beside another one gets a watchdog of its own, ended when it returns.
+func (p *poller) guard(ctx context.Context) func() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reading++
+	if p.reading > 1 {
+		w := p.startWatchdog(ctx)
+		return func() { w.end(); p.doneReading() }
+	}
+	if p.watch == nil || p.watch.ctx != ctx {
+		if p.watch != nil {
+			p.watch.end()
+		}
+		p.watch = p.startWatchdog(ctx)
+	}
+	return p.doneReading
+}
+
+func (p *poller) doneReading() {
+	p.mu.Lock()
+	p.reading--
+	p.mu.Unlock()
 }
 
 func newPoller(fd int) (*poller, error) {
@@ -176,6 +235,10 @@ func (p *poller) close(free func()) {
 		return
 	}
 	p.closed = true
+	if p.watch != nil {
+		p.watch.end()
+		p.watch = nil
+	}
 	p.file.Close()
 	free()
 }
@@ -196,24 +259,16 @@ func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
 	}); err != nil || got {
 		return err
 	}
+	if ctx.Done() != nil {
+		defer p.guard(ctx)()
+	}
 	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
 		return ErrClosed
 	}
-	if done := ctx.Done(); done != nil {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-done:
-				p.file.SetReadDeadline(time.Unix(1, 0))
-			case <-stop:
-			}
-		}()
-		// The watchdog has ended before read returns, so it cannot cut a later Read short.
-		defer wg.Wait()
-		defer close(stop)
+	// A watchdog that fired before the deadline was cleared has been undone by it: the
+	// context is looked at again, after.
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	var inner error
 	err := p.raw.Read(func(uintptr) bool {

@@ -766,3 +766,70 @@ func TestStreamReadBatchesAndNextHandsOutTheRest(t *testing.T) {
 		}
 	}
 }
+
+// One context across many waits keeps one watchdog: cancelling it still ends a blocked Read,
+// and a later Read with another context is not cut short by the first one's watchdog.
+func TestStreamReadsWithOneContextThenAnother(t *testing.T) {
+	requireRoot(t)
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns := newNetns(t, "ctx")
+	if err := s.Add("c", Named(ns), StreamOptions{Groups: GroupIPv4Route}); err != nil {
+		t.Fatal(err)
+	}
+	ipn(t, ns, "link set lo up")
+	// ip from another goroutine, while Read waits (t.Errorf, not t.Fatal, off the test's own).
+	later := func(delay time.Duration, args string) {
+		go func() {
+			time.Sleep(delay)
+			cmd := exec.Command("ip", append([]string{"-n", ns}, strings.Fields(args)...)...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("ip %s: %v: %s", args, err, out)
+			}
+		}()
+	}
+	first, cancel := context.WithCancel(context.Background())
+	for i := 1; i <= 5; i++ {
+		later(10*time.Millisecond, fmt.Sprintf("route add 198.51.100.%d/32 dev lo", i))
+		for {
+			ev, err := s.Read(first)
+			if err != nil {
+				t.Fatalf("Read %d: %v", i, err)
+			}
+			if ev.Kind == NewRoute && ev.Route.DstLen == 32 && ev.Route.Dst.To4()[3] == byte(i) {
+				break
+			}
+		}
+	}
+	done := make(chan error)
+	go func() {
+		_, err := s.Read(first)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Read after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling the context did not end a blocked Read")
+	}
+	// A new context: the cancelled one's watchdog has fired; it must not end this wait.
+	second, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	later(100*time.Millisecond, "route add 198.51.100.9/32 dev lo")
+	for {
+		ev, err := s.Read(second)
+		if err != nil {
+			t.Fatalf("Read with a new context: %v", err)
+		}
+		if ev.Kind == NewRoute && ev.Route.DstLen == 32 && ev.Route.Dst.To4()[3] == 9 {
+			break
+		}
+	}
+}
