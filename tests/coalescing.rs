@@ -65,6 +65,13 @@ fn add_routes(ns: &str, octets: std::ops::Range<u8>) {
 #[test]
 fn a_window_holds_events_back_then_one_wake_up_delivers_them_all() {
     require_root!();
+    assert!(
+        matches!(
+            Stream::with_coalescing(Duration::ZERO),
+            Err(nsmon::Error::InvalidArgument(_))
+        ),
+        "a zero window is refused"
+    );
     let ns = Netns::add("coalesce");
     run("ip", &["-n", &ns.name, "link", "set", "lo", "up"]);
     let mut stream = Stream::with_coalescing(WINDOW).unwrap();

@@ -985,3 +985,36 @@ fn next_batch_takes_up_to_its_limit_in_order_and_loses_nothing() {
     assert_eq!(stream.next_batch(&mut out, 0).unwrap(), 0);
     ns.delete();
 }
+
+#[test]
+fn messages_queued_before_a_remove_are_still_delivered_with_their_key() {
+    require_root!();
+    let ns = Netns::add("rmqueued");
+    ip_n(&ns.name, "link set lo up");
+    // A dump's reply datagram holds many messages: taking one leaves the others queued.
+    let lines: Vec<String> = (1..=40)
+        .map(|i| format!("route add 198.51.100.{i}/32 dev lo"))
+        .collect();
+    ip_batch_in(&ns.name, &lines);
+    let mut stream = Stream::new().unwrap();
+    let options = StreamOptions::new().groups(Groups::IPV4_ROUTE).dump(true);
+    stream
+        .add("gone", NetnsRef::Name(&ns.name), options)
+        .unwrap();
+    stream.wait(Some(T)).unwrap();
+    let first = stream.next().unwrap().expect("a dumped route");
+    assert!(matches!(&first, StreamEvent::Message { key, .. } if &**key == "gone"));
+    assert!(stream.remove("gone"));
+    let rest = collect_for(&mut stream, std::time::Duration::from_millis(200));
+    let keyed = rest
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::Message { key, .. } if &**key == "gone"))
+        .count();
+    assert!(keyed > 0, "the queued messages went with the key: {rest:?}");
+    assert!(
+        rest.iter()
+            .all(|e| matches!(e, StreamEvent::Message { .. })),
+        "{rest:?}"
+    );
+    ns.delete();
+}

@@ -81,14 +81,7 @@ impl<'a> Iterator for Messages<'a> {
                 format!("message length {len} exceeds the {} bytes left", buf.len()),
             );
         }
-        let message = Message {
-            kind: header.kind,
-            flags: header.flags,
-            seq: header.seq,
-            port: header.port,
-            payload: &buf[NlMsgHdr::LEN..len],
-            bytes: &buf[..len],
-        };
+        let message = framed(&buf[..len], &header);
         self.rest = &buf[align4(len).min(buf.len())..];
         Some(Ok(message))
     }
@@ -102,14 +95,19 @@ pub(crate) fn whole(bytes: &[u8]) -> Option<Message<'_>> {
     let len = header.len as usize;
     (NlMsgHdr::LEN..=bytes.len())
         .contains(&len)
-        .then(|| Message {
-            kind: header.kind,
-            flags: header.flags,
-            seq: header.seq,
-            port: header.port,
-            payload: &bytes[NlMsgHdr::LEN..len],
-            bytes: &bytes[..len],
-        })
+        .then(|| framed(&bytes[..len], &header))
+}
+
+/// The message that `bytes` (exactly its length, checked) is, with its header read.
+fn framed<'a>(bytes: &'a [u8], header: &NlMsgHdr) -> Message<'a> {
+    Message {
+        kind: header.kind,
+        flags: header.flags,
+        seq: header.seq,
+        port: header.port,
+        payload: &bytes[NlMsgHdr::LEN..],
+        bytes,
+    }
 }
 
 /// Walks attributes (`struct nlattr` + value, 4-byte aligned).
@@ -278,6 +276,37 @@ mod tests {
         push_padded(&mut out, body);
         finish(&mut out, start);
         out
+    }
+
+    #[test]
+    fn a_whole_message_is_read_again_as_the_walk_read_it_and_a_bad_one_is_not() {
+        let bytes = message(RTM_NEWLINK, 2, 7, &[1, 2, 3, 4]);
+        let walked = messages(&bytes).next().unwrap().unwrap();
+        let again = whole(&bytes).unwrap();
+        assert_eq!(
+            (
+                again.kind,
+                again.flags,
+                again.seq,
+                again.payload,
+                again.bytes
+            ),
+            (
+                walked.kind,
+                walked.flags,
+                walked.seq,
+                walked.payload,
+                walked.bytes
+            )
+        );
+        assert!(
+            whole(&bytes[..bytes.len() - 1]).is_none(),
+            "longer than its bytes"
+        );
+        let mut short = bytes.clone();
+        short[0] = 8; // a length under the header's
+        assert!(whole(&short).is_none());
+        assert!(whole(&bytes[..10]).is_none());
     }
 
     #[test]

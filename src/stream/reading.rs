@@ -100,12 +100,10 @@ impl StreamState {
     /// queued are still delivered, with the key they had.
     pub(super) fn own_queued(&self, token: Token, queue: &mut VecDeque<Item>) {
         for item in queue.iter_mut() {
-            if matches!(item, Item::Message(span) if span.token == token) {
-                let message = std::mem::replace(
-                    item,
-                    Item::Owned(Box::new(StreamEvent::Synced { key: "".into() })),
-                );
-                *item = Item::Owned(Box::new(self.owned(message)));
+            if let Item::Message(span) = *item {
+                if span.token == token {
+                    *item = Item::Owned(Box::new(self.owned(Item::Message(span))));
+                }
             }
         }
     }

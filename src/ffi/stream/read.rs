@@ -132,9 +132,11 @@ pub(super) unsafe fn dispatch(
         let callback = callback.ok_or(Failure::Null("callback"))?;
         handle.cell().enter(|c| {
             c.items.clear();
-            let scratch = c.scratches.first_mut();
-            let mut own = Scratch::default();
-            let scratch = scratch.unwrap_or(&mut own);
+            // One scratch serves every callback (each event is valid during its own only).
+            if c.scratches.is_empty() {
+                c.scratches.push(Scratch::default());
+            }
+            let scratch = &mut c.scratches[0];
             let delivered = c.stream.dispatch_items(|state, item| {
                 let mut event = std::mem::MaybeUninit::<nsmon_stream_event>::uninit();
                 // SAFETY: `event` is writable for one event; `fill` initialises it whole.
