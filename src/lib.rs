@@ -44,7 +44,10 @@ pub use inventory::{Inventory, InventoryEvent, InventoryOptions, NetnsInfo};
 pub use name::{validate_name, Name, NAME_MAX};
 pub use netns::{NetnsId, NetnsRef, DEFAULT_NETNS_DIR};
 pub use nsid::{NsidEvent, NsidOptions, NsidRequest, NsidSubscriber};
-pub use stream::{Groups, Stream, StreamEvent, StreamOptions, DEFAULT_RECEIVE_BUFFER};
+pub use stream::{
+    EventBatch, Groups, MessageRef, Stream, StreamEvent, StreamEventRef, StreamOptions,
+    DEFAULT_RECEIVE_BUFFER,
+};
 pub use watcher::{
     RuntimeFolder, WatchEvent, WatchedDir, WatchedNetns, Watcher, WatcherOptions, RUNTIME_FOLDERS,
 };

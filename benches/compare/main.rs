@@ -36,7 +36,7 @@ static ALLOC: heap::Counting = heap::Counting;
 
 use consumers::{counter, open_time_us, writers, Outcome};
 use load::{Churn, Fleet, EVENTS_PER_NS};
-use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamEventRef, StreamOptions};
 
 /// One row: what is measured, nsmon's figure, the peer's, and their ratio.
 struct Row(String, String, String, String);
@@ -237,7 +237,7 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
     let library_batch = count_with(&tools.c, "batch", churn, names);
     let rust = {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["consume", "batch", &total.to_string()])
+        cmd.args(["consume", "batch_ref", &total.to_string()])
             .args(names);
         counter(cmd, churn, names)
     };
@@ -288,7 +288,7 @@ fn fleet(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path,
     );
     table.add(
         &format!(
-            "CPU per event: library from Rust (next_batch; received {}) | bare C (<= 1.10x)",
+            "CPU per event: library from Rust (next_batch_ref; received {}) | bare C (<= 1.10x)",
             received(&rust, total)
         ),
         us(rust.cpu_per_event()),
@@ -342,6 +342,8 @@ fn single(table: &mut Table, tools: &Tools, churn: &Churn, dir: &std::path::Path
         ("Rust, next", rust("next")),
         ("Rust, dispatch", rust("dispatch")),
         ("Rust, next_batch", rust("batch")),
+        ("Rust, next_batch_ref", rust("batch_ref")),
+        ("Rust, dispatch_ref", rust("dispatch_ref")),
         ("Go, Next", count_with(&tools.go, "next", churn, names)),
         (
             "Go, Dispatch",
@@ -668,8 +670,10 @@ fn watcher_latency(table: &mut Table, tools: &Tools, count: usize) {
     );
 }
 
-/// The Rust consumer (`compare consume next|dispatch EXPECTED NAME...`), run as its own process
-/// like the C and Go ones: prints "ready", then "COUNT OVERRUNS CPU_US".
+/// The Rust consumer (`compare consume next|dispatch|batch|batch_ref|dispatch_ref EXPECTED
+/// NAME...`), run as its own process like the C and Go ones: prints "ready", then "COUNT
+/// OVERRUNS CPU_US". The borrowing modes count route messages by their header's type, as the
+/// bare reader does, and type nothing.
 fn consume(args: &[String]) {
     let dispatch = args[0] == "dispatch";
     let batch_mode = args[0] == "batch";
@@ -692,6 +696,17 @@ fn consume(args: &[String]) {
         }
         true
     };
+    let take_ref = |event: StreamEventRef<'_>| {
+        match event {
+            // RTM_NEWROUTE, RTM_DELROUTE
+            StreamEventRef::Message(m) if matches!(m.message_type(), 24 | 25) => {
+                count.set(count.get() + 1)
+            }
+            StreamEventRef::Other(StreamEvent::Overrun { .. }) => overruns.set(overruns.get() + 1),
+            _ => {}
+        }
+        true
+    };
     let mut idle = Duration::from_secs(60);
     loop {
         if !stream.wait(Some(idle)).unwrap() {
@@ -700,6 +715,18 @@ fn consume(args: &[String]) {
         idle = Duration::from_secs(3);
         if dispatch {
             stream.dispatch(take).unwrap();
+        } else if args[0] == "dispatch_ref" {
+            stream.dispatch_ref(take_ref).unwrap();
+        } else if args[0] == "batch_ref" {
+            loop {
+                let batch = stream.next_batch_ref(64).unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                batch.iter().for_each(|e| {
+                    take_ref(e);
+                });
+            }
         } else if batch_mode {
             let mut events = Vec::with_capacity(64);
             while stream.next_batch(&mut events, 64).unwrap() > 0 {

@@ -31,12 +31,14 @@
 //!   A caller that clears what it knows of a namespace at `Overrun` and applies the messages
 //!   that follow in order knows the namespace's state exactly at the next `Synced`.
 
+mod borrowed;
 mod dump;
 mod groups;
 mod options;
 mod reading;
 mod target;
-pub(crate) use reading::{typed, Item, ItemView};
+pub use borrowed::{EventBatch, MessageRef, StreamEventRef};
+pub(crate) use reading::{typed, Item};
 use reading::{Read, Room, Span, ARENA};
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -121,6 +123,20 @@ pub enum StreamEvent {
         /// What failed.
         error: Arc<Error>,
     },
+}
+
+impl StreamEvent {
+    /// The namespace's key, as every event carries one.
+    pub fn key(&self) -> &str {
+        match self {
+            StreamEvent::Message { key, .. }
+            | StreamEvent::Unparsed { key, .. }
+            | StreamEvent::Synced { key }
+            | StreamEvent::SyncFailed { key, .. }
+            | StreamEvent::Overrun { key, .. }
+            | StreamEvent::Error { key, .. } => key,
+        }
+    }
 }
 
 /// Tokens are small distinct counters: they hash to themselves (SipHash showed in profiles of
@@ -298,6 +314,8 @@ impl Pump for StreamState {
 #[derive(Debug)]
 pub struct Stream {
     core: Core<StreamState>,
+    /// What the last `next_ref` or `next_batch_ref` took: the events they lent out.
+    taken: Vec<Item>,
 }
 
 impl Stream {
@@ -340,7 +358,10 @@ impl Stream {
                 all_nsid_targets: 0,
             })
         })?;
-        Ok(Stream { core })
+        Ok(Stream {
+            core,
+            taken: Vec::new(),
+        })
     }
 
     /// Starts monitoring `target` under `key`. The socket is subscribed when this returns;

@@ -1,10 +1,12 @@
 //! How the caller takes events: datagrams are read into an arena, each message queued as its
 //! place there ([`Item`]) and typed only when it is taken, so that nothing is copied per event
 //! for a reader that does not ask for a copy (the C ABI fills its event straight from the
-//! arena); the stream's `next`, `dispatch`, `next_batch` and `wait`.
+//! arena, [`borrowed`] events point into it); the stream's `next`, `dispatch`, `next_batch`,
+//! their borrowing forms and `wait`.
 
 // The stream's own names (its state, events, targets) and what it imports.
 use super::*;
+use borrowed::{EventBatch, StreamEventRef};
 
 /// The arena datagrams are read into: room for one datagram of the largest size nsmon reads
 /// ([`EVENT_BUFFER`]) at any offset up to as much again. Pages are touched only as datagrams
@@ -14,6 +16,7 @@ pub(super) const ARENA: usize = 2 * EVENT_BUFFER;
 /// What the stream's core queues: a message still in the arena, typed only when it is taken,
 /// or an event made whole when it happened (dump ends, overruns, failures, a datagram that
 /// could not be split). A message is a few words, not a copy of its bytes.
+#[derive(Debug)]
 pub(crate) enum Item {
     /// A message in the arena.
     Message(Span),
@@ -23,7 +26,7 @@ pub(crate) enum Item {
 
 /// Where a queued message is: `at..at + len` of the arena, read from `token`'s socket (with
 /// the source's `nsid`, from an all-nsid target).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Span {
     pub(super) at: u32,
     pub(super) len: u32,
@@ -48,51 +51,20 @@ impl StreamState {
     /// The key the message at `span` carries: its target's (from an all-nsid target, the key
     /// the caller added the source namespace under, if it did). `None` only for a target gone,
     /// which [`own_queued`](Self::own_queued) makes sure no queued message refers to.
-    fn key_of(&self, span: &Span) -> Option<&Arc<str>> {
+    pub(super) fn key_of(&self, span: &Span) -> Option<&Arc<str>> {
         Some(self.targets.get(&span.token)?.key_for(span.nsid))
-    }
-
-    /// What `item` holds, borrowed from the stream: a message's key and bytes, or an event
-    /// that is whole.
-    pub(crate) fn view<'a>(&'a self, item: &'a Item) -> ItemView<'a> {
-        match item {
-            Item::Owned(event) => ItemView::Whole(event),
-            Item::Message(span) => ItemView::Message {
-                key: self.key_of(span).map_or("", |k| k),
-                nsid: span.nsid,
-                raw: self.bytes_at(*span),
-            },
-        }
     }
 
     /// The event `item` stands for, whole: its message typed, its bytes and key copied.
     fn owned(&self, item: Item) -> StreamEvent {
         match item {
             Item::Owned(event) => *event,
-            Item::Message(span) => {
-                let key = self.key_of(&span).cloned().unwrap_or_else(|| "".into());
-                let raw = self.bytes_at(span);
-                let nsid = span.nsid;
-                match typed(raw) {
-                    Ok(message) => StreamEvent::Message {
-                        key,
-                        nsid,
-                        message,
-                        raw: raw.into(),
-                    },
-                    Err(reason) => StreamEvent::Unparsed {
-                        key,
-                        nsid,
-                        reason,
-                        raw: raw.into(),
-                    },
-                }
-            }
+            message => self.view(&message).to_owned(),
         }
     }
 
     /// The bytes of the message at `span`.
-    fn bytes_at(&self, span: Span) -> &[u8] {
+    pub(super) fn bytes_at(&self, span: Span) -> &[u8] {
         &self.arena[span.at as usize..(span.at + span.len) as usize]
     }
 
@@ -121,18 +93,6 @@ pub(crate) fn typed(raw: &[u8]) -> std::result::Result<Rtnl, String> {
         Ok(None) => Err(format!("message type {} is not one nsmon types", msg.kind)),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// An [`Item`] as the stream reads it, borrowing the stream until the caller's next call.
-pub(crate) enum ItemView<'a> {
-    /// A message, to be typed with [`typed`] (an unparsed event if it cannot be).
-    Message {
-        key: &'a str,
-        nsid: Option<i32>,
-        raw: &'a [u8],
-    },
-    /// An event that was whole already.
-    Whole(&'a StreamEvent),
 }
 
 /// Where a pump of one target may put what it reads: the arena's offset it reads at, and the
@@ -180,6 +140,38 @@ impl Stream {
         Ok(taken)
     }
 
+    /// [`next`](Self::next) without a copy: the event borrows the stream (its key, and a
+    /// message's bytes where they were read; [`MessageRef::typed`] parses them when asked),
+    /// until the stream's next call. Nothing is allocated or copied per event.
+    pub fn next_ref(&mut self) -> Result<Option<StreamEventRef<'_>>> {
+        let Some(item) = self.next_item()? else {
+            return Ok(None);
+        };
+        self.taken.push(item);
+        Ok(self.taken.last().map(|item| self.core.pump.view(item)))
+    }
+
+    /// [`next_batch`](Self::next_batch) without a copy: up to `max` events that are ready now,
+    /// borrowed from the stream until its next call (as [`next_ref`](Self::next_ref)'s). An
+    /// empty batch: none now, and the fd is not readable until something happens.
+    pub fn next_batch_ref(&mut self, max: usize) -> Result<EventBatch<'_>> {
+        let mut taken = std::mem::take(&mut self.taken);
+        taken.clear(); // the previous call's, which this call ends
+        let result = self.next_items(&mut taken, max);
+        self.taken = taken;
+        result?;
+        Ok(EventBatch::new(&self.core.pump, &self.taken))
+    }
+
+    /// [`dispatch`](Self::dispatch) without a copy: each event borrowed from the stream for
+    /// the length of its callback.
+    pub fn dispatch_ref(
+        &mut self,
+        mut callback: impl FnMut(StreamEventRef<'_>) -> bool,
+    ) -> Result<usize> {
+        self.dispatch_items(|state, item| callback(state.view(&item)))
+    }
+
     /// Blocks until [`next`](Self::next) has an event (`Ok(true)`) or `timeout` passes
     /// (`Ok(false)`); `None` waits without limit. A signal that interrupts the wait is
     /// returned as an error for which [`Error::is_interrupted`](crate::Error::is_interrupted)
@@ -201,6 +193,7 @@ impl Stream {
 
     /// A caller's call begins: the arena's messages of the previous call may be overwritten.
     fn begin_call(&mut self) {
+        self.taken.clear();
         let (state, queue) = self.core.pump_and_queue();
         state.call_starts(queue);
     }

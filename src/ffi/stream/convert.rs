@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::types::*;
 use crate::ffi::handle_cell::Scratch;
 use crate::rtnl::{Change, Link, Rtnl};
-use crate::stream::{typed, ItemView};
+use crate::stream::{typed, StreamEventRef};
 use crate::{Name, StreamEvent};
 
 /// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
@@ -77,7 +77,11 @@ const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
 ///
 /// # Safety
 /// `out` is writable for one event.
-pub(super) unsafe fn fill(view: ItemView<'_>, scratch: &mut Scratch, out: *mut nsmon_stream_event) {
+pub(super) unsafe fn fill(
+    view: StreamEventRef<'_>,
+    scratch: &mut Scratch,
+    out: *mut nsmon_stream_event,
+) {
     // SAFETY: `out` is writable for one event (this function's contract); it is written
     // whole before the reference is made.
     let out = unsafe {
@@ -85,8 +89,9 @@ pub(super) unsafe fn fill(view: ItemView<'_>, scratch: &mut Scratch, out: *mut n
         &mut *out
     };
     match view {
-        ItemView::Message { key, nsid, raw } => {
-            out.nsid = nsid.unwrap_or(-1);
+        StreamEventRef::Message(m) => {
+            let (key, raw) = (m.key(), m.raw());
+            out.nsid = m.nsid().unwrap_or(-1);
             out.raw = raw.as_ptr();
             out.raw_len = raw.len();
             out.kind = match typed(raw) {
@@ -105,7 +110,7 @@ pub(super) unsafe fn fill(view: ItemView<'_>, scratch: &mut Scratch, out: *mut n
             out.key = key.as_ptr().cast();
             out.key_len = key.len();
         }
-        ItemView::Whole(event) => fill_whole(event, scratch, out),
+        StreamEventRef::Other(event) => fill_whole(event, scratch, out),
     }
 }
 
