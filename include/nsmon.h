@@ -792,7 +792,7 @@ typedef struct nsmon_tc {
  */
 typedef struct nsmon_stream_event {
   /**
-   * What happened; says which member below is filled.
+   * What happened; says which member below is filled (the others are all zero: absent).
    */
   nsmon_stream_event_kind kind;
   /**

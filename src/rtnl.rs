@@ -154,7 +154,7 @@ pub fn messages(datagram: &[u8]) -> impl Iterator<Item = Result<&[u8]>> {
 }
 
 fn protocol(m: Malformed) -> Error {
-    Error::Protocol(m.0)
+    Error::from(m)
 }
 
 /// Parses one netlink message (header included). `Ok(None)` for message types nsmon does not
@@ -189,17 +189,12 @@ pub(crate) fn parse_message(m: &message::Message<'_>) -> Result<Option<Rtnl>> {
     }))
 }
 
-/// One attribute: its type (flag bits off) and value.
-type Attr<'a> = (u16, &'a [u8]);
-
 /// The step every typed parser shares: the fixed header `H` of a `what` message (an error if
-/// the payload is shorter), and the attributes after it, their errors already the parsers'.
-/// An iterator rather than a callback per attribute: the route parser, the stream's commonest,
-/// ran half again as long through a closure.
-fn typed<'a, H: Header>(
-    p: &'a [u8],
-    what: &str,
-) -> Result<(H, impl Iterator<Item = Result<Attr<'a>>>)> {
+/// the payload is shorter), and the attributes after it (their errors become the parsers' at
+/// `?`, so that the walk's items stay small). An iterator rather than a callback per
+/// attribute: the route parser, the stream's commonest, ran half again as long through a
+/// closure.
+fn typed<'a, H: Header>(p: &'a [u8], what: &str) -> Result<(H, message::Attrs<'a>)> {
     let Some((header, rest)) = H::split(p) else {
         return Err(Error::Protocol(format!(
             "{what} message has {} bytes, its header needs {}",
@@ -207,7 +202,7 @@ fn typed<'a, H: Header>(
             H::LEN
         )));
     };
-    Ok((header, attrs(rest).map(|a| a.map_err(protocol))))
+    Ok((header, attrs(rest)))
 }
 
 /// Hands `each` the value of every attribute of type `kind` nested in `value`.

@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamOptions};
+use nsmon::{Groups, NetnsRef, Stream, StreamEvent, StreamEventRef, StreamOptions};
 
 use crate::args::{EventsArgs, Target};
 use crate::follow_named::Follower;
 use crate::output::Output;
-use crate::stream_json::to_json;
+use crate::stream_json::ref_to_json;
 use crate::sys::raise_nofile_limit;
 use crate::{follow_all, Failure};
 
@@ -115,11 +115,14 @@ fn run_loop(
         if let Some(f) = follower.as_mut() {
             f.drain(&mut stream, options, &mut out)?;
         }
-        while let Some(event) = stream.next()? {
-            if let (StreamEvent::Error { key, .. }, Some(f)) = (&event, follower.as_mut()) {
+        // Borrowed: a message is typed from the stream's buffer, not copied first.
+        while let Some(event) = stream.next_ref()? {
+            if let (StreamEventRef::Other(StreamEvent::Error { key, .. }), Some(f)) =
+                (event, follower.as_mut())
+            {
                 f.forget(key);
             }
-            out.line(&to_json(&event))?;
+            out.line(&ref_to_json(event))?;
         }
         out.wait()?;
     }

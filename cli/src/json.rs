@@ -35,6 +35,16 @@ impl Object {
         self
     }
 
+    /// A string field whose text `value` writes, for text known to need no escaping (an
+    /// address, numbers): written in place, without a `String` of its own.
+    pub fn text(mut self, key: &str, value: std::fmt::Arguments<'_>) -> Self {
+        self.key(key);
+        self.0.push('"');
+        let _ = self.0.write_fmt(value);
+        self.0.push('"');
+        self
+    }
+
     pub fn number(mut self, key: &str, value: i64) -> Self {
         self.key(key);
         // Infallible: writing to a String.

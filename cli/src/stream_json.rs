@@ -4,10 +4,23 @@
 use std::path::Path;
 
 use nsmon::rtnl::{Address, Change, Link, Neighbour, Route, Rtnl, Tc};
-use nsmon::{Name, StreamEvent};
+use nsmon::{Name, StreamEvent, StreamEventRef};
 
 use crate::follow_named::key_bytes;
 use crate::json::Object;
+
+/// The JSON line of a borrowed `event`: a message typed from the stream's buffer, without the
+/// owned event's copies.
+pub fn ref_to_json(event: StreamEventRef<'_>) -> String {
+    match event {
+        StreamEventRef::Message(m) => match m.typed() {
+            Ok(Some(message)) => message_json(m.key(), m.nsid(), &message).line(),
+            // Unparsed: the owned event has the reason, as `next` would give it.
+            _ => to_json(&m.to_owned()),
+        },
+        StreamEventRef::Other(event) => to_json(event),
+    }
+}
 
 /// The JSON line of `event`.
 pub fn to_json(event: &StreamEvent) -> String {
@@ -52,6 +65,10 @@ pub fn to_json(event: &StreamEvent) -> String {
 /// (in a folder other than the default one, or given by `--path`) also says its folder.
 pub fn stream_line(event: &str, key: &str) -> Object {
     let line = Object::new("stream", event);
+    // A plain key (a name in the default folder: the common case) is its own text.
+    if !key.starts_with('\0') && !key.contains('/') {
+        return line.field("ns", key);
+    }
     let ns = key_bytes(key);
     let line = match key.starts_with('\0') {
         true => line.name("ns", &ns),
@@ -65,12 +82,12 @@ pub fn stream_line(event: &str, key: &str) -> Object {
 }
 
 fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
-    let start = |what: &str, change: &Change| {
+    let start = |(new, del): (&str, &str), change: &Change| {
         let event = match change {
-            Change::New => format!("new_{what}"),
-            Change::Deleted => format!("del_{what}"),
+            Change::New => new,
+            Change::Deleted => del,
         };
-        let o = stream_line(&event, key);
+        let o = stream_line(event, key);
         // "nsid" only on events that have one (from an all-nsid target), not null on every line.
         match nsid {
             Some(id) => o.number("nsid", i64::from(id)),
@@ -78,13 +95,13 @@ fn message_json(key: &str, nsid: Option<i32>, message: &Rtnl) -> Object {
         }
     };
     match message {
-        Rtnl::Link(c, l) => link(start("link", c), l),
-        Rtnl::Address(c, a) => address(start("addr", c), a),
-        Rtnl::Route(c, r) => route(start("route", c), r),
-        Rtnl::Neighbour(c, x) => neighbour(start("neigh", c), x),
-        Rtnl::Qdisc(c, t) => tc(start("qdisc", c), t),
-        Rtnl::Class(c, t) => tc(start("class", c), t),
-        Rtnl::Filter(c, t) => tc(start("filter", c), t),
+        Rtnl::Link(c, l) => link(start(("new_link", "del_link"), c), l),
+        Rtnl::Address(c, a) => address(start(("new_addr", "del_addr"), c), a),
+        Rtnl::Route(c, r) => route(start(("new_route", "del_route"), c), r),
+        Rtnl::Neighbour(c, x) => neighbour(start(("new_neigh", "del_neigh"), c), x),
+        Rtnl::Qdisc(c, t) => tc(start(("new_qdisc", "del_qdisc"), c), t),
+        Rtnl::Class(c, t) => tc(start(("new_class", "del_class"), c), t),
+        Rtnl::Filter(c, t) => tc(start(("new_filter", "del_filter"), c), t),
         // Rtnl is non-exhaustive: a newer library's message gets a generic line.
         other => stream_line("unknown", key).field("debug", &format!("{other:?}")),
     }
@@ -122,16 +139,19 @@ fn address(o: Object, a: &Address) -> Object {
 }
 
 fn route(o: Object, r: &Route) -> Object {
-    let dst = match r.dst {
-        Some(d) => format!("{d}/{}", r.dst_len),
-        None if r.dst_len == 0 => "default".into(),
-        None => format!("?/{}", r.dst_len),
-    };
     let o = o
         .field("family", &family(r.family))
-        .number("table", i64::from(r.table))
-        .field("dst", &dst);
-    let o = opt_field(o, "gateway", r.gateway.map(|g| g.to_string()));
+        .number("table", i64::from(r.table));
+    // Written in place: an address's text needs no escaping.
+    let o = match r.dst {
+        Some(d) => o.text("dst", format_args!("{d}/{}", r.dst_len)),
+        None if r.dst_len == 0 => o.field("dst", "default"),
+        None => o.text("dst", format_args!("?/{}", r.dst_len)),
+    };
+    let o = match r.gateway {
+        Some(g) => o.text("gateway", format_args!("{g}")),
+        None => o,
+    };
     o.maybe_number("oif", r.oif.map(i64::from))
         .number("protocol", i64::from(r.protocol))
         .number("scope", i64::from(r.scope))
@@ -155,12 +175,12 @@ fn tc(o: Object, t: &Tc) -> Object {
     opt_name(o, "kind", t.kind.as_ref())
 }
 
-fn family(f: u8) -> String {
+fn family(f: u8) -> std::borrow::Cow<'static, str> {
     match i32::from(f) {
         libc::AF_INET => "inet".into(),
         libc::AF_INET6 => "inet6".into(),
         libc::AF_BRIDGE => "bridge".into(),
-        other => other.to_string(),
+        other => other.to_string().into(),
     }
 }
 

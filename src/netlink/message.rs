@@ -9,6 +9,13 @@ use super::layout::{Header, NlAttr, NlMsgErr, NlMsgHdr};
 #[error("malformed netlink data: {0}")]
 pub(crate) struct Malformed(pub(crate) String);
 
+/// What the parsers above report: a protocol error, with the reason.
+impl From<Malformed> for crate::Error {
+    fn from(m: Malformed) -> Self {
+        crate::Error::Protocol(m.0)
+    }
+}
+
 fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
@@ -112,53 +119,54 @@ fn framed<'a>(bytes: &'a [u8], header: &NlMsgHdr) -> Message<'a> {
 
 /// Walks attributes (`struct nlattr` + value, 4-byte aligned).
 pub(crate) struct Attrs<'a> {
+    /// What is left to walk; emptied at the first bad length, which ends the walk.
     rest: &'a [u8],
-    failed: bool,
 }
 
 /// The attributes in `buf`. Yields `(type, value)` with the flag bits masked off, an error and
 /// stop at the first bad length.
 pub(crate) fn attrs(buf: &[u8]) -> Attrs<'_> {
-    Attrs {
-        rest: buf,
-        failed: false,
-    }
+    Attrs { rest: buf }
 }
 
 impl<'a> Iterator for Attrs<'a> {
     type Item = Result<(u16, &'a [u8]), Malformed>;
 
+    // The per-attribute step of every typed message: the checks in a few comparisons, the
+    // reasons (formatted text) out of line, since a walk meets at most one.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.rest.is_empty() {
-            return None;
-        }
         let buf = self.rest;
-        let mut fail = |why: String| {
-            self.failed = true;
-            Some(Err(Malformed(why)))
-        };
         let Some(header) = NlAttr::parse(buf) else {
-            return fail(format!(
-                "{} bytes left, an attribute header needs {}",
-                buf.len(),
-                NlAttr::LEN
-            ));
+            return (!buf.is_empty()).then(|| Err(self.bad_length(None)));
         };
         let len = usize::from(header.len);
-        if len < NlAttr::LEN {
-            return fail(format!(
+        if len < NlAttr::LEN || len > buf.len() {
+            return Some(Err(self.bad_length(Some(len))));
+        }
+        self.rest = buf.get(align4(len)..).unwrap_or_default();
+        Some(Ok((header.kind & NLA_TYPE_MASK, &buf[NlAttr::LEN..len])))
+    }
+}
+
+impl Attrs<'_> {
+    /// Ends the walk at an attribute whose header does not fit (`None`) or whose length `len`
+    /// does not, and says why.
+    #[cold]
+    #[inline(never)]
+    fn bad_length(&mut self, len: Option<usize>) -> Malformed {
+        let left = std::mem::take(&mut self.rest).len();
+        Malformed(match len {
+            None => format!(
+                "{left} bytes left, an attribute header needs {}",
+                NlAttr::LEN
+            ),
+            Some(len) if len < NlAttr::LEN => format!(
                 "attribute length {len} is under its header's {}",
                 NlAttr::LEN
-            ));
-        }
-        if len > buf.len() {
-            return fail(format!(
-                "attribute length {len} exceeds the {} bytes left",
-                buf.len()
-            ));
-        }
-        self.rest = &buf[align4(len).min(buf.len())..];
-        Some(Ok((header.kind & NLA_TYPE_MASK, &buf[NlAttr::LEN..len])))
+            ),
+            Some(len) => format!("attribute length {len} exceeds the {left} bytes left"),
+        })
     }
 }
 

@@ -293,11 +293,12 @@ fn unparsed(key: &Arc<str>, nsid: Option<i32>, reason: String, raw: &[u8]) -> It
 /// after the first `queued` items refer to: up to the end of the last one, rounded up to 8 so
 /// that the next datagram starts aligned. 0 when none does: the space is read into again.
 fn kept(start: usize, out: &VecDeque<Item>, queued: usize) -> usize {
-    let end = out.iter().skip(queued).fold(start, |end, item| match item {
-        Item::Message(span) => end.max((span.at + span.len) as usize),
-        Item::Owned(_) => end,
+    // Queued in the order they lie in the datagram: the last message ends furthest.
+    let end = out.range(queued..).rev().find_map(|item| match item {
+        Item::Message(span) => Some((span.at + span.len) as usize),
+        Item::Owned(_) => None,
     });
-    (end - start).next_multiple_of(8)
+    end.map_or(0, |end| (end - start).next_multiple_of(8))
 }
 
 /// The reason given for a datagram larger than the receive buffer.

@@ -50,30 +50,53 @@ fn ip(a: Option<IpAddr>) -> nsmon_ip {
 // (`nsmon_link.alt_names` is a pointer: all-zero is NULL, with a count of 0.)
 const ZERO_LINK: nsmon_link = unsafe { std::mem::zeroed() };
 const ZERO_ADDR: nsmon_addr = unsafe { std::mem::zeroed() };
-const ZERO_ROUTE: nsmon_route = unsafe { std::mem::zeroed() };
 const ZERO_NEIGH: nsmon_neigh = unsafe { std::mem::zeroed() };
 const ZERO_TC: nsmon_tc = unsafe { std::mem::zeroed() };
 
-/// An event with every member absent: what `fill` starts from.
-const EMPTY_EVENT: nsmon_stream_event = nsmon_stream_event {
-    kind: nsmon_stream_event_kind::Synced,
-    key: std::ptr::null(),
-    key_len: 0,
-    raw: std::ptr::null(),
-    raw_len: 0,
-    nsid: -1,
-    lost: 0,
-    reason: std::ptr::null(),
-    link: ZERO_LINK,
-    addr: ZERO_ADDR,
-    route: ZERO_ROUTE,
-    neigh: ZERO_NEIGH,
-    tc: ZERO_TC,
-};
+/// The members of a C event before its typed ones, each absent until set.
+struct Head<'a> {
+    kind: nsmon_stream_event_kind,
+    key: &'a str,
+    raw: *const u8,
+    raw_len: usize,
+    nsid: i32,
+    lost: i64,
+    reason: *const c_char,
+}
 
-/// Fills `*out` from `view`. Filled in place: the struct is a few hundred bytes, and building
-/// it aside to copy it over showed as a third of the per-event copying. Text is made only for
-/// the events that have some (no allocation per message event).
+/// A head with `key` and every other member absent.
+fn head(kind: nsmon_stream_event_kind, key: &str) -> Head<'_> {
+    Head {
+        kind,
+        key,
+        raw: std::ptr::null(),
+        raw_len: 0,
+        nsid: -1,
+        lost: 0,
+        reason: std::ptr::null(),
+    }
+}
+
+/// Where an event's typed member (the one its kind names) is written: in place, through the
+/// event's pointer (built aside and moved, the largest member cost every event its copy).
+#[derive(Clone, Copy)]
+struct Members(*mut nsmon_stream_event);
+
+impl Members {
+    /// Writes `value` into the member `field` picks.
+    ///
+    /// # Safety
+    /// The event's pointer is writable for one event (as [`fill`]'s `out`).
+    unsafe fn put<T>(self, field: impl FnOnce(*mut nsmon_stream_event) -> *mut T, value: T) {
+        // SAFETY: `field` gives a member of the event, which is writable (this contract).
+        unsafe { field(self.0).write(value) }
+    }
+}
+
+/// Fills `*out` from `view`: the members every event has, the typed members zeroed (absent),
+/// and the one its kind names. Written in place, field by field: copying a whole struct over
+/// (a few hundred bytes, from a constant or built aside) cost a tenth of an event. Text is made
+/// only for the events that have some (no allocation per message event).
 ///
 /// # Safety
 /// `out` is writable for one event.
@@ -82,119 +105,170 @@ pub(super) unsafe fn fill(
     scratch: &mut Scratch,
     out: *mut nsmon_stream_event,
 ) {
-    // SAFETY: `out` is writable for one event (this function's contract); it is written
-    // whole before the reference is made.
-    let out = unsafe {
-        out.write(EMPTY_EVENT);
-        &mut *out
-    };
-    match view {
-        StreamEventRef::Message(m) => {
-            let (key, raw) = (m.key(), m.raw());
-            out.nsid = m.nsid().unwrap_or(-1);
-            out.raw = raw.as_ptr();
-            out.raw_len = raw.len();
-            out.kind = match typed(raw) {
-                // The C event points into a link's alternative names: kept until the next call.
-                Ok(link @ Rtnl::Link(..)) => {
-                    let link = scratch.message.insert(link);
-                    fill_message(out, link, &mut scratch.names)
-                }
-                Ok(message) => fill_message(out, &message, &mut scratch.names),
-                Err(why) => {
-                    scratch.text = Some(c_text(why));
-                    out.reason = scratch.text_ptr();
-                    nsmon_stream_event_kind::Unparsed
-                }
-            };
-            out.key = key.as_ptr().cast();
-            out.key_len = key.len();
+    let members = Members(out);
+    // SAFETY: `out` is writable for one event (this function's contract), as the functions
+    // below need; the typed members, from `link` to the end, are plain data for which all
+    // zero is "absent" (and NULL for `link.alt_names`).
+    unsafe {
+        let typed_at = std::mem::offset_of!(nsmon_stream_event, link);
+        out.cast::<u8>()
+            .add(typed_at)
+            .write_bytes(0, std::mem::size_of::<nsmon_stream_event>() - typed_at);
+        let head = match view {
+            StreamEventRef::Message(m) => {
+                message_head(m.key(), m.nsid(), m.raw(), scratch, members)
+            }
+            StreamEventRef::Other(event) => whole_head(event, scratch, members),
+        };
+        write_head(out, head);
+    }
+}
+
+/// Writes `head` into `*out`, field by field: the struct may be uninitialised (a Rust
+/// reference to it would claim it is not).
+///
+/// # Safety
+/// `out` is writable for one event.
+unsafe fn write_head(out: *mut nsmon_stream_event, head: Head<'_>) {
+    use std::ptr::addr_of_mut;
+    // SAFETY: each field of `*out` is writable (this function's contract).
+    unsafe {
+        addr_of_mut!((*out).kind).write(head.kind);
+        addr_of_mut!((*out).key).write(head.key.as_ptr().cast());
+        addr_of_mut!((*out).key_len).write(head.key.len());
+        addr_of_mut!((*out).raw).write(head.raw);
+        addr_of_mut!((*out).raw_len).write(head.raw_len);
+        addr_of_mut!((*out).nsid).write(head.nsid);
+        addr_of_mut!((*out).lost).write(head.lost);
+        addr_of_mut!((*out).reason).write(head.reason);
+    }
+}
+
+/// The head of a message event read from the stream's arena, typed now (its member written)
+/// or unparsed.
+///
+/// # Safety
+/// `members`' event is writable.
+unsafe fn message_head<'a>(
+    key: &'a str,
+    nsid: Option<i32>,
+    raw: &[u8],
+    scratch: &mut Scratch,
+    members: Members,
+) -> Head<'a> {
+    let mut h = head(nsmon_stream_event_kind::Unparsed, key);
+    h.nsid = nsid.unwrap_or(-1);
+    h.raw = raw.as_ptr();
+    h.raw_len = raw.len();
+    match typed(raw) {
+        // The C event points into a link's alternative names: kept until the next call.
+        Ok(link @ Rtnl::Link(..)) => {
+            let link = scratch.message.insert(link);
+            // SAFETY: `members`' event is writable (this function's contract).
+            h.kind = unsafe { write_typed(link, &mut scratch.names, members) };
         }
-        StreamEventRef::Other(event) => fill_whole(event, scratch, out),
+        // SAFETY: as above.
+        Ok(message) => h.kind = unsafe { write_typed(&message, &mut scratch.names, members) },
+        Err(why) => {
+            scratch.text = Some(c_text(why));
+            h.reason = scratch.text_ptr();
+        }
+    }
+    h
+}
+
+/// The head of an event that was whole already (a message's member written).
+///
+/// # Safety
+/// `members`' event is writable.
+unsafe fn whole_head<'a>(
+    event: &'a StreamEvent,
+    scratch: &mut Scratch,
+    members: Members,
+) -> Head<'a> {
+    use nsmon_stream_event_kind as K;
+    let mut reason = |text: String| {
+        scratch.text = Some(c_text(text));
+        scratch.text_ptr()
+    };
+    match event {
+        StreamEvent::Message {
+            key,
+            nsid,
+            message,
+            raw,
+        } => {
+            let mut h = head(K::Unparsed, key);
+            h.nsid = nsid.unwrap_or(-1);
+            h.raw = raw.as_ptr();
+            h.raw_len = raw.len();
+            // SAFETY: `members`' event is writable (this function's contract).
+            h.kind = unsafe { write_typed(message, &mut scratch.names, members) };
+            h
+        }
+        StreamEvent::Unparsed {
+            key,
+            nsid,
+            reason: why,
+            raw,
+        } => {
+            let mut h = head(K::Unparsed, key);
+            h.nsid = nsid.unwrap_or(-1);
+            h.raw = raw.as_ptr();
+            h.raw_len = raw.len();
+            h.reason = reason(why.clone());
+            h
+        }
+        StreamEvent::Synced { key } => head(K::Synced, key),
+        StreamEvent::SyncFailed { key, reason: why } => {
+            let mut h = head(K::SyncFailed, key);
+            h.reason = reason(why.clone());
+            h
+        }
+        StreamEvent::Overrun { key, lost } => {
+            let mut h = head(K::Overrun, key);
+            h.lost = lost.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            h
+        }
+        StreamEvent::Error { key, error } => {
+            let mut h = head(K::Error, key);
+            h.reason = reason(error.to_string());
+            h
+        }
     }
 }
 
-/// Fills `out` (all members absent) from an event that was whole already.
-fn fill_whole(event: &StreamEvent, scratch: &mut Scratch, out: &mut nsmon_stream_event) {
-    {
-        use nsmon_stream_event_kind as K;
-        let mut reason = |text: String| {
-            scratch.text = Some(c_text(text));
-            scratch.text_ptr()
-        };
-        let key = match event {
-            StreamEvent::Message {
-                key,
-                nsid,
-                message,
-                raw,
-            } => {
-                out.nsid = nsid.unwrap_or(-1);
-                out.raw = raw.as_ptr();
-                out.raw_len = raw.len();
-                out.kind = fill_message(out, message, &mut scratch.names);
-                key
-            }
-            StreamEvent::Unparsed {
-                key,
-                nsid,
-                reason: why,
-                raw,
-            } => {
-                out.kind = K::Unparsed;
-                out.nsid = nsid.unwrap_or(-1);
-                out.raw = raw.as_ptr();
-                out.raw_len = raw.len();
-                out.reason = reason(why.clone());
-                key
-            }
-            StreamEvent::Synced { key } => key,
-            StreamEvent::SyncFailed { key, reason: why } => {
-                out.kind = K::SyncFailed;
-                out.reason = reason(why.clone());
-                key
-            }
-            StreamEvent::Overrun { key, lost } => {
-                out.kind = K::Overrun;
-                out.lost = lost.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-                key
-            }
-            StreamEvent::Error { key, error } => {
-                out.kind = K::Error;
-                out.reason = reason(error.to_string());
-                key
-            }
-        };
-        out.key = key.as_ptr().cast();
-        out.key_len = key.len();
-    }
-}
-
-/// Fills the member of `out` that `message` is about and returns the event's kind; a link's
-/// alternative names are laid out in `names`, which `out` then points into.
-fn fill_message(
-    out: &mut nsmon_stream_event,
+/// Writes the typed member for `message` and returns the event's kind; a link's alternative
+/// names are laid out in `names`, which the member then points into.
+///
+/// # Safety
+/// `members`' event is writable.
+unsafe fn write_typed(
     message: &Rtnl,
     names: &mut Vec<nsmon_bytes>,
+    members: Members,
 ) -> nsmon_stream_event_kind {
     use nsmon_stream_event_kind as K;
+    use std::ptr::addr_of_mut;
     let pick = |c: &Change, new: K, del: K| if *c == Change::New { new } else { del };
+    // SAFETY (each `put`): `members`' event is writable (this function's contract).
     match message {
         Rtnl::Link(c, l) => {
-            fill_link(&mut out.link, l, names);
+            unsafe { members.put(|e| addr_of_mut!((*e).link), link(l, names)) };
             pick(c, K::NewLink, K::DelLink)
         }
         Rtnl::Address(c, a) => {
-            let o = &mut out.addr;
+            let mut o = ZERO_ADDR;
             o.index = a.index;
             o.addr = ip(a.address);
             o.prefix_len = a.prefix_len;
             o.scope = a.scope;
             o.label_len = copy_name(&mut o.label, a.label.as_ref());
+            unsafe { members.put(|e| addr_of_mut!((*e).addr), o) };
             pick(c, K::NewAddr, K::DelAddr)
         }
         Rtnl::Route(c, r) => {
-            out.route = nsmon_route {
+            let o = nsmon_route {
                 family: r.family,
                 dst_len: r.dst_len,
                 protocol: r.protocol,
@@ -205,23 +279,26 @@ fn fill_message(
                 dst: ip(r.dst),
                 gateway: ip(r.gateway),
             };
+            unsafe { members.put(|e| addr_of_mut!((*e).route), o) };
             pick(c, K::NewRoute, K::DelRoute)
         }
         Rtnl::Neighbour(c, n) => {
-            let o = &mut out.neigh;
+            let mut o = ZERO_NEIGH;
             o.family = n.family;
             o.state = n.state;
             o.index = n.index;
             o.dst = ip(n.address);
             o.lladdr_len = copy_bytes(&mut o.lladdr, n.lladdr.as_deref());
+            unsafe { members.put(|e| addr_of_mut!((*e).neigh), o) };
             pick(c, K::NewNeigh, K::DelNeigh)
         }
         Rtnl::Qdisc(c, t) | Rtnl::Class(c, t) | Rtnl::Filter(c, t) => {
-            let o = &mut out.tc;
+            let mut o = ZERO_TC;
             o.index = t.index;
             o.handle = t.handle;
             o.parent = t.parent;
             o.kind_len = copy_name(&mut o.kind, t.kind.as_ref());
+            unsafe { members.put(|e| addr_of_mut!((*e).tc), o) };
             match message {
                 Rtnl::Qdisc(..) => pick(c, K::NewQdisc, K::DelQdisc),
                 Rtnl::Class(..) => pick(c, K::NewClass, K::DelClass),
@@ -231,7 +308,8 @@ fn fill_message(
     }
 }
 
-fn fill_link(out: &mut nsmon_link, l: &Link, names: &mut Vec<nsmon_bytes>) {
+fn link(l: &Link, names: &mut Vec<nsmon_bytes>) -> nsmon_link {
+    let mut out = ZERO_LINK;
     out.family = l.family;
     out.index = l.index;
     out.flags = l.flags;
@@ -250,6 +328,7 @@ fn fill_link(out: &mut nsmon_link, l: &Link, names: &mut Vec<nsmon_bytes>) {
         out.alt_names = names.as_ptr();
         out.alt_names_count = names.len();
     }
+    out
 }
 
 /// Text for C: NUL-terminated (an inner NUL, which no message should hold, becomes a space).

@@ -216,7 +216,7 @@ pub struct nsmon_tc {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nsmon_stream_event {
-    /// What happened; says which member below is filled.
+    /// What happened; says which member below is filled (the others are all zero: absent).
     pub kind: nsmon_stream_event_kind,
     /// The namespace's key (not NUL-terminated; `key_len` bytes).
     pub key: *const c_char,
