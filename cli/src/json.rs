@@ -21,12 +21,16 @@ impl Object {
         object.field("source", source).field("event", event)
     }
 
+    /// Starts the field `key`: one of the command's own names (ASCII letters, digits and `_`),
+    /// which needs no escaping.
     fn key(&mut self, key: &str) {
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         if self.0.len() > 1 {
             self.0.push(',');
         }
-        push_string(&mut self.0, key);
-        self.0.push(':');
+        self.0.push('"');
+        self.0.push_str(key);
+        self.0.push_str("\":");
     }
 
     pub fn field(mut self, key: &str, value: &str) -> Self {
@@ -35,20 +39,37 @@ impl Object {
         self
     }
 
-    /// A string field whose text `value` writes, for text known to need no escaping (an
-    /// address, numbers): written in place, without a `String` of its own.
-    pub fn text(mut self, key: &str, value: std::fmt::Arguments<'_>) -> Self {
+    pub fn number(mut self, key: &str, value: i64) -> Self {
         self.key(key);
-        self.0.push('"');
-        let _ = self.0.write_fmt(value);
-        self.0.push('"');
+        push_decimal(&mut self.0, value);
         self
     }
 
-    pub fn number(mut self, key: &str, value: i64) -> Self {
+    /// A string field holding an IP address (with `/prefix` when given), written in place:
+    /// an address's text needs no escaping.
+    pub fn address(mut self, key: &str, address: std::net::IpAddr, prefix: Option<u8>) -> Self {
         self.key(key);
-        // Infallible: writing to a String.
-        let _ = write!(self.0, "{value}");
+        self.0.push('"');
+        match address {
+            // By hand: the formatter's machinery cost more than the rest of a route's line.
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.0.push('.');
+                    }
+                    push_decimal(&mut self.0, i64::from(octet));
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                // Infallible: writing to a String.
+                let _ = write!(self.0, "{v6}");
+            }
+        }
+        if let Some(prefix) = prefix {
+            self.0.push('/');
+            push_decimal(&mut self.0, i64::from(prefix));
+        }
+        self.0.push('"');
         self
     }
 
@@ -157,10 +178,40 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// `value` in decimal, without the formatter's machinery (a line is mostly numbers).
+fn push_decimal(out: &mut String, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+/// Whether JSON needs `b` escaped in a string.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// `s` as a JSON string: the runs that need no escape copied whole (every byte that does is
-/// ASCII, so each run ends on a character boundary).
+/// ASCII, so each run ends on a character boundary); a string with none, the common case, at
+/// once after a scan without branches.
 fn push_string(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().fold(false, |any, b| any | needs_escape(b)) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut run = 0;
     for (i, b) in s.bytes().enumerate() {
         let escaped = match b {
@@ -200,6 +251,20 @@ mod tests {
             .maybe_number("pid", None)
             .line();
         assert_eq!(numbers, "{\"nsid\":3,\"pid\":null}\n");
+        for n in [0, 7, -1, 10, 4_294_967_295, i64::MIN, i64::MAX] {
+            let line = Object::plain().number("n", n).line();
+            assert_eq!(line, format!("{{\"n\":{n}}}\n"));
+        }
+        for (a, prefix, text) in [
+            ("0.0.0.0", None, "0.0.0.0"),
+            ("203.0.113.255", Some(32), "203.0.113.255/32"),
+            ("2001:db8::1", Some(64), "2001:db8::1/64"),
+        ] {
+            let line = Object::plain()
+                .address("a", a.parse().unwrap(), prefix)
+                .line();
+            assert_eq!(line, format!("{{\"a\":\"{text}\"}}\n"));
+        }
         let lists = Object::plain()
             .numbers("pids", &[1, 2], 1)
             .numbers("fds", &[7, 3, 8, 4], 2)

@@ -131,7 +131,10 @@ fn address(o: Object, a: &Address) -> Object {
     let o = o
         .field("family", &family(a.family))
         .number("index", i64::from(a.index));
-    let o = opt_field(o, "addr", a.address.map(|x| x.to_string()));
+    let o = match a.address {
+        Some(x) => o.address("addr", x, None),
+        None => o,
+    };
     let o = o
         .number("prefixlen", i64::from(a.prefix_len))
         .number("scope", i64::from(a.scope));
@@ -144,12 +147,12 @@ fn route(o: Object, r: &Route) -> Object {
         .number("table", i64::from(r.table));
     // Written in place: an address's text needs no escaping.
     let o = match r.dst {
-        Some(d) => o.text("dst", format_args!("{d}/{}", r.dst_len)),
+        Some(d) => o.address("dst", d, Some(r.dst_len)),
         None if r.dst_len == 0 => o.field("dst", "default"),
-        None => o.text("dst", format_args!("?/{}", r.dst_len)),
+        None => o.field("dst", &format!("?/{}", r.dst_len)),
     };
     let o = match r.gateway {
-        Some(g) => o.text("gateway", format_args!("{g}")),
+        Some(g) => o.address("gateway", g, None),
         None => o,
     };
     o.maybe_number("oif", r.oif.map(i64::from))
@@ -162,7 +165,10 @@ fn neighbour(o: Object, x: &Neighbour) -> Object {
     let o = o
         .field("family", &family(x.family))
         .number("index", i64::from(x.index));
-    let o = opt_field(o, "dst", x.address.map(|a| a.to_string()));
+    let o = match x.address {
+        Some(a) => o.address("dst", a, None),
+        None => o,
+    };
     let o = opt_field(o, "lladdr", x.lladdr.as_deref().map(mac));
     o.number("state", i64::from(x.state))
 }
