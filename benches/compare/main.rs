@@ -707,12 +707,20 @@ fn consume(args: &[String]) {
         }
         true
     };
-    let mut idle = Duration::from_secs(60);
+    // A poll loop on the stream's fd, as the C consumer's (`wait` keeps the fd's readiness
+    // exact for callers that also poll it, at a syscall or two per wake-up).
+    let mut pfd = libc::pollfd {
+        fd: stream.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut idle_ms = 60_000;
     loop {
-        if !stream.wait(Some(idle)).unwrap() {
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, idle_ms) } == 0 {
             break;
         }
-        idle = Duration::from_secs(3);
+        idle_ms = 3_000;
         if dispatch {
             stream.dispatch(take).unwrap();
         } else if args[0] == "dispatch_ref" {

@@ -180,6 +180,11 @@ fn chunk_size(free: std::io::Result<usize>) -> usize {
 /// ask for produce none), before giving the caller its turn.
 const READ_BUDGET: usize = 64;
 
+/// Events one pump queues before it stops reading (fewer when the backlog or the arena runs
+/// out): each pump costs a backlog walk and a readiness check, which a pump per event paid
+/// for every event, while reading ahead only keeps what the socket buffers held anyway.
+const READ_AHEAD: usize = 16;
+
 pub(crate) struct StreamState {
     registry: Registry,
     /// Targets whose socket may hold data, in the order they are read: one datagram each, round
@@ -268,8 +273,9 @@ impl Pump for StreamState {
         }
         let before = out.len();
         for _ in 0..READ_BUDGET {
-            // Full: the caller's next call frees it (what is unread stays in the backlog).
-            if out.len() > before || !self.has_room() {
+            // Enough for now, or full: the caller's next call frees it (what is unread stays
+            // in the backlog).
+            if out.len() >= before + READ_AHEAD || !self.has_room() {
                 break;
             }
             let Some(token) = self.backlog.pop_front() else {
