@@ -199,7 +199,10 @@ type TC struct {
 	Kind string
 }
 
-// StreamEvent is one stream event; the field matching Kind is set, the others are nil.
+// StreamEvent is one stream event; the field matching Kind is set, the others are nil. The
+// event is the caller's, valid for as long as it is kept. Its parts (Route, Link, ..., their
+// addresses) are allocated many events at a time, so one event kept keeps its chunk, a few
+// KiB at most, from being collected.
 type StreamEvent struct {
 	// Kind says what happened, and which of the fields below is set.
 	Kind StreamKind
@@ -230,21 +233,52 @@ type StreamEvent struct {
 	Err error
 }
 
-func ip(c C.nsmon_ip) net.IP {
+func (v *converter) ip(c *C.nsmon_ip) net.IP {
 	switch c.family {
 	case C.AF_INET:
-		return net.IP(C.GoBytes(unsafe.Pointer(&c.bytes[0]), 4))
+		return net.IP(v.bytes.copy(unsafe.Pointer(&c.bytes[0]), 4))
 	case C.AF_INET6:
-		return net.IP(C.GoBytes(unsafe.Pointer(&c.bytes[0]), 16))
+		return net.IP(v.bytes.copy(unsafe.Pointer(&c.bytes[0]), 16))
 	}
 	return nil
 }
 
-func hw(b *C.uint8_t, n C.uint8_t) net.HardwareAddr {
+func (v *converter) hw(b *C.uint8_t, n C.uint8_t) net.HardwareAddr {
 	if n == 0 {
 		return nil
 	}
-	return net.HardwareAddr(C.GoBytes(unsafe.Pointer(b), C.int(n)))
+	return net.HardwareAddr(v.bytes.copy(unsafe.Pointer(b), int(n)))
+}
+
+// slab hands out values of T from chunks allocated many at a time: one allocation for many
+// events instead of one per event (the garbage collector frees a chunk once no event that
+// came from it is referenced).
+type slab[T any] struct{ free []T }
+
+// slabChunk is how many values one chunk holds.
+const slabChunk = 64
+
+func (s *slab[T]) take() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabChunk)
+	}
+	t := &s.free[0]
+	s.free = s.free[1:]
+	return t
+}
+
+// byteSlab copies small byte strings (addresses) into shared chunks; each copy is capped at
+// its length, so that an append to it reallocates rather than overwrites its neighbour.
+type byteSlab struct{ free []byte }
+
+func (s *byteSlab) copy(p unsafe.Pointer, n int) []byte {
+	if len(s.free) < n {
+		s.free = make([]byte, 16*slabChunk)
+	}
+	b := s.free[:n:n]
+	copy(b, unsafe.Slice((*byte)(p), n))
+	s.free = s.free[n:]
+	return b
 }
 
 // goName copies a length-delimited name out of a C array: every byte, whatever it is (the
@@ -272,6 +306,14 @@ type converter struct {
 	keys map[string]string
 	// raw: whether message events carry their bytes (Stream.KeepRaw).
 	raw bool
+	// Where events' parts are allocated, many at a time: an event kept keeps its chunk (a
+	// few KiB at most) alive.
+	links  slab[Link]
+	addrs  slab[Addr]
+	routes slab[Route]
+	neighs slab[Neigh]
+	tcs    slab[TC]
+	bytes  byteSlab
 }
 
 // key is the event's key as a Go string, copied the first time it is seen.
@@ -298,34 +340,39 @@ func (v *converter) fromC(c *C.nsmon_stream_event) StreamEvent {
 	switch ev.Kind {
 	case NewLink, DelLink:
 		l := &c.link
-		ev.Link = &Link{
+		ev.Link = v.links.take()
+		*ev.Link = Link{
 			Index: uint32(l.index), Flags: uint32(l.flags), MTU: uint32(l.mtu),
 			Master: uint32(l.master), Family: uint8(l.family), Operstate: uint8(l.operstate),
-			MAC: hw(&l.mac[0], l.mac_len), Name: goName(&l.name[0], l.name_len),
+			MAC: v.hw(&l.mac[0], l.mac_len), Name: goName(&l.name[0], l.name_len),
 			Kind: goName(&l.kind[0], l.kind_len), AltNames: altNames(l),
 		}
 	case NewAddr, DelAddr:
 		a := &c.addr
-		ev.Addr = &Addr{
-			Index: uint32(a.index), Addr: ip(a.addr), PrefixLen: uint8(a.prefix_len),
+		ev.Addr = v.addrs.take()
+		*ev.Addr = Addr{
+			Index: uint32(a.index), Addr: v.ip(&a.addr), PrefixLen: uint8(a.prefix_len),
 			Scope: uint8(a.scope), Label: goName(&a.label[0], a.label_len),
 		}
 	case NewRoute, DelRoute:
 		r := &c.route
-		ev.Route = &Route{
+		ev.Route = v.routes.take()
+		*ev.Route = Route{
 			Family: uint8(r.family), DstLen: uint8(r.dst_len), Protocol: uint8(r.protocol),
 			Scope: uint8(r.scope), Type: uint8(r.route_type), Table: uint32(r.table),
-			Oif: uint32(r.oif), Dst: ip(r.dst), Gateway: ip(r.gateway),
+			Oif: uint32(r.oif), Dst: v.ip(&r.dst), Gateway: v.ip(&r.gateway),
 		}
 	case NewNeigh, DelNeigh:
 		n := &c.neigh
-		ev.Neigh = &Neigh{
+		ev.Neigh = v.neighs.take()
+		*ev.Neigh = Neigh{
 			Family: uint8(n.family), State: uint16(n.state), Index: uint32(n.index),
-			Dst: ip(n.dst), LLAddr: hw(&n.lladdr[0], n.lladdr_len),
+			Dst: v.ip(&n.dst), LLAddr: v.hw(&n.lladdr[0], n.lladdr_len),
 		}
 	case NewQdisc, DelQdisc, NewClass, DelClass, NewFilter, DelFilter:
 		t := &c.tc
-		ev.TC = &TC{
+		ev.TC = v.tcs.take()
+		*ev.TC = TC{
 			Index: uint32(t.index), Handle: uint32(t.handle), Parent: uint32(t.parent),
 			Kind: goName(&t.kind[0], t.kind_len),
 		}

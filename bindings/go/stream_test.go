@@ -833,3 +833,39 @@ func TestStreamReadsWithOneContextThenAnother(t *testing.T) {
 		}
 	}
 }
+
+// Parts of events share chunks, never bytes: an address appended to grows into memory of its
+// own, and every Route handed out is a value of its own.
+func TestSlabsHandOutDistinctParts(t *testing.T) {
+	var b byteSlab
+	one, two := []byte{198, 51, 100, 1}, []byte{203, 0, 113, 2}
+	a := b.copy(unsafe.Pointer(&one[0]), 4)
+	c := b.copy(unsafe.Pointer(&two[0]), 4)
+	if !bytes.Equal(a, one) || !bytes.Equal(c, two) {
+		t.Fatalf("copies %v %v", a, c)
+	}
+	a = append(a, 9)
+	if !bytes.Equal(c, two) {
+		t.Fatalf("an append to one copy changed the next: %v", c)
+	}
+	for i := 0; i < 3*16*slabChunk; i++ { // across chunks
+		if got := b.copy(unsafe.Pointer(&one[0]), 4); !bytes.Equal(got, one) || cap(got) != 4 {
+			t.Fatalf("copy %d: %v (cap %d)", i, got, cap(got))
+		}
+	}
+	var routes slab[Route]
+	given := map[*Route]uint32{}
+	for i := 0; i < 3*slabChunk; i++ {
+		r := routes.take()
+		if _, twice := given[r]; twice {
+			t.Fatalf("route %d handed out twice", i)
+		}
+		given[r] = uint32(i)
+		r.Table = uint32(i)
+	}
+	for r, table := range given {
+		if r.Table != table {
+			t.Fatalf("route %d was overwritten with %d", table, r.Table)
+		}
+	}
+}
