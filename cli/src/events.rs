@@ -115,14 +115,25 @@ fn run_loop(
         if let Some(f) = follower.as_mut() {
             f.drain(&mut stream, options, &mut out)?;
         }
-        // Borrowed: a message is typed from the stream's buffer, not copied first.
-        while let Some(event) = stream.next_ref()? {
+        // Borrowed, a message typed from the stream's buffer rather than copied first; in one
+        // call that settles the stream's readiness once for all that is ready.
+        let mut failed = None;
+        stream.dispatch_ref(|event| {
             if let (StreamEventRef::Other(StreamEvent::Error { key, .. }), Some(f)) =
                 (event, follower.as_mut())
             {
                 f.forget(key);
             }
-            out.line(&ref_to_json(event))?;
+            match out.line(&ref_to_json(event)) {
+                Ok(()) => true,
+                Err(end) => {
+                    failed = Some(end);
+                    false
+                }
+            }
+        })?;
+        if let Some(end) = failed {
+            return Err(end);
         }
         out.wait()?;
     }

@@ -30,7 +30,9 @@ impl Object {
         }
         self.0.push('"');
         self.0.push_str(key);
-        self.0.push_str("\":");
+        // One character at a time: a short copy of unknown length is a call to memcpy.
+        self.0.push('"');
+        self.0.push(':');
     }
 
     pub fn field(mut self, key: &str, value: &str) -> Self {
@@ -180,6 +182,10 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `value` in decimal, without the formatter's machinery (a line is mostly numbers).
 fn push_decimal(out: &mut String, value: i64) {
+    if let Ok(digit @ 0..=9) = u8::try_from(value) {
+        out.push(char::from(b'0' + digit)); // most of a line's numbers
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = value.unsigned_abs();
