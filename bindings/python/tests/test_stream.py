@@ -31,6 +31,8 @@ def test_every_kind_of_object(netns):
         synced = take_until(s, lambda e: e.kind == StreamKind.SYNCED)
         assert any(e.link and e.link.name == b"lo" for e in synced)  # the dump
         assert all(e.key == "ns" and e.nsid is None for e in synced)
+        ident = nsmon.identify(nsmon.named(netns))
+        assert all(e.netns_id == ident for e in synced)  # who the key's namespace is
 
         ip("-n", netns, "link", "add", "nsmon-br", "type", "bridge")
         ev = take_until(s, lambda e: e.link and e.link.name == b"nsmon-br")[-1]
@@ -138,10 +140,11 @@ def test_all_nsid_tags_events_with_the_source(make_netns):
         s.add("mine", nsmon.named(keyed), groups=Group.IPV4_ROUTE)  # another group: its own socket is silent
         ip("-n", named, "link", "add", "nsmon-br", "type", "bridge")
         ev = take_until(s, lambda e: e.link and e.link.name == b"nsmon-br" and e.nsid == nsid)[-1]
-        assert ev.key == "all"
+        assert ev.key == "all" and ev.netns_id is None  # a namespace the caller did not add
         ip("-n", keyed, "link", "add", "nsmon-br2", "type", "bridge")
         ev = take_until(s, lambda e: e.link and e.link.name == b"nsmon-br2")[-1]
         assert ev.nsid == nsid2 and ev.key == "mine"  # the key the caller added it under
+        assert ev.netns_id == nsmon.identify(nsmon.named(keyed))
 
 
 def test_keep_raw_off_and_batches(netns):

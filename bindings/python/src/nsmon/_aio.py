@@ -20,17 +20,16 @@ async def events(handle) -> AsyncIterator:
     loop = asyncio.get_running_loop()
     fd = handle.fileno()  # raises at once if the handle is already closed
     while True:
+        # Drain: everything ready now, before waiting again (a batch at a time where the
+        # handle has batches: one lock and one native call for many events).
         try:
-            # Drain: everything ready now, before waiting again.
-            while True:
-                event = handle.next()
-                if event is None:
-                    break
-                yield event
-            if handle._has_pending():
-                continue
+            batch = handle._batch()
         except HandleClosedError:
             return
+        if batch:
+            for event in batch:
+                yield event
+            continue
         fut = loop.create_future()
 
         def ready(fut=fut) -> None:

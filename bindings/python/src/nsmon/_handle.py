@@ -54,6 +54,11 @@ class Handle(Generic[E]):
         """Whether events already taken from the library wait in Python."""
         return False
 
+    def _batch(self) -> List[E]:
+        """Some of the events ready now (none: nothing is ready); the stream's is a batch."""
+        event = self.next()
+        return [] if event is None else [event]
+
     # -- shared
 
     def _closed_error(self) -> HandleClosedError:

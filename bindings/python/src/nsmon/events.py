@@ -260,6 +260,11 @@ class StreamEvent(NamedTuple):
     #: From an all-nsid target: the source namespace's id in the observer's namespace; None
     #: otherwise.
     nsid: Optional[int]
+    #: Who the namespace is: the identity of the one ``key`` was added for (the C event does
+    #: not carry it: the stream asks the library once per key, when it is added). None for an
+    #: all-nsid target's events from a namespace the caller did not add, and for events of a
+    #: key no longer followed.
+    netns_id: Optional[NetnsId]
     #: The netlink message as the kernel sent it (with ``keep_raw``, the default); for
     #: UNPARSED, always, the bytes that could not be typed. None for SYNCED, SYNC_FAILED,
     #: OVERRUN and ERROR.
@@ -280,6 +285,8 @@ class StreamEvent(NamedTuple):
         parts = [f"kind={self.kind!r}", f"key={self.key!r}"]
         if self.nsid is not None:
             parts.append(f"nsid={self.nsid}")
+        if self.netns_id is not None:
+            parts.append(f"netns_id={self.netns_id!r}")
         if self.raw is not None:
             parts.append(f"raw=<{len(self.raw)} bytes>")
         if self.kind == StreamKind.OVERRUN:

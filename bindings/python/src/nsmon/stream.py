@@ -16,7 +16,7 @@ import enum
 import ipaddress
 import socket
 import struct
-from typing import Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from . import _abi
 from ._errors import NsmonError, check, error, strerror
@@ -112,6 +112,7 @@ _ROUTES = frozenset((StreamKind.NEW_ROUTE, StreamKind.DEL_ROUTE))
 _NEIGHS = frozenset((StreamKind.NEW_NEIGH, StreamKind.DEL_NEIGH))
 _TCS = frozenset(range(StreamKind.NEW_QDISC, StreamKind.DEL_FILTER + 1))
 _UNPARSED = StreamKind.UNPARSED
+_ERROR = StreamKind.ERROR
 
 _V4, _V6 = ipaddress.IPv4Address, ipaddress.IPv6Address
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
@@ -200,6 +201,10 @@ class Stream(Handle[StreamEvent]):
         # Each key's str once: an event's key is not decoded anew.
         self._keys: Dict[bytes, str] = {}
         self._keep_raw = bool(keep_raw)
+        # Each followed key's identity, asked once when it is added (events carry none), and
+        # the keys of all-nsid targets (whose events from other namespaces are not theirs).
+        self._ids: Dict[str, NetnsId] = {}
+        self._all_nsid: Set[str] = set()
 
     # ---- reading
 
@@ -217,6 +222,7 @@ class Stream(Handle[StreamEvent]):
 
     def _convert(self, n: int) -> List[StreamEvent]:
         mem, string_at, keys, keep_raw = self._mem, ctypes.string_at, self._keys, self._keep_raw
+        ids, all_nsid = self._ids, self._all_nsid
         common, kinds = _COMMON.unpack_from, _KINDS
         out = []
         for base in range(0, n * _EVSIZE, _EVSIZE):
@@ -250,8 +256,15 @@ class Stream(Handle[StreamEvent]):
             elif kind in _TCS:
                 index, handle, parent, kind_len, tkind = _TC.unpack_from(mem, base)
                 tc = Tc(index, handle, parent, tkind[:kind_len])
-            ev = StreamEvent(kind, key, None if nsid < 0 else nsid, raw, None if lost < 0 else lost,
+            if nsid < 0:
+                nsid, netns_id = None, ids.get(key)
+            else:
+                netns_id = None if key in all_nsid else ids.get(key)
+            ev = StreamEvent(kind, key, nsid, netns_id, raw, None if lost < 0 else lost,
                              reason, link, addr, route, neigh, tc)
+            if kind == _ERROR:  # the library removed the key
+                ids.pop(key, None)
+                all_nsid.discard(key)
             out.append(ev)
         return out
 
@@ -283,6 +296,17 @@ class Stream(Handle[StreamEvent]):
                 del events[max_events:]
             return events
 
+    def _batch(self) -> List[StreamEvent]:
+        return self.next_batch(BATCH)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        """The events ready now, without blocking (taken a batch at a time)."""
+        while True:
+            batch = self.next_batch(BATCH)
+            if not batch:
+                return
+            yield from batch
+
     # ---- namespaces
 
     def _call(self, op: str, fn, *args) -> int:
@@ -291,6 +315,23 @@ class Stream(Handle[StreamEvent]):
             if ptr is None:
                 raise self._closed_error()
             return check(fn(ptr, *args), op)
+
+    def _added(self, ptr: int, key: bytes, all_nsid: bool = False) -> None:
+        """Records the identity of a key just added (under the lock)."""
+        out = _abi.NetnsId()
+        text = key.decode("utf-8", "replace")
+        if lib.nsmon_stream_identity(ptr, key, ctypes.byref(out)) == 1:
+            self._ids[text] = _netns_id(out)
+        if all_nsid:
+            self._all_nsid.add(text)
+
+    def _add(self, op: str, fn, key: bytes, ref, opts, all_nsid: bool) -> None:
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None:
+                raise self._closed_error()
+            check(fn(ptr, key, _byref(ref), opts), op)
+            self._added(ptr, key, all_nsid)
 
     def add(
         self,
@@ -312,7 +353,7 @@ class Stream(Handle[StreamEvent]):
         ref = _ref(target, "target")
         opts = _opts(groups, dump, resync_on_overrun, receive_buffer)
         try:
-            self._call("stream add", lib.nsmon_stream_add, k, _byref(ref), opts)
+            self._add("stream add", lib.nsmon_stream_add, k, ref, opts, False)
         finally:
             lib.nsmon_stream_options_free(opts)
 
@@ -336,7 +377,7 @@ class Stream(Handle[StreamEvent]):
         ref = _ref(observer, "observer")
         opts = _opts(groups, dump, resync_on_overrun, receive_buffer)
         try:
-            self._call("stream add all-nsid", lib.nsmon_stream_add_all_nsid, k, _byref(ref), opts)
+            self._add("stream add all-nsid", lib.nsmon_stream_add_all_nsid, k, ref, opts, True)
         finally:
             lib.nsmon_stream_options_free(opts)
 
@@ -376,6 +417,9 @@ class Stream(Handle[StreamEvent]):
                 if rc < 0:
                     raise error(rc, "stream add many")
                 detail = (lib.nsmon_last_error() or b"").decode("utf-8", "replace") if rc < n else ""
+                for i in range(n):
+                    if results[i] == 0:
+                        self._added(ptr, keys[i])
         finally:
             lib.nsmon_stream_options_free(opts)
         failed = [i for i in range(n) if results[i] < 0]
@@ -391,7 +435,16 @@ class Stream(Handle[StreamEvent]):
         """Stops following ``key``, closing its socket (which releases the namespace); whether
         it was followed. Events of it already queued are still delivered."""
         k = _key(key)
-        return self._call("stream remove", lib.nsmon_stream_remove, k) == 1
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None:
+                raise self._closed_error()
+            removed = check(lib.nsmon_stream_remove(ptr, k), "stream remove") == 1
+            text = k.decode("utf-8", "replace")
+            self._ids.pop(text, None)
+            self._all_nsid.discard(text)
+            self._keys.pop(k, None)  # keys come and go: the cache keeps those that may still come
+            return removed
 
     def contains(self, key: str) -> bool:
         """Whether ``key`` is followed (also ``key in stream``)."""
