@@ -72,6 +72,13 @@ def test_every_kind_of_object(netns):
         assert ev.kind == StreamKind.NEW_QDISC and ev.tc.handle == 0x10000 and ev.tc.parent == 0xFFFFFFFF
         assert ev.tc.index == index and ev.tc.kind_str == "htb"
 
+        # A tc chain is a message nsmon does not type: UNPARSED, with its bytes and the reason.
+        subprocess.run(["tc", "-n", netns, "qdisc", "add", "dev", "nsmon-br", "clsact"], check=True)
+        subprocess.run(["tc", "-n", netns, "chain", "add", "dev", "nsmon-br", "ingress", "chain", "7"], check=True)
+        ev = take_until(s, lambda e: e.kind == StreamKind.UNPARSED)[-1]
+        assert ev.reason and isinstance(ev.reason, str) and ev.key == "ns"
+        assert nlmsg(ev.raw)[0] == len(ev.raw)
+
         ip("-n", netns, "route", "del", "203.0.113.0/24")
         take_until(s, lambda e: e.kind == StreamKind.DEL_ROUTE and e.route.dst == ipaddress.ip_address("203.0.113.0"))
         ip("-n", netns, "link", "del", "nsmon-br")

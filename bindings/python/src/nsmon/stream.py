@@ -48,7 +48,7 @@ class Group(enum.IntFlag):
 
 _PTR = "Q" if ctypes.sizeof(ctypes.c_void_p) == 8 else "I"
 _SIZE = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
-_IP = "B16s"  # nsmon_ip: family, then 16 bytes
+_IP = "17s"  # nsmon_ip: family, then 16 bytes, read whole (the key of the address cache)
 
 
 def _layout(cls, fields: Sequence[Tuple[str, str]], base: int = 0) -> struct.Struct:
@@ -102,6 +102,8 @@ _TC = _layout(
     [("index", "I"), ("handle", "I"), ("parent", "I"), ("kind_len", "B"), ("kind", "32s")],
     _EV.tc.offset,
 )
+# ctypes.string_at is a Python function around this one: called per event, the frame counts.
+_string_at = getattr(ctypes, "_string_at", ctypes.string_at)
 _BYTES = struct.Struct("=" + _PTR + _SIZE)
 assert _BYTES.size == ctypes.sizeof(_abi.Bytes)
 
@@ -118,19 +120,32 @@ _V4, _V6 = ipaddress.IPv4Address, ipaddress.IPv6Address
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 
 
-def _ip(family: int, data: bytes):
-    if family == _AF_INET:
-        return _V4(data[:4])
-    if family == _AF_INET6:
-        return _V6(data)
-    return None
+class _Addresses(dict):
+    """``nsmon_ip`` bytes (family, then 16 bytes) -> an ``ipaddress`` object or None. Made once
+    per address seen: a gateway repeats in every route, a deleted route's destination is the
+    added one's, and an ``ipaddress`` object costs more to make than the rest of the event."""
+
+    LIMIT = 1 << 16
+
+    def __missing__(self, raw: bytes):
+        family = raw[0]
+        if family == _AF_INET:
+            value = _V4(raw[1:5])
+        elif family == _AF_INET6:
+            value = _V6(raw[1:17])
+        else:
+            value = None
+        if len(self) >= self.LIMIT:  # bounded: a long-lived stream sees many addresses
+            self.clear()
+        self[raw] = value
+        return value
 
 
 def _alt_names(ptr: int, count: int) -> Tuple[bytes, ...]:
     if not ptr or not count:
         return ()
     table = ctypes.string_at(ptr, count * _BYTES.size)
-    return tuple(ctypes.string_at(p, n) for p, n in _BYTES.iter_unpack(table))
+    return tuple(_string_at(p, n) for p, n in _BYTES.iter_unpack(table))
 
 
 def _opts(groups, dump, resync_on_overrun, receive_buffer) -> ctypes.c_void_p:
@@ -200,6 +215,7 @@ class Stream(Handle[StreamEvent]):
         self._pending: Deque[StreamEvent] = collections.deque()
         # Each key's str once: an event's key is not decoded anew.
         self._keys: Dict[bytes, str] = {}
+        self._addresses = _Addresses()
         self._keep_raw = bool(keep_raw)
         # Each followed key's identity, asked once when it is added (events carry none), and
         # the keys of all-nsid targets (whose events from other namespaces are not theirs).
@@ -221,8 +237,9 @@ class Stream(Handle[StreamEvent]):
         return self._convert(n)
 
     def _convert(self, n: int) -> List[StreamEvent]:
-        mem, string_at, keys, keep_raw = self._mem, ctypes.string_at, self._keys, self._keep_raw
+        mem, string_at, keys, keep_raw = self._mem, _string_at, self._keys, self._keep_raw
         ids, all_nsid = self._ids, self._all_nsid
+        ip, new = self._addresses, tuple.__new__  # named tuples made without their __new__
         common, kinds = _COMMON.unpack_from, _KINDS
         out = []
         for base in range(0, n * _EVSIZE, _EVSIZE):
@@ -237,22 +254,22 @@ class Stream(Handle[StreamEvent]):
                 raw = string_at(raw_p, raw_len) if raw_p else b""
             elif raw_p and keep_raw:
                 raw = string_at(raw_p, raw_len)
-            reason = string_at(reason_p).decode("utf-8", "replace") if reason_p else None
+            reason = string_at(reason_p, -1).decode("utf-8", "replace") if reason_p else None
             link = addr = route = neigh = tc = None
             if kind in _ROUTES:
-                fam, dst_len, proto, scope, rtype, table, oif, dfam, dst, gfam, gw = _ROUTE.unpack_from(mem, base)
-                route = Route(fam, dst_len, proto, scope, rtype, table, oif, _ip(dfam, dst), _ip(gfam, gw))
+                fam, dst_len, proto, scope, rtype, table, oif, dst, gw = _ROUTE.unpack_from(mem, base)
+                route = new(Route, (fam, dst_len, proto, scope, rtype, table, oif, ip[dst], ip[gw]))
             elif kind in _LINKS:
                 (index, flags, mtu, master, fam, oper, mac_len, mac, name_len, kind_len, name, lkind,
                  alt_p, alt_n) = _LINK.unpack_from(mem, base)
                 link = Link(index, flags, mtu, master, fam, oper, mac[:mac_len], name[:name_len],
                             lkind[:kind_len], _alt_names(alt_p, alt_n))
             elif kind in _ADDRS:
-                index, afam, a, plen, scope, label_len, label = _ADDR.unpack_from(mem, base)
-                addr = Addr(index, afam, _ip(afam, a), plen, scope, label[:label_len])
+                index, a, plen, scope, label_len, label = _ADDR.unpack_from(mem, base)
+                addr = Addr(index, a[0], ip[a], plen, scope, label[:label_len])
             elif kind in _NEIGHS:
-                fam, ll_len, state, index, dfam, dst, lladdr = _NEIGH.unpack_from(mem, base)
-                neigh = Neigh(fam, state, index, _ip(dfam, dst), lladdr[:ll_len])
+                fam, ll_len, state, index, dst, lladdr = _NEIGH.unpack_from(mem, base)
+                neigh = Neigh(fam, state, index, ip[dst], lladdr[:ll_len])
             elif kind in _TCS:
                 index, handle, parent, kind_len, tkind = _TC.unpack_from(mem, base)
                 tc = Tc(index, handle, parent, tkind[:kind_len])
@@ -260,8 +277,8 @@ class Stream(Handle[StreamEvent]):
                 nsid, netns_id = None, ids.get(key)
             else:
                 netns_id = None if key in all_nsid else ids.get(key)
-            ev = StreamEvent(kind, key, nsid, netns_id, raw, None if lost < 0 else lost,
-                             reason, link, addr, route, neigh, tc)
+            ev = new(StreamEvent, (kind, key, nsid, netns_id, raw, None if lost < 0 else lost,
+                                   reason, link, addr, route, neigh, tc))
             if kind == _ERROR:  # the library removed the key
                 ids.pop(key, None)
                 all_nsid.discard(key)
