@@ -15,7 +15,7 @@ command -v go >/dev/null || need+=(golang-go)   # Go 1.19 on Debian 12: the Go b
 # Python 3.11 on Debian 12, with what a venv needs (ensurepip) and Debian's pytest, setuptools and
 # wheel, so that the Python step installs the package without PyPI.
 [ -x /usr/bin/python3 ] || need+=(python3)
-/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)  # Debian ships it there
 /usr/bin/python3 -c 'import pip' 2>/dev/null || need+=(python3-pip)
 /usr/bin/python3 -c 'import setuptools, wheel' 2>/dev/null || need+=(python3-setuptools python3-wheel)
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)

@@ -92,3 +92,4 @@ def test_the_batch_buffer_is_read_at_the_header_offsets():
     assert stream._EVSIZE == ctypes.sizeof(_abi.StreamEvent)
     assert stream._COMMON.size <= _abi.StreamEvent.link.offset
     assert stream._TC.size <= ctypes.sizeof(_abi.StreamEvent)
+    assert stream._COMMON_ROUTE.size == stream._ROUTE.size  # one unpack reads both

@@ -62,3 +62,18 @@ def test_events_taken_in_a_batch_keep_wait_true(netns):
             rest.append(ev)
         names = [e.link.name for e in [first] + rest if e.link and e.kind == nsmon.StreamKind.NEW_LINK]
         assert list(dict.fromkeys(names)) == [b"nsmon-b0", b"nsmon-b1", b"nsmon-b2"]
+
+
+def test_wait_from_two_threads_at_once(netns):
+    import threading
+
+    with nsmon.Stream() as s:
+        s.add("ns", nsmon.named(netns), groups=Group.LINK)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(s.wait(10))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        ip("-n", netns, "link", "add", "nsmon-br", "type", "bridge")
+        for t in threads:
+            t.join()
+        assert results == [True, True]

@@ -42,6 +42,7 @@ class Handle(Generic[E]):
         self._fd = fd
         # Callbacks of async iterators waiting for this fd, woken by close().
         self._waiters: Set[Callable[[], None]] = set()
+        self._poller: Optional["select.poll"] = None
         self._finalizer = weakref.finalize(self, _free, free, ptr)
 
     # -- what each handle provides
@@ -113,9 +114,19 @@ class Handle(Generic[E]):
             if math.isnan(timeout):
                 raise ValueError("nsmon: timeout is NaN")
             ms = -1 if timeout == math.inf else max(0, math.ceil(timeout * 1000))
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(ms))
+        # One poll object for the handle's life (its fd never changes): a wake-up's cost
+        # matters when each brings a few events. Another thread waiting on it at the same time
+        # gets one of its own (a poll object refuses concurrent use).
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(fd, select.POLLIN)
+        try:
+            return bool(poller.poll(ms))
+        except RuntimeError:
+            own = select.poll()
+            own.register(fd, select.POLLIN)
+            return bool(own.poll(ms))
 
     def events(self):
         """An async iterator over the events, for ``async for`` in asyncio: waits for the fd
@@ -137,6 +148,7 @@ class Handle(Generic[E]):
             if self._ptr is None:
                 return
             self._ptr = None
+            self._poller = None
             waiters = list(self._waiters)
             self._waiters.clear()
         # Async iterators waiting on the fd stop watching it before it is closed.
