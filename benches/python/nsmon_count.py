@@ -9,7 +9,8 @@ event received, typed into a StreamEvent (reading each one's ``route.dst``).
                                             (loop.add_reader)
 
 One process follows every namespace in both modes (one fd). Default options: the 1 MiB
-receive buffer, ``keep_raw`` on (each event carries its message's bytes).
+receive buffer (pyroute2's too), ``keep_raw`` on (each event carries its message's bytes);
+``NSMON_COUNT_RCVBUF=BYTES`` in the environment sets another receive buffer.
 
 Protocol of the harness: prints "ready" once subscribed, then, when EXPECTED route events were
 counted or none came for 3 s (60 s before the first), "COUNT OVERRUNS CPU_US SETUP_CPU_US"
@@ -18,6 +19,7 @@ and the library's load).
 """
 
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -47,7 +49,12 @@ class Tally:
 
 def subscribe(names) -> nsmon.Stream:
     stream = nsmon.Stream()
-    errors = stream.add_many([(n, nsmon.named(n)) for n in names], groups=nsmon.Group.IPV4_ROUTE)
+    rcvbuf = os.environ.get("NSMON_COUNT_RCVBUF")
+    errors = stream.add_many(
+        [(n, nsmon.named(n)) for n in names],
+        groups=nsmon.Group.IPV4_ROUTE,
+        receive_buffer=int(rcvbuf) if rcvbuf else None,
+    )
     failed = [e for e in errors if e is not None]
     if failed:
         sys.exit(f"nsmon_count.py: {failed[0]}")
