@@ -3,7 +3,6 @@ while a namespace is created, given a bridge and deleted."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

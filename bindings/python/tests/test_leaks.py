@@ -4,7 +4,6 @@ freed, and the calling thread's namespace unchanged by every call that looks int
 from __future__ import annotations
 
 import gc
-import os
 import threading
 
 import pytest

@@ -8,11 +8,9 @@ left registered while its events wait to be taken would wake the loop at every t
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, TypeVar
+from typing import AsyncIterator
 
 from ._errors import HandleClosedError
-
-E = TypeVar("E")
 
 
 async def events(handle) -> AsyncIterator:

@@ -244,7 +244,7 @@ class Stream(Handle[StreamEvent]):
         mem, string_at, keys, keep_raw = self._mem, _string_at, self._keys, self._keep_raw
         ids, all_nsid = self._ids, self._all_nsid
         ip, new = self._addresses, tuple.__new__
-        common, with_route, kinds = _COMMON.unpack_from, _COMMON_ROUTE.unpack_from, _KINDS
+        with_route, kinds = _COMMON_ROUTE.unpack_from, _KINDS
         out = []
         append = out.append
         for base in range(0, n * _EVSIZE, _EVSIZE):
