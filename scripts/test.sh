@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as root: style and lints, Rust unit and integration tests on real
 # namespaces, header freshness, the command, then the C ABI through an installed libnsmon
-# (pkg-config) under valgrind, the header as C++, the C examples, and the Go bindings.
+# (pkg-config) under valgrind, the header as C++, the C examples, the Go bindings, and the Python
+# bindings (installed into a fresh virtual environment, pytest on real namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -127,5 +128,18 @@ step "Go bindings: gofmt, go vet, go test -race (real namespaces), the example, 
 ! ldd "$work/follow-go-static" | grep -q libnsmon || { echo "-tags nsmon_static used the .so" >&2; exit 1; }
 check_follow "$work/follow-go" "[@NS@] following" "[@NS@] new_link link" "nsmon-fex kind=bridge" "[@NS@] gone"
 check_follow "$work/follow-go-static" "[@NS@] following" "nsmon-fex kind=bridge" "[@NS@] gone"
+
+step "Python bindings: pip install into a fresh venv (builds libnsmon), pytest (real namespaces)"
+# Debian's interpreter, pytest, setuptools and wheel (deps.sh): the same on every machine, and no
+# PyPI (--no-index). The build reuses cargo's target directory, so it only links what changed.
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3)
+pywork=$(mktemp -d /tmp/nsmon-t-py.XXXXXX)
+trap 'rm -rf "$pywork"; ip netns del "$follow_ns" 2>/dev/null || true; umount "$work/dir/first" 2>/dev/null || true; rm -rf "$work"' EXIT
+"$py" -m venv --system-site-packages "$pywork/venv"
+"$pywork/venv/bin/pip" install -q --no-build-isolation --no-index ./bindings/python
+# From the temporary folder, so that the installed package is the one imported.
+tests="$PWD/bindings/python/tests"
+(cd "$pywork" && "$pywork/venv/bin/python" -m pytest -p no:cacheprovider -q "$tests")
 
 step "all tests passed"

@@ -41,11 +41,16 @@ fn defining_module(item: &str) -> Option<&'static str> {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_with(dir, "rs", out);
+}
+
+/// The files under `dir` whose extension is `ext`, in every folder below.
+fn files_with(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_with(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
             out.push(path);
         }
     }
@@ -219,6 +224,17 @@ fn the_readme_architecture_names_every_source_file() {
     let block = architecture_block(&readme);
     let mut missing = unnamed(block, &root.join("src"), "src/");
     missing.extend(unnamed(block, &root.join("cli/src"), "cli/"));
+    // The Python package's modules, in the entry bindings/python/ (tests and build output
+    // aside: the package's own folder only).
+    let mut python = Vec::new();
+    files_with(&root.join("bindings/python/src/nsmon"), "py", &mut python);
+    assert!(python.len() > 10, "the Python package's modules are found");
+    for file in python {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if !mentioned(block, "bindings/python/", name) {
+            missing.push(format!("bindings/python/src/nsmon/{name}"));
+        }
+    }
     assert!(
         missing.is_empty(),
         "README's architecture does not name: {}",
