@@ -200,3 +200,29 @@ def test_a_removed_namespace_is_released(make_netns):
         ip("netns", "del", name)
         assert s.remove("x")
         take_until(sub, lambda e: e.kind == nsmon.NsidKind.DEL_NSID and e.nsid == nsid)
+
+
+def _rtnl_rcvbufs(netns: str, pid: int):
+    """The receive buffers (``ss``'s rb, what the kernel allows: twice what was asked for) of
+    this process's rtnetlink sockets in ``netns``."""
+    out = subprocess.run(["ip", "netns", "exec", netns, "ss", "-f", "netlink", "-m", "-p"],
+                         check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if line.split()[2:3] and line.split()[2].startswith("rtnl:") and f"/{pid}" in line:
+            mem = line if "skmem:" in line else (lines[i + 1] if i + 1 < len(lines) else "")
+            rb = mem.split("rb", 1)[1].split(",", 1)[0]
+            found.append(int(rb))
+    return found
+
+
+def test_a_stream_asks_for_four_mib_unless_told(make_netns):
+    default, small = make_netns("rb4"), make_netns("rb1")
+    with nsmon.Stream() as s:
+        s.add("default", nsmon.named(default), groups=Group.IPV4_ROUTE)
+        s.add("small", nsmon.named(small), groups=Group.IPV4_ROUTE, receive_buffer=1 << 20)
+        assert nsmon.stream.RECEIVE_BUFFER == 4 << 20
+        # Each of the namespace's sockets (events, and the one dumps are asked on).
+        assert set(_rtnl_rcvbufs(default, os.getpid())) == {8 << 20}
+        assert set(_rtnl_rcvbufs(small, os.getpid())) == {2 << 20}

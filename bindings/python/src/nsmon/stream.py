@@ -28,6 +28,13 @@ from .netns import Netns, NetnsId, _byref, _cint, _netns_id, _ref
 #: How many events one native call takes at most.
 BATCH = 64
 
+#: The receive buffer a stream's sockets ask for unless told otherwise: four times the C
+#: library's default (``_abi.DEFAULT_RECEIVE_BUFFER``), since Python takes each event a few
+#: times slower than C, and a burst that a C reader rides out at 1 MiB overruns it (the peers
+#: harness's 20 namespaces: up to 8% lost at 1 MiB, none at 4 MiB; BENCHMARKS.md, "Python").
+#: The kernel fills it only as far as the reader falls behind.
+RECEIVE_BUFFER = 4 << 20
+
 
 class Group(enum.IntFlag):
     """What a namespace's socket follows (``NSMON_GROUP_*``)."""
@@ -163,8 +170,9 @@ def _opts(groups, dump, resync_on_overrun, receive_buffer) -> ctypes.c_void_p:
         check(lib.nsmon_stream_options_set_groups(opts, int(groups)), "stream groups")
         lib.nsmon_stream_options_set_dump(opts, bool(dump))
         lib.nsmon_stream_options_set_resync_on_overrun(opts, bool(resync_on_overrun))
-        if receive_buffer is not None:
-            lib.nsmon_stream_options_set_receive_buffer(opts, receive_buffer)
+        lib.nsmon_stream_options_set_receive_buffer(
+            opts, RECEIVE_BUFFER if receive_buffer is None else receive_buffer
+        )
     except BaseException:
         lib.nsmon_stream_options_free(opts)
         raise
@@ -369,7 +377,8 @@ class Stream(Handle[StreamEvent]):
         """Starts following ``target`` (None: the caller's namespace) under ``key``.
         ``groups``: what to follow (:class:`Group` bits). ``dump``: list the current objects
         first, then SYNCED. ``resync_on_overrun``: dump again after an OVERRUN.
-        ``receive_buffer``: the socket's, in bytes (default 1 MiB; 0: the kernel's).
+        ``receive_buffer``: the socket's, in bytes (default :data:`RECEIVE_BUFFER`, 4 MiB;
+        0: the kernel's).
         Raises (changing nothing) when the key is in use (EINVAL) or the namespace cannot be
         opened (FileNotFoundError, ProcessLookupError, ...)."""
         k = _key(key)
