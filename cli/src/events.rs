@@ -124,7 +124,10 @@ fn run_loop(
             {
                 f.forget(key);
             }
-            match out.line(&ref_to_json(event)) {
+            let line = ref_to_json(event);
+            let written = out.line(&line);
+            crate::json::recycle(line);
+            match written {
                 Ok(()) => true,
                 Err(end) => {
                     failed = Some(end);
