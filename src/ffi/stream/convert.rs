@@ -77,6 +77,16 @@ fn head(kind: nsmon_stream_event_kind, key: &str) -> Head<'_> {
     }
 }
 
+/// The head of a message event (unparsed until its member is written): its key, the source's
+/// nsid and the message's bytes.
+fn message_head<'a>(key: &'a str, nsid: Option<i32>, raw: &[u8]) -> Head<'a> {
+    let mut h = head(nsmon_stream_event_kind::Unparsed, key);
+    h.nsid = nsid.unwrap_or(-1);
+    h.raw = raw.as_ptr();
+    h.raw_len = raw.len();
+    h
+}
+
 /// Where an event's typed member (the one its kind names) is written: in place, through the
 /// event's pointer (built aside and moved, the largest member cost every event its copy).
 #[derive(Clone, Copy)]
@@ -115,9 +125,7 @@ pub(super) unsafe fn fill(
             .add(typed_at)
             .write_bytes(0, std::mem::size_of::<nsmon_stream_event>() - typed_at);
         let head = match view {
-            StreamEventRef::Message(m) => {
-                message_head(m.key(), m.nsid(), m.raw(), scratch, members)
-            }
+            StreamEventRef::Message(m) => arena_head(m.key(), m.nsid(), m.raw(), scratch, members),
             StreamEventRef::Other(event) => whole_head(event, scratch, members),
         };
         write_head(out, head);
@@ -149,17 +157,14 @@ unsafe fn write_head(out: *mut nsmon_stream_event, head: Head<'_>) {
 ///
 /// # Safety
 /// `members`' event is writable.
-unsafe fn message_head<'a>(
+unsafe fn arena_head<'a>(
     key: &'a str,
     nsid: Option<i32>,
     raw: &[u8],
     scratch: &mut Scratch,
     members: Members,
 ) -> Head<'a> {
-    let mut h = head(nsmon_stream_event_kind::Unparsed, key);
-    h.nsid = nsid.unwrap_or(-1);
-    h.raw = raw.as_ptr();
-    h.raw_len = raw.len();
+    let mut h = message_head(key, nsid, raw);
     match typed(raw) {
         // The C event points into a link's alternative names: kept until the next call.
         Ok(link @ Rtnl::Link(..)) => {
@@ -198,10 +203,7 @@ unsafe fn whole_head<'a>(
             message,
             raw,
         } => {
-            let mut h = head(K::Unparsed, key);
-            h.nsid = nsid.unwrap_or(-1);
-            h.raw = raw.as_ptr();
-            h.raw_len = raw.len();
+            let mut h = message_head(key, *nsid, raw);
             // SAFETY: `members`' event is writable (this function's contract).
             h.kind = unsafe { write_typed(message, &mut scratch.names, members) };
             h
@@ -212,10 +214,7 @@ unsafe fn whole_head<'a>(
             reason: why,
             raw,
         } => {
-            let mut h = head(K::Unparsed, key);
-            h.nsid = nsid.unwrap_or(-1);
-            h.raw = raw.as_ptr();
-            h.raw_len = raw.len();
+            let mut h = message_head(key, *nsid, raw);
             h.reason = reason(why.clone());
             h
         }
