@@ -1,7 +1,10 @@
 // Command count is the fleet benchmark's Go consumer (scripts/bench.sh): one Stream over the
 // named namespaces given (added in one batch), IPv4 routes only, counting route events.
 //
-//	count next|dispatch EXPECTED NAME...
+//	count read|next|dispatch EXPECTED NAME...
+//
+// read: a loop of Read alone (each takes what is ready in one batch call and hands it out);
+// next: Read, then Next until nothing is ready; dispatch: Read, then Dispatch.
 //
 // Prints "ready" once subscribed, then, when EXPECTED route events were counted or none came
 // for 3 s, "COUNT OVERRUNS CPU_US" (user + system CPU of this process).
@@ -21,10 +24,10 @@ import (
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: count next|dispatch EXPECTED NAME...")
+		fmt.Fprintln(os.Stderr, "usage: count read|next|dispatch EXPECTED NAME...")
 		os.Exit(2)
 	}
-	dispatch := os.Args[1] == "dispatch"
+	mode := os.Args[1]
 	expected, err := strconv.Atoi(os.Args[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "EXPECTED:", err)
@@ -82,9 +85,11 @@ func main() {
 			break // idle: the load is over
 		}
 		take(ev)
-		if dispatch {
+		switch mode {
+		case "read":
+		case "dispatch":
 			_, err = s.Dispatch(take)
-		} else {
+		default:
 			for {
 				ev, ok, e := s.Next()
 				if e != nil || !ok {
