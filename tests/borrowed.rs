@@ -26,7 +26,7 @@ enum Reader {
 
 /// Checks what a borrowed event says of itself against what it makes owned, and returns that.
 fn checked(event: StreamEventRef<'_>) -> StreamEvent {
-    let owned = event.to_owned();
+    let owned = event.to_event();
     assert_eq!(event.key(), owned.key());
     if let StreamEventRef::Message(m) = event {
         let header_type = u16::from_ne_bytes([m.raw()[4], m.raw()[5]]);

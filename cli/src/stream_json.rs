@@ -16,7 +16,7 @@ pub fn ref_to_json(event: StreamEventRef<'_>) -> String {
         StreamEventRef::Message(m) => match m.typed() {
             Ok(Some(message)) => message_json(m.key(), m.nsid(), &message).line(),
             // Unparsed: the owned event has the reason, as `next` would give it.
-            _ => to_json(&m.to_owned()),
+            _ => to_json(&m.to_event()),
         },
         StreamEventRef::Other(event) => to_json(event),
     }

@@ -47,7 +47,8 @@ use crate::netlink::layout::{Header, NlMsgHdr};
 use crate::rtnl::Rtnl;
 
 /// An event borrowed from its [`Stream`](super::Stream), valid until the stream's next call.
-/// [`to_owned`](Self::to_owned) makes the [`StreamEvent`] that `next` would have returned.
+/// [`to_event`](Self::to_event) makes the [`StreamEvent`] that `next` would have returned (an
+/// owned copy, made only when asked; not `to_owned`, which the type's `Clone` already names).
 #[derive(Debug, Clone, Copy)]
 pub enum StreamEventRef<'a> {
     /// An rtnetlink message (an object changed or, during a dump, exists), not typed yet.
@@ -103,7 +104,7 @@ impl<'a> MessageRef<'a> {
 
     /// The event [`Stream::next`](super::Stream::next) would have returned: typed (or
     /// unparsed, with the reason), its bytes and key copied.
-    pub fn to_owned(&self) -> StreamEvent {
+    pub fn to_event(&self) -> StreamEvent {
         let key = self.key.cloned().unwrap_or_else(|| "".into());
         let raw = self.raw.into();
         let nsid = self.nsid;
@@ -134,9 +135,9 @@ impl<'a> StreamEventRef<'a> {
     }
 
     /// The event as [`Stream::next`](super::Stream::next) would have returned it, owned.
-    pub fn to_owned(&self) -> StreamEvent {
+    pub fn to_event(&self) -> StreamEvent {
         match self {
-            StreamEventRef::Message(m) => m.to_owned(),
+            StreamEventRef::Message(m) => m.to_event(),
             StreamEventRef::Other(event) => (*event).clone(),
         }
     }

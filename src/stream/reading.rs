@@ -59,7 +59,7 @@ impl StreamState {
     fn owned(&self, item: Item) -> StreamEvent {
         match item {
             Item::Owned(event) => *event,
-            message => self.view(&message).to_owned(),
+            message => self.view(&message).to_event(),
         }
     }
 
