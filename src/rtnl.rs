@@ -189,6 +189,17 @@ pub(crate) fn parse_message(m: &message::Message<'_>) -> Result<Option<Rtnl>> {
     }))
 }
 
+/// A route message typed without the [`Rtnl`] around it (`None` for any other message): the
+/// stream's commonest event, which the C ABI fills straight from it.
+pub(crate) fn route_message(m: &message::Message<'_>) -> Option<Result<(Change, Route)>> {
+    let change = match m.kind {
+        RTM_NEWROUTE => Change::New,
+        RTM_DELROUTE => Change::Deleted,
+        _ => return None,
+    };
+    Some(route(m.payload).map(|r| (change, r)))
+}
+
 /// The step every typed parser shares: the fixed header `H` of a `what` message (an error if
 /// the payload is shorter), and the attributes after it (their errors become the parsers' at
 /// `?`, so that the walk's items stay small). An iterator rather than a callback per
