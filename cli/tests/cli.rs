@@ -966,6 +966,21 @@ impl Seen {
 
 /// Reads nsmon's lines (each one parsed), applying to `seen` those `ours` selects, until
 /// `done(seen)`; fails at `deadline` saying what is known.
+/// After what a test looked at, `ns` is still monitored (a link added then is reported), and
+/// nsmon ends cleanly on SIGTERM.
+fn still_monitored_then_ends(
+    mut nsmon: Running,
+    seen: &mut Seen,
+    ours: &dyn Fn(&Value) -> bool,
+    ns: &str,
+) {
+    ip_n(ns, &["link", "add", "nsmon-after", "type", "bridge"]);
+    read_until(&mut nsmon, seen, ours, "nsmon-after", &|s| {
+        s.exact_with(b"nsmon-after")
+    });
+    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+}
+
 fn read_until(
     nsmon: &mut Running,
     seen: &mut Seen,
@@ -1173,12 +1188,7 @@ fn events_recover_every_hostile_name_exactly_and_go_on() {
     // The fixture brought nsmon-many up once its names were added (the kernel announces a
     // link's changes only when it is up): one message of over 64 KiB with all 490.
     seen.check_alt_names(&expected);
-    // Still monitored.
-    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
-    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
-        s.exact_with(b"nsmon-after")
-    });
-    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+    still_monitored_then_ends(nsmon, &mut seen, &ours, &ns.name);
 }
 
 #[test]
@@ -1210,11 +1220,7 @@ fn events_after_an_overrun_the_resync_recovers_every_hostile_name() {
     }
     seen.check_names(&expected);
     seen.check_alt_names(&expected);
-    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
-    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
-        s.exact_with(b"nsmon-after")
-    });
-    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+    still_monitored_then_ends(nsmon, &mut seen, &ours, &ns.name);
 }
 
 #[test]
@@ -1237,11 +1243,7 @@ fn events_dump_lists_every_hostile_object_then_synced() {
     seen.check_names(&expected);
     seen.check_alt_names(&expected);
     assert!(seen.link(b"lo").is_some(), "{}", seen.summary());
-    ip_n(&ns.name, &["link", "add", "nsmon-after", "type", "bridge"]);
-    read_until(&mut nsmon, &mut seen, &ours, "nsmon-after", &|s| {
-        s.exact_with(b"nsmon-after")
-    });
-    assert_eq!(nsmon.signal(libc::SIGTERM).code(), Some(0));
+    still_monitored_then_ends(nsmon, &mut seen, &ours, &ns.name);
 }
 
 #[test]
