@@ -38,7 +38,7 @@ mod options;
 mod reading;
 mod target;
 pub use borrowed::{EventBatch, MessageRef, StreamEventRef};
-pub(crate) use reading::{typed, Item};
+pub(crate) use reading::{typed_message, Item};
 use reading::{Read, Room, Span, ARENA};
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -84,11 +84,16 @@ impl StreamState {
 /// The typed message in `raw` (one whole message, checked when it was read), or why not (the
 /// reason of its unparsed event).
 pub(crate) fn typed(raw: &[u8]) -> std::result::Result<Rtnl, String> {
+    typed_message(crate::netlink::message::whole(raw).as_ref())
+}
+
+/// [`typed`] for a message whose header was read again already (`None`: it could not be).
+pub(crate) fn typed_message(msg: Option<&Message<'_>>) -> std::result::Result<Rtnl, String> {
     // Checked when the datagram was split: the `None` is not reached.
-    let Some(msg) = crate::netlink::message::whole(raw) else {
+    let Some(msg) = msg else {
         return Err("a message that cannot be read again".into());
     };
-    match rtnl::parse_message(&msg) {
+    match rtnl::parse_message(msg) {
         Ok(Some(message)) => Ok(message),
         Ok(None) => Err(format!("message type {} is not one nsmon types", msg.kind)),
         Err(e) => Err(e.to_string()),

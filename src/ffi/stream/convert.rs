@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::types::*;
 use crate::ffi::handle_cell::Scratch;
 use crate::rtnl::{Change, Link, Route, Rtnl};
-use crate::stream::{typed, StreamEventRef};
+use crate::stream::{typed_message, StreamEventRef};
 use crate::{Name, StreamEvent};
 
 /// Copies a name's bytes into a NUL-terminated array (cut to fit, which the kernel's limits
@@ -166,11 +166,10 @@ unsafe fn arena_head<'a>(
 ) -> Head<'a> {
     let mut h = message_head(key, nsid, raw);
     // A route, the commonest, typed without the `Rtnl` around it (moved and matched on, that
-    // was a tenth of the event); any other message through `typed`.
-    if let Some(route) = crate::netlink::message::whole(raw)
-        .as_ref()
-        .and_then(crate::rtnl::route_message)
-    {
+    // was a tenth of the event); any other message through `typed`. The header is read again
+    // once for both.
+    let msg = crate::netlink::message::whole(raw);
+    if let Some(route) = msg.as_ref().and_then(crate::rtnl::route_message) {
         match route {
             Ok((change, r)) => {
                 // SAFETY: `members`' event is writable (this function's contract).
@@ -184,7 +183,7 @@ unsafe fn arena_head<'a>(
         }
         return h;
     }
-    match typed(raw) {
+    match typed_message(msg.as_ref()) {
         // The C event points into a link's alternative names: kept until the next call.
         Ok(link @ Rtnl::Link(..)) => {
             let link = scratch.message.insert(link);
