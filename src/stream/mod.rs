@@ -37,6 +37,7 @@ mod groups;
 mod options;
 mod reading;
 mod target;
+mod targets;
 pub use borrowed::{EventBatch, MessageRef, StreamEventRef};
 pub(crate) use reading::{typed_message, Item};
 use reading::{Read, Room, Span, ARENA};
@@ -60,6 +61,7 @@ use dump::{Round, Step};
 pub use groups::Groups;
 pub use options::{StreamOptions, DEFAULT_RECEIVE_BUFFER};
 use target::{AllNsid, Target};
+use targets::Slab;
 
 /// What a [`Stream`] reports. Every variant carries the key of its namespace.
 #[derive(Debug, Clone)]
@@ -139,27 +141,6 @@ impl StreamEvent {
     }
 }
 
-/// Tokens are small distinct counters: they hash to themselves (SipHash showed in profiles of
-/// the per-event path, where every datagram looks its target up).
-#[derive(Default, Clone, Copy)]
-struct TokenHasher(u64);
-
-impl std::hash::Hasher for TokenHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = n as u64;
-    }
-}
-
-type TokenHash = std::hash::BuildHasherDefault<TokenHasher>;
-
 /// Namespaces `add_many` opens at once (one helper thread each chunk): bounds the fds a large
 /// batch holds beyond the sockets it creates, at a thread spawn per 256 namespaces.
 const ADD_CHUNK: usize = 256;
@@ -191,9 +172,8 @@ pub(crate) struct StreamState {
     /// robin, so that a namespace flooded with changes cannot starve the others. Their sockets
     /// are registered level-triggered, so the fd stays readable while any of them holds data.
     backlog: VecDeque<Token>,
-    targets: HashMap<Token, Target, TokenHash>,
+    targets: Slab<Target>,
     tokens: HashMap<Arc<str>, Token>,
-    next_token: usize,
     /// Where datagrams are read: each after the last one still referred to by a queued
     /// [`Item::Message`] or by an event the caller took in this call (see
     /// [`StreamState::call_starts`]).
@@ -215,7 +195,7 @@ impl std::fmt::Debug for StreamState {
 
 impl StreamState {
     fn drop_target(&mut self, token: Token) -> Option<Target> {
-        let target = self.targets.remove(&token)?;
+        let target = self.targets.remove(token)?;
         if target.all_nsid.is_some() {
             self.all_nsid_targets -= 1;
         }
@@ -237,7 +217,7 @@ impl StreamState {
 
     /// Reads one datagram from a target's socket into the arena; returns whether there was one.
     fn pump_target(&mut self, token: Token, out: &mut VecDeque<Item>) -> Result<bool> {
-        let Some(target) = self.targets.get_mut(&token) else {
+        let Some(target) = self.targets.get_mut(token) else {
             return Ok(false); // removed since the readiness was reported
         };
         let room = Room {
@@ -246,12 +226,12 @@ impl StreamState {
         };
         let tail = &mut self.arena[self.used..];
         let read = if target.all_nsid.is_none() {
-            target.pump(&HashMap::default(), tail, room, out)
+            target.pump(None, tail, room, out)
         } else {
-            // An all-nsid target looks at the others: taken out of the map meanwhile.
-            let mut target = self.targets.remove(&token).expect("present");
-            let read = target.pump(&self.targets, tail, room, out);
-            self.targets.insert(token, target);
+            // An all-nsid target looks at the others: taken out of the slab meanwhile.
+            let mut target = self.targets.take_out(token).expect("present");
+            let read = target.pump(Some(&self.targets), tail, room, out);
+            self.targets.put_back(token, target);
             read
         }?;
         self.used += read.kept;
@@ -264,7 +244,7 @@ impl Pump for StreamState {
 
     fn pump(&mut self, ready: &[Token], out: &mut VecDeque<Item>) -> Result<()> {
         for token in ready {
-            if let Some(target) = self.targets.get_mut(token) {
+            if let Some(target) = self.targets.get_mut(*token) {
                 if !target.in_backlog {
                     target.in_backlog = true;
                     self.backlog.push_back(*token);
@@ -284,7 +264,7 @@ impl Pump for StreamState {
             match self.pump_target(token, out) {
                 Ok(true) => self.backlog.push_back(token),
                 Ok(false) => {
-                    if let Some(target) = self.targets.get_mut(&token) {
+                    if let Some(target) = self.targets.get_mut(token) {
                         target.in_backlog = false;
                     }
                 }
@@ -356,9 +336,8 @@ impl Stream {
                     .try_clone()
                     .map_err(|e| Error::os("dup epoll fd", e))?,
                 backlog: VecDeque::new(),
-                targets: HashMap::default(),
+                targets: Slab::default(),
                 tokens: HashMap::new(),
-                next_token: 0,
                 arena: vec![0; ARENA].into_boxed_slice(),
                 used: 0,
                 all_nsid_targets: 0,
@@ -546,8 +525,10 @@ impl Stream {
             socket.set_receive_buffer(options.receive_buffer)?;
         }
         let state = &mut self.core.pump;
-        let token = Token(state.next_token);
-        state.next_token += 1;
+        let token = state
+            .targets
+            .vacant()
+            .ok_or_else(|| Error::InvalidArgument("too many namespaces in one stream".into()))?;
         sys::epoll_add_level(state.registry.as_fd(), socket.as_fd(), token.0)
             .map_err(|e| Error::os("epoll_ctl netlink", e))?;
         let mut entry = Target {
@@ -582,7 +563,8 @@ impl Stream {
             state.all_nsid_targets += 1;
         }
         state.tokens.insert(key, token);
-        state.targets.insert(token, entry);
+        let inserted = state.targets.insert(entry);
+        debug_assert_eq!(inserted, token, "the slot vacant when registered");
         Ok(())
     }
 
@@ -627,7 +609,7 @@ impl Stream {
         state
             .tokens
             .get(key)
-            .and_then(|t| state.targets.get(t))
+            .and_then(|t| state.targets.get(*t))
             .map(|t| t.identity)
     }
 }

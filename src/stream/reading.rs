@@ -52,7 +52,7 @@ impl StreamState {
     /// the caller added the source namespace under, if it did). `None` only for a target gone,
     /// which [`own_queued`](Self::own_queued) makes sure no queued message refers to.
     pub(super) fn key_of(&self, span: &Span) -> Option<&Arc<str>> {
-        Some(self.targets.get(&span.token)?.key_for(span.nsid))
+        Some(self.targets.get(span.token)?.key_for(span.nsid))
     }
 
     /// The event `item` stands for, whole: its message typed, its bytes and key copied.

@@ -48,7 +48,7 @@ impl AllNsid {
     }
 
     /// Rebuilds the map from ids to the caller's keys if ids changed since it was built.
-    pub(super) fn refresh(&mut self, targets: &HashMap<Token, Target, TokenHash>) {
+    pub(super) fn refresh(&mut self, targets: &Slab<Target>) {
         if self.stale {
             self.stale = false;
             self.keys.clear();
@@ -152,11 +152,11 @@ impl Target {
 
     /// Reads one datagram from this target's socket into `buffer` (the arena at `room.at`);
     /// says whether there was one (so more may follow) and how much of the arena its queued
-    /// messages refer to. `others` are the stream's other targets (for an all-nsid target's
+    /// messages refer to. `others` are the stream's other targets (given to an all-nsid target, for its
     /// keys).
     pub(super) fn pump(
         &mut self,
-        others: &HashMap<Token, Target, TokenHash>,
+        others: Option<&Slab<Target>>,
         buffer: &mut [u8],
         room: Room,
         out: &mut VecDeque<Item>,
@@ -181,7 +181,7 @@ impl Target {
             Received::Data(len, nsid) => (len, nsid, false),
             Received::Truncated(len, nsid) => (len, nsid, true),
         };
-        if let (Some(all), Some(_)) = (&mut self.all_nsid, nsid) {
+        if let (Some(all), Some(_), Some(others)) = (&mut self.all_nsid, nsid, others) {
             all.refresh(others);
         }
         let data = &buffer[..len.min(buffer.len())];

@@ -148,8 +148,14 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
         msg.msg_control = control.0.as_mut_ptr().cast();
         msg.msg_controllen = control.0.len() as _;
         // SAFETY: `msg` points at `addr` and `iov`, which point at live, writable memory.
-        // MSG_TRUNC: the datagram's real length is returned, even when it did not fit.
-        match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC)) {
+        // MSG_TRUNC: the datagram's real length is returned, even when it did not fit. A raw
+        // system call, as in `recv`.
+        match syscall!(syscall(
+            libc::SYS_recvmsg,
+            fd.as_raw_fd(),
+            &raw mut msg,
+            libc::MSG_TRUNC
+        )) {
             Ok(n) => {
                 return Ok(Datagram {
                     len: n as usize,
@@ -173,19 +179,26 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
 /// `recvfrom` spares the kernel the message-header and iovec copies of `recvmsg`, which showed
 /// in the profile of the per-event path. `MSG_TRUNC` makes it return the datagram's real length,
 /// so a truncation is still seen.
+///
+/// Made as a raw system call: glibc's `recvfrom` is a cancellation point, and it switches
+/// asynchronous cancellation on and off around every call, which cost as much as the rest of
+/// the call's work in user space. The socket is non-blocking: the call never waits, so it has
+/// no use for being a point where a thread may be cancelled.
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
     // SAFETY: all-zero is a valid sockaddr_nl to be filled in.
     let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
     loop {
         let mut addr_len = size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-        // SAFETY: `buf` is writable for its length; `addr` for `addr_len` bytes.
-        match syscall!(recvfrom(
+        // SAFETY: `buf` is writable for its length; `addr` for `addr_len` bytes; recvfrom's
+        // arguments, in its order.
+        match syscall!(syscall(
+            libc::SYS_recvfrom,
             fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
+            buf.as_mut_ptr(),
             buf.len(),
             libc::MSG_TRUNC,
-            (&raw mut addr).cast(),
-            &mut addr_len
+            &raw mut addr,
+            &raw mut addr_len
         )) {
             Ok(n) => {
                 let n = n as usize;
