@@ -242,6 +242,17 @@ impl<P: Pump> Core<P> {
     /// Takes one event, refilling from the sources when the queue is empty; no readiness
     /// bookkeeping (callers [`settle`](Self::settle) when they are done taking).
     fn take(&mut self) -> Result<Option<P::Event>> {
+        self.stock()?;
+        let event = self.queue.pop_front();
+        if let (Some(_), Some(coalescing)) = (&event, &mut self.coalescing) {
+            coalescing.took();
+        }
+        Ok(event)
+    }
+
+    /// What [`take`](Self::take) does before it takes: returns the deferred error, if any,
+    /// and refills an empty queue from the sources (empty after this: nothing is ready).
+    fn stock(&mut self) -> Result<()> {
         if let Some(err) = self.deferred.take() {
             return Err(err);
         }
@@ -255,11 +266,7 @@ impl<P: Pump> Core<P> {
             // arrived since keeps the fd readable by itself, so `None` hides nothing.)
             self.refill(Refill::AskEpoll)?;
         }
-        let event = self.queue.pop_front();
-        if let (Some(_), Some(coalescing)) = (&event, &mut self.coalescing) {
-            coalescing.took();
-        }
-        Ok(event)
+        Ok(())
     }
 
     /// Queues an event produced outside a pump (e.g. by an `add` between polls) and keeps the
@@ -290,17 +297,20 @@ impl<P: Pump> Core<P> {
         let mut taken = 0;
         let mut failure = None;
         while taken < max {
-            match self.take() {
-                Ok(Some(event)) => {
-                    out.push(event);
-                    taken += 1;
-                }
-                Ok(None) => break,
+            match self.stock() {
+                Ok(()) => {}
                 Err(err) if taken == 0 => failure = Some(err),
                 Err(err) => self.deferred = Some(err),
             }
-            if failure.is_some() || self.deferred.is_some() {
+            // What is queued, moved at once rather than taken one by one.
+            let n = self.queue.len().min(max - taken);
+            if failure.is_some() || self.deferred.is_some() || n == 0 {
                 break;
+            }
+            out.extend(self.queue.drain(..n));
+            taken += n;
+            if let Some(coalescing) = &mut self.coalescing {
+                coalescing.took();
             }
         }
         self.settle()?;
