@@ -189,15 +189,80 @@ pub(crate) fn parse_message(m: &message::Message<'_>) -> Result<Option<Rtnl>> {
     }))
 }
 
-/// A route message typed without the [`Rtnl`] around it (`None` for any other message): the
-/// stream's commonest event, which the C ABI fills straight from it.
-pub(crate) fn route_message(m: &message::Message<'_>) -> Option<Result<(Change, Route)>> {
-    let change = match m.kind {
-        RTM_NEWROUTE => Change::New,
-        RTM_DELROUTE => Change::Deleted,
-        _ => return None,
-    };
-    Some(route(m.payload).map(|r| (change, r)))
+/// Whether `m` is a route message, and which change (`None` for any other message).
+pub(crate) fn route_change(m: &message::Message<'_>) -> Option<Change> {
+    match m.kind {
+        RTM_NEWROUTE => Some(Change::New),
+        RTM_DELROUTE => Some(Change::Deleted),
+        _ => None,
+    }
+}
+
+/// Where the route parser puts what it reads, field by field: a [`Route`] is one place, the C
+/// ABI's event (written in place, with no `Route` between) another. Fields the message does
+/// not carry are not set.
+pub(crate) trait RouteFields {
+    /// The fixed header's fields (the table as its low 8 bits: `table` follows when the
+    /// message has `RTA_TABLE`).
+    fn header(&mut self, h: &RtMsg);
+    /// `RTA_DST`: 4 or 16 bytes, as the header's family says.
+    fn dst(&mut self, address: &[u8]);
+    /// `RTA_GATEWAY`: as `dst`.
+    fn gateway(&mut self, address: &[u8]);
+    /// `RTA_OIF`.
+    fn oif(&mut self, index: u32);
+    /// `RTA_TABLE`.
+    fn table(&mut self, table: u32);
+}
+
+/// Reads the payload `p` of a route message into `out`; an error (and what was set so far)
+/// for a header or attribute the parser refuses.
+#[inline]
+pub(crate) fn read_route(p: &[u8], out: &mut impl RouteFields) -> Result<()> {
+    let (h, attrs) = typed::<RtMsg>(p, "route")?;
+    out.header(&h);
+    for a in attrs {
+        let (kind, v) = a?;
+        match kind {
+            RTA_DST => {
+                if let Some(v) = ip_bytes(h.family, v, "RTA_DST")? {
+                    out.dst(v)
+                }
+            }
+            RTA_GATEWAY => {
+                if let Some(v) = ip_bytes(h.family, v, "RTA_GATEWAY")? {
+                    out.gateway(v)
+                }
+            }
+            RTA_OIF => out.oif(u32_attr(v, "RTA_OIF")?),
+            RTA_TABLE => out.table(u32_attr(v, "RTA_TABLE")?),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl RouteFields for Route {
+    fn header(&mut self, h: &RtMsg) {
+        self.family = h.family;
+        self.table = u32::from(h.table);
+        self.dst_len = h.dst_len;
+        self.protocol = h.protocol;
+        self.scope = h.scope;
+        self.kind = h.kind;
+    }
+    fn dst(&mut self, address: &[u8]) {
+        self.dst = ip_addr(address);
+    }
+    fn gateway(&mut self, address: &[u8]) {
+        self.gateway = ip_addr(address);
+    }
+    fn oif(&mut self, index: u32) {
+        self.oif = Some(index);
+    }
+    fn table(&mut self, table: u32) {
+        self.table = table;
+    }
 }
 
 /// The step every typed parser shares: the fixed header `H` of a `what` message (an error if
@@ -235,20 +300,30 @@ fn name(value: &[u8]) -> Name {
 /// An address attribute: `None` for a family nsmon does not type (carried in the raw bytes), an
 /// error for an IPv4 or IPv6 address of the wrong length.
 fn ip(family: u8, value: &[u8], name: &str) -> Result<Option<IpAddr>> {
+    Ok(ip_bytes(family, value, name)?.and_then(ip_addr))
+}
+
+/// `value` if it is an address of `family` (4 bytes for IPv4, 16 for IPv6), an error if its
+/// length is not, `None` for any other family.
+#[inline]
+fn ip_bytes<'a>(family: u8, value: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
     match (family as i32, value.len()) {
-        (libc::AF_INET, 4) => Ok(Some(IpAddr::V4(Ipv4Addr::new(
-            value[0], value[1], value[2], value[3],
-        )))),
-        (libc::AF_INET6, 16) => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(value);
-            Ok(Some(IpAddr::V6(Ipv6Addr::from(b))))
-        }
+        (libc::AF_INET, 4) | (libc::AF_INET6, 16) => Ok(Some(value)),
         (libc::AF_INET | libc::AF_INET6, n) => Err(Error::Protocol(format!(
             "{name}: {n} bytes is not an address of family {family}"
         ))),
         _ => Ok(None),
     }
+}
+
+/// The address in 4 or 16 bytes ([`ip_bytes`] checked which).
+fn ip_addr(bytes: &[u8]) -> Option<IpAddr> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Some(IpAddr::V4(Ipv4Addr::from(v4)));
+    }
+    <[u8; 16]>::try_from(bytes)
+        .ok()
+        .map(|v6| IpAddr::V6(Ipv6Addr::from(v6)))
 }
 
 fn u32_attr(value: &[u8], name: &str) -> Result<u32> {
@@ -309,28 +384,18 @@ fn address(p: &[u8]) -> Result<Address> {
 }
 
 fn route(p: &[u8]) -> Result<Route> {
-    let (h, attrs) = typed::<RtMsg>(p, "route")?;
     let mut out = Route {
-        family: h.family,
-        table: u32::from(h.table),
+        family: 0,
+        table: 0,
         dst: None,
-        dst_len: h.dst_len,
+        dst_len: 0,
         gateway: None,
         oif: None,
-        protocol: h.protocol,
-        scope: h.scope,
-        kind: h.kind,
+        protocol: 0,
+        scope: 0,
+        kind: 0,
     };
-    for a in attrs {
-        let (kind, v) = a?;
-        match kind {
-            RTA_DST => out.dst = ip(h.family, v, "RTA_DST")?,
-            RTA_GATEWAY => out.gateway = ip(h.family, v, "RTA_GATEWAY")?,
-            RTA_OIF => out.oif = Some(u32_attr(v, "RTA_OIF")?),
-            RTA_TABLE => out.table = u32_attr(v, "RTA_TABLE")?,
-            _ => {}
-        }
-    }
+    read_route(p, &mut out)?;
     Ok(out)
 }
 

@@ -251,34 +251,3 @@ fn splits_a_datagram_into_messages() {
     assert_eq!(all[1], &second[..]);
     assert!(matches!(parse(all[0]).unwrap(), Some(Rtnl::Link(Change::New, l)) if l.index == 1));
 }
-
-/// The C ABI's route path types a route as the generic parser does: the same route, the same
-/// error text, and nothing for any other message.
-#[test]
-fn a_route_typed_alone_is_the_route_the_parser_gives() {
-    let v4 = [libc::AF_INET as u8, 24, 0, 0, 254, 4, 0, 1, 0, 0, 0, 0];
-    let messages = [
-        msg(
-            RTM_NEWROUTE,
-            &v4,
-            &[
-                (RTA_DST, &[198, 51, 100, 0]),
-                (RTA_OIF, &2u32.to_ne_bytes()),
-            ],
-        ),
-        msg(RTM_DELROUTE, &v4, &[(RTA_GATEWAY, &[203, 0, 113, 1])]),
-        msg(RTM_NEWROUTE, &v4, &[(RTA_DST, &[1, 2, 3])]), // a bad address
-        msg(RTM_NEWROUTE, &[0; 8], &[]),                  // a short header
-        msg(RTM_NEWLINK, &ifinfo(1, 0), &[(IFLA_IFNAME, b"x\0")]),
-    ];
-    for m in &messages {
-        let walked = message::whole(m).unwrap();
-        let alone = route_message(&walked);
-        match (parse_message(&walked), alone) {
-            (Ok(Some(Rtnl::Route(c, r))), Some(Ok(pair))) => assert_eq!((c, r), pair),
-            (Err(e), Some(Err(f))) => assert_eq!(e.to_string(), f.to_string()),
-            (Ok(Some(other)), None) => assert!(!matches!(other, Rtnl::Route(..))),
-            (generic, alone) => panic!("{generic:?} beside {alone:?}"),
-        }
-    }
-}
