@@ -57,40 +57,45 @@ impl<'a> Messages<'a> {
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message<'a>, Malformed>;
 
+    // Once per message read: the checks in a few comparisons, the reasons (formatted text)
+    // out of line, as for attributes.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
         let buf = self.rest;
-        let fail = |this: &mut Self, why: String| {
-            this.failed = true;
-            Some(Err(Malformed(why)))
-        };
         let Some(header) = NlMsgHdr::parse(buf) else {
-            return fail(
-                self,
-                format!("{} bytes left, a header needs {}", buf.len(), NlMsgHdr::LEN),
-            );
+            return Some(Err(self.bad_length(None)));
         };
         let len = header.len as usize;
-        if len < NlMsgHdr::LEN {
-            return fail(
-                self,
+        if len < NlMsgHdr::LEN || len > buf.len() {
+            return Some(Err(self.bad_length(Some(len))));
+        }
+        let message = framed(&buf[..len], &header);
+        self.rest = buf.get(align4(len)..).unwrap_or_default();
+        Some(Ok(message))
+    }
+}
+
+impl Messages<'_> {
+    /// Ends the walk at a message whose header does not fit (`None`) or whose length `len`
+    /// does not, and says why; what is left stays for [`remaining`](Self::remaining).
+    #[cold]
+    #[inline(never)]
+    fn bad_length(&mut self, len: Option<usize>) -> Malformed {
+        self.failed = true;
+        let left = self.rest.len();
+        Malformed(match len {
+            None => format!("{left} bytes left, a header needs {}", NlMsgHdr::LEN),
+            Some(len) if len < NlMsgHdr::LEN => {
                 format!(
                     "message length {len} is under the header's {}",
                     NlMsgHdr::LEN
-                ),
-            );
-        }
-        if len > buf.len() {
-            return fail(
-                self,
-                format!("message length {len} exceeds the {} bytes left", buf.len()),
-            );
-        }
-        let message = framed(&buf[..len], &header);
-        self.rest = &buf[align4(len).min(buf.len())..];
-        Some(Ok(message))
+                )
+            }
+            Some(len) => format!("message length {len} exceeds the {left} bytes left"),
+        })
     }
 }
 

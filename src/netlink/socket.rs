@@ -163,6 +163,9 @@ impl Socket {
     }
 
     /// Receives one datagram from the kernel, dropping any sent by another socket.
+    // Inlined: once per datagram, and its result, moved out of a call, cost as much as what
+    // it does.
+    #[inline]
     pub(crate) fn receive(&self, buf: &mut [u8]) -> Result<Received> {
         loop {
             let datagram = if self.all_nsid {
@@ -172,9 +175,7 @@ impl Socket {
             };
             let datagram = match datagram {
                 Ok(d) => d,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Received::Nothing),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Ok(Received::Overrun),
-                Err(e) => return Err(Error::os("recvmsg(AF_NETLINK)", e)),
+                Err(e) => return receive_failed(e),
             };
             if datagram.sender != 0 {
                 // Unicast from a userspace socket: not the kernel, so not trusted.
@@ -271,5 +272,15 @@ impl AsFd for Socket {
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// What a receive that failed means: nothing to read, an overrun, or a failure of the socket.
+#[cold]
+fn receive_failed(e: io::Error) -> Result<Received> {
+    match e {
+        e if e.kind() == io::ErrorKind::WouldBlock => Ok(Received::Nothing),
+        e if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Received::Overrun),
+        e => Err(Error::os("recvmsg(AF_NETLINK)", e)),
     }
 }

@@ -185,7 +185,8 @@ impl Target {
             all.refresh(others);
         }
         let data = &buffer[..len.min(buffer.len())];
-        let queued = out.len();
+        // Where the last message queued ends (messages are queued in the order they lie).
+        let mut end = None;
         let mut walk = messages(data);
         while let Some(msg) = walk.next() {
             let msg = match msg {
@@ -203,12 +204,14 @@ impl Target {
                     }
                     return Ok(Read {
                         datagram: true,
-                        kept: kept(room.at, out, queued),
+                        kept: kept(room.at, end),
                     });
                 }
             };
             let at = room.at + (msg.bytes.as_ptr() as usize - data.as_ptr() as usize);
-            self.take(&msg, nsid, Room { at, ..room }, out)?;
+            if self.take(&msg, nsid, Room { at, ..room }, out)? {
+                end = Some(at + msg.bytes.len());
+            }
         }
         if truncated {
             // Cut at a message boundary: the walk saw only whole messages, the rest is lost.
@@ -220,7 +223,7 @@ impl Target {
         }
         Ok(Read {
             datagram: true,
-            kept: kept(room.at, out, queued),
+            kept: kept(room.at, end),
         })
     }
 
@@ -234,31 +237,32 @@ impl Target {
     }
 
     /// One whole message of a datagram: a reply of the dump in flight, an id change the
-    /// all-nsid map must learn, or an event (typed, or unparsed with its reason).
+    /// all-nsid map must learn, or an event (typed, or unparsed with its reason). Returns
+    /// whether the message itself was queued (so the arena must keep it).
     fn take(
         &mut self,
         msg: &Message<'_>,
         nsid: Option<i32>,
         room: Room,
         out: &mut VecDeque<Item>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if msg.port == self.port {
             let is_reply = self.round.as_ref().is_some_and(|r| r.is_reply(msg.seq));
             // A late reply to an earlier dump is dropped. (Notifications carry the port id
             // of whoever made the change, e.g. an `ip` process: that they come from the
             // kernel is the sender address, checked by the socket.)
             if !is_reply || self.dump_reply(msg, out)? {
-                return Ok(());
+                return Ok(false);
             }
         }
         if matches!(msg.kind, RTM_NEWNSID | RTM_DELNSID) {
             if let Some(all) = &mut self.all_nsid {
                 all.stale = true;
-                return Ok(());
+                return Ok(false);
             }
         }
         if !self.options.groups.wants(msg.kind, msg.payload) {
-            return Ok(());
+            return Ok(false);
         }
         // A dumped object may call for more dumps (a class's filters): typed now. Any other
         // message is typed when the caller takes it.
@@ -275,7 +279,7 @@ impl Target {
             token: room.token,
             nsid,
         }));
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -289,15 +293,10 @@ fn unparsed(key: &Arc<str>, nsid: Option<i32>, reason: String, raw: &[u8]) -> It
     }))
 }
 
-/// How much of the arena, from `start` (where the datagram was read), the messages queued
-/// after the first `queued` items refer to: up to the end of the last one, rounded up to 8 so
-/// that the next datagram starts aligned. 0 when none does: the space is read into again.
-fn kept(start: usize, out: &VecDeque<Item>, queued: usize) -> usize {
-    // Queued in the order they lie in the datagram: the last message ends furthest.
-    let end = out.range(queued..).rev().find_map(|item| match item {
-        Item::Message(span) => Some((span.at + span.len) as usize),
-        Item::Owned(_) => None,
-    });
+/// How much of the arena, from `start` (where the datagram was read), its queued messages
+/// refer to, the last of them ending at `end`: rounded up to 8, so that the next datagram
+/// starts aligned. 0 when none was queued: the space is read into again.
+fn kept(start: usize, end: Option<usize>) -> usize {
     end.map_or(0, |end| (end - start).next_multiple_of(8))
 }
 

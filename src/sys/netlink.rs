@@ -184,6 +184,7 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
 /// asynchronous cancellation on and off around every call, which cost as much as the rest of
 /// the call's work in user space. The socket is non-blocking: the call never waits, so it has
 /// no use for being a point where a thread may be cancelled.
+#[inline]
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
     // SAFETY: all-zero is a valid sockaddr_nl to be filled in.
     let mut addr: libc::sockaddr_nl = unsafe { zeroed() };
