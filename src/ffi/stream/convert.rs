@@ -359,13 +359,14 @@ impl RouteFields for nsmon_route {
 /// An address of 4 bytes (IPv4) or 16 (IPv6), as the route parser checked it is.
 fn ip_from_bytes(bytes: &[u8]) -> nsmon_ip {
     let mut out = nsmon_ip::default();
-    let n = bytes.len().min(16);
-    out.family = if n == 4 {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
-    } as u8;
-    out.bytes[..n].copy_from_slice(&bytes[..n]);
+    // Copies of a known length: moves, not a call to `memcpy`.
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        out.family = libc::AF_INET as u8;
+        out.bytes[..4].copy_from_slice(&v4);
+    } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        out.family = libc::AF_INET6 as u8;
+        out.bytes = v6;
+    }
     out
 }
 
