@@ -294,6 +294,16 @@ impl<P: Pump> Core<P> {
     /// settled once for the batch. A failure after some events were taken is kept for the next
     /// call, so that what was taken is not lost with it.
     pub(crate) fn next_batch(&mut self, out: &mut Vec<P::Event>, max: usize) -> Result<usize> {
+        self.next_batch_with(max, |_, event| out.push(event))
+    }
+
+    /// As [`next_batch`](Self::next_batch), handing each event to `take` with the pump (so that
+    /// it can read an event that refers to the pump's own storage) instead of collecting them.
+    pub(crate) fn next_batch_with(
+        &mut self,
+        max: usize,
+        mut take: impl FnMut(&P, P::Event),
+    ) -> Result<usize> {
         let mut taken = 0;
         let mut failure = None;
         while taken < max {
@@ -307,7 +317,9 @@ impl<P: Pump> Core<P> {
             if failure.is_some() || self.deferred.is_some() || n == 0 {
                 break;
             }
-            out.extend(self.queue.drain(..n));
+            for event in self.queue.drain(..n) {
+                take(&self.pump, event);
+            }
             taken += n;
             if let Some(coalescing) = &mut self.coalescing {
                 coalescing.took();

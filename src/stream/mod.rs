@@ -258,18 +258,25 @@ impl Pump for StreamState {
             if out.len() >= before + READ_AHEAD || !self.has_room() {
                 break;
             }
-            let Some(token) = self.backlog.pop_front() else {
+            let Some(&token) = self.backlog.front() else {
                 break;
             };
             match self.pump_target(token, out) {
-                Ok(true) => self.backlog.push_back(token),
+                // Its turn ends: to the back (a backlog of one stays as it is).
+                Ok(true) => {
+                    if self.backlog.len() > 1 {
+                        self.backlog.rotate_left(1);
+                    }
+                }
                 Ok(false) => {
+                    self.backlog.pop_front();
                     if let Some(target) = self.targets.get_mut(token) {
                         target.in_backlog = false;
                     }
                 }
                 Err(error) => {
-                    // One namespace's failure is its own: report it, drop it, go on.
+                    // One namespace's failure is its own: report it, drop it (which takes it
+                    // out of the backlog), go on.
                     self.own_queued(token, out);
                     if let Some(target) = self.drop_target(token) {
                         out.push_back(Item::Owned(Box::new(StreamEvent::Error {

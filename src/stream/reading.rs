@@ -216,6 +216,18 @@ impl Stream {
         self.core.next_batch(out, max)
     }
 
+    /// Up to `max` items, each handed to `take` with the state that can read it; the arena
+    /// bytes they refer to stay valid until the next call (the items themselves are `take`'s
+    /// to keep).
+    pub(crate) fn next_items_with(
+        &mut self,
+        max: usize,
+        take: impl FnMut(&StreamState, Item),
+    ) -> Result<usize> {
+        self.begin_call();
+        self.core.next_batch_with(max, take)
+    }
+
     /// Each ready item with the state that can read it, as [`dispatch`](Self::dispatch).
     pub(crate) fn dispatch_items(
         &mut self,

@@ -363,6 +363,68 @@ static void test_real_namespace(void)
     CHECK(batches >= 3); /* twenty routes cannot fit in fewer batches of eight */
     CHECK(nsmon_stream_next_batch(s, batch, 8) == 0);
 
+    /* A batch holding messages and a whole event together (a dump's links and its SYNCED):
+     * each stays valid, key and all, until the next call. */
+    CHECK(nsmon_stream_options_new(&o) == 0);
+    CHECK(nsmon_stream_options_set_dump(o, true) == 0);
+    CHECK(nsmon_stream_options_set_groups(o, NSMON_GROUP_LINK) == 0);
+    CHECK(nsmon_stream_add(s, "green", &target, o) == 0);
+    nsmon_stream_options_free(o);
+    bool synced = false, mixed = false;
+    while (!synced) {
+        int got = nsmon_stream_next_batch(s, batch, 8);
+        CHECK(got >= 0 && got <= 8);
+        if (got == 0) {
+            CHECK(nsmon_stream_wait(s, 10000) == 1);
+            continue;
+        }
+        bool messages = false, whole = false;
+        for (int i = 0; i < got; i++) {
+            check_event(&batch[i]);
+            bool green = batch[i].key_len == 5 && memcmp(batch[i].key, "green", 5) == 0;
+            bool blue = batch[i].key_len == 4 && memcmp(batch[i].key, "blue", 4) == 0;
+            CHECK(green || blue);
+            messages |= batch[i].raw != NULL;
+            whole |= batch[i].kind == NSMON_STREAM_EVENT_KIND_SYNCED;
+            synced |= green && batch[i].kind == NSMON_STREAM_EVENT_KIND_SYNCED;
+        }
+        mixed |= messages && whole;
+    }
+    CHECK(mixed);
+    CHECK(nsmon_stream_remove(s, "green") == 1);
+
+    /* Messages queued when their key is removed are still delivered, made whole (their bytes
+     * copied out of the arena): in a batch, those bytes stay valid until the next call too. */
+    CHECK(nsmon_stream_options_new(&o) == 0);
+    CHECK(nsmon_stream_options_set_groups(o, NSMON_GROUP_IPV4_ROUTE) == 0);
+    CHECK(nsmon_stream_add(s, "amber", &target, o) == 0);
+    nsmon_stream_options_free(o);
+    while (nsmon_stream_next_batch(s, batch, 8) > 0) /* blue's, from the dump above */
+        ;
+    for (int i = 0; i < 12; i++)
+        ipn(ns, "route add 198.51.100.%d/32 dev lo table 300", 10 + i);
+    int first;
+    while ((first = nsmon_stream_next_batch(s, batch, 1)) == 0) /* reads ahead: more queued */
+        CHECK(nsmon_stream_wait(s, 10000) == 1);
+    CHECK(first == 1);
+    CHECK(nsmon_stream_remove(s, "amber") == 1);
+    int whole_routes = 0, got;
+    while ((got = nsmon_stream_next_batch(s, batch, 8)) > 0) {
+        for (int i = 0; i < got; i++) {
+            check_event(&batch[i]);
+            if (batch[i].key_len != 5 || memcmp(batch[i].key, "amber", 5) != 0)
+                continue;
+            CHECK(batch[i].kind == NSMON_STREAM_EVENT_KIND_NEW_ROUTE);
+            uint32_t len;
+            uint16_t type;
+            memcpy(&len, batch[i].raw, 4);
+            memcpy(&type, (const unsigned char *)batch[i].raw + 4, 2);
+            CHECK(len == batch[i].raw_len && type == 24 /* RTM_NEWROUTE */);
+            whole_routes++;
+        }
+    }
+    CHECK(got == 0 && whole_routes > 0);
+
     CHECK(nsmon_stream_remove(s, "blue") == 1);
     CHECK(nsmon_stream_remove(s, "blue") == 0);
     CHECK(nsmon_stream_len(s) == 0);

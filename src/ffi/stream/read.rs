@@ -108,9 +108,36 @@ pub(super) unsafe fn next_batch(
         let capacity = capacity.min(c_int::MAX as usize);
         handle.cell().enter(|c| {
             c.items.clear();
-            let taken = c.stream.next_items(&mut c.items, capacity)?;
-            // SAFETY: `taken` <= `capacity`, for which `out` is writable.
-            unsafe { c.fill_items(out.as_ptr(), taken) };
+            let CStream {
+                stream,
+                items,
+                scratches,
+            } = c;
+            let out = out.as_ptr();
+            let mut filled = 0;
+            // Each event filled as it is taken. A message's C event points into the stream's
+            // arena and its target's key, which outlive the item: only a whole event, which
+            // the C event points into, is kept.
+            let taken = stream.next_items_with(capacity, |state, item| {
+                if scratches.len() <= filled {
+                    scratches.push(Scratch::default());
+                }
+                let scratch = &mut scratches[filled];
+                // SAFETY: the stream hands out at most `capacity` items, so `filled` <
+                // `capacity`, for which `out` is writable.
+                let slot = unsafe { out.add(filled) };
+                filled += 1;
+                match item {
+                    // SAFETY: `slot` is writable for one event.
+                    Item::Message(_) => unsafe { fill(state.view(&item), scratch, slot) },
+                    Item::Owned(_) => {
+                        items.push(item);
+                        let kept = &items[items.len() - 1];
+                        // SAFETY: as above.
+                        unsafe { fill(state.view(kept), scratch, slot) };
+                    }
+                }
+            })?;
             Ok(c_int::try_from(taken).unwrap_or(c_int::MAX))
         })
     })
