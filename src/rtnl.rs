@@ -270,15 +270,22 @@ impl RouteFields for Route {
 /// `?`, so that the walk's items stay small). An iterator rather than a callback per
 /// attribute: the route parser, the stream's commonest, ran half again as long through a
 /// closure.
+#[inline]
 fn typed<'a, H: Header>(p: &'a [u8], what: &str) -> Result<(H, message::Attrs<'a>)> {
     let Some((header, rest)) = H::split(p) else {
-        return Err(Error::Protocol(format!(
-            "{what} message has {} bytes, its header needs {}",
-            p.len(),
-            H::LEN
-        )));
+        return Err(short_header(what, p.len(), H::LEN));
     };
     Ok((header, attrs(rest)))
+}
+
+/// Why a `what` message of `len` bytes has no room for its `needed`-byte header: out of line,
+/// as for `attr_u32`.
+#[cold]
+#[inline(never)]
+fn short_header(what: &str, len: usize, needed: usize) -> Error {
+    Error::Protocol(format!(
+        "{what} message has {len} bytes, its header needs {needed}"
+    ))
 }
 
 /// Hands `each` the value of every attribute of type `kind` nested in `value`.
@@ -309,11 +316,18 @@ fn ip(family: u8, value: &[u8], name: &str) -> Result<Option<IpAddr>> {
 fn ip_bytes<'a>(family: u8, value: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
     match (family as i32, value.len()) {
         (libc::AF_INET, 4) | (libc::AF_INET6, 16) => Ok(Some(value)),
-        (libc::AF_INET | libc::AF_INET6, n) => Err(Error::Protocol(format!(
-            "{name}: {n} bytes is not an address of family {family}"
-        ))),
+        (libc::AF_INET | libc::AF_INET6, n) => Err(not_an_address(name, n, family)),
         _ => Ok(None),
     }
+}
+
+/// Why `name`'s `len` bytes are not an address of `family`: out of line, as for `attr_u32`.
+#[cold]
+#[inline(never)]
+fn not_an_address(name: &str, len: usize, family: u8) -> Error {
+    Error::Protocol(format!(
+        "{name}: {len} bytes is not an address of family {family}"
+    ))
 }
 
 /// The address in 4 or 16 bytes ([`ip_bytes`] checked which).

@@ -176,14 +176,20 @@ impl Attrs<'_> {
 }
 
 /// A 32-bit attribute value, or an error naming the attribute.
+#[inline]
 pub(crate) fn attr_u32(value: &[u8], name: &str) -> Result<u32, Malformed> {
     match value.try_into() {
         Ok(bytes) => Ok(u32::from_ne_bytes(bytes)),
-        Err(_) => Err(Malformed(format!(
-            "{name} has {} bytes, expected 4",
-            value.len()
-        ))),
+        Err(_) => Err(not_u32(value.len(), name)),
     }
+}
+
+/// Why an attribute of `len` bytes is not a `u32`: out of line, so that the name is put
+/// where the text needs it only when there is one to write.
+#[cold]
+#[inline(never)]
+fn not_u32(len: usize, name: &str) -> Malformed {
+    Malformed(format!("{name} has {len} bytes, expected 4"))
 }
 
 /// What an NLMSG_ERROR says: 0 is an ack, otherwise a negative errno and maybe the kernel's text.

@@ -40,7 +40,7 @@
 
 use std::sync::Arc;
 
-use super::reading::{typed, Item};
+use super::reading::{typed, Item, Span};
 use super::{StreamEvent, StreamState};
 use crate::error::{Error, Result};
 use crate::netlink::layout::{Header, NlMsgHdr};
@@ -185,11 +185,17 @@ impl StreamState {
     pub(crate) fn view<'a>(&'a self, item: &'a Item) -> StreamEventRef<'a> {
         match item {
             Item::Owned(event) => StreamEventRef::Other(event),
-            Item::Message(span) => StreamEventRef::Message(MessageRef {
-                key: self.key_of(span),
-                nsid: span.nsid,
-                raw: self.bytes_at(*span),
-            }),
+            Item::Message(span) => self.message(span),
         }
+    }
+
+    /// The message at `span`, borrowed from the stream (its key and bytes).
+    #[inline]
+    pub(crate) fn message<'a>(&'a self, span: &Span) -> StreamEventRef<'a> {
+        StreamEventRef::Message(MessageRef {
+            key: self.key_of(span),
+            nsid: span.nsid,
+            raw: self.bytes_at(span),
+        })
     }
 }

@@ -40,7 +40,7 @@ mod target;
 mod targets;
 pub use borrowed::{EventBatch, MessageRef, StreamEventRef};
 pub(crate) use reading::{typed_message, Item};
-use reading::{Read, Room, Span, ARENA};
+use reading::{Arena, Limits, Read, Room, Span, Turn};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -174,12 +174,7 @@ pub(crate) struct StreamState {
     backlog: VecDeque<Token>,
     targets: Slab<Target>,
     tokens: HashMap<Arc<str>, Token>,
-    /// Where datagrams are read: each after the last one still referred to by a queued
-    /// [`Item::Message`] or by an event the caller took in this call (see
-    /// [`StreamState::call_starts`]).
-    arena: Box<[u8]>,
-    /// How much of the arena is referred to.
-    used: usize,
+    arena: Arena,
     /// How many targets are all-nsid ones: without any, adding and removing skip the work of
     /// keeping their key maps.
     all_nsid_targets: usize,
@@ -215,27 +210,28 @@ impl StreamState {
         Some(target)
     }
 
-    /// Reads one datagram from a target's socket into the arena; returns whether there was one.
-    fn pump_target(&mut self, token: Token, out: &mut VecDeque<Item>) -> Result<bool> {
+    /// A target's turn: see [`Target::turn`].
+    fn pump_target(
+        &mut self,
+        token: Token,
+        out: &mut VecDeque<Item>,
+        limits: Limits,
+    ) -> Result<Turn> {
         let Some(target) = self.targets.get_mut(token) else {
-            return Ok(false); // removed since the readiness was reported
+            // Removed since the readiness was reported.
+            return Ok(Turn {
+                read: 0,
+                more: false,
+            });
         };
-        let room = Room {
-            token,
-            at: self.used,
-        };
-        let tail = &mut self.arena[self.used..];
-        let read = if target.all_nsid.is_none() {
-            target.pump(None, tail, room, out)
-        } else {
-            // An all-nsid target looks at the others: taken out of the slab meanwhile.
-            let mut target = self.targets.take_out(token).expect("present");
-            let read = target.pump(Some(&self.targets), tail, room, out);
-            self.targets.put_back(token, target);
-            read
-        }?;
-        self.used += read.kept;
-        Ok(read.datagram)
+        if target.all_nsid.is_none() {
+            return target.turn(None, &mut self.arena, token, out, limits);
+        }
+        // An all-nsid target looks at the others: taken out of the slab meanwhile.
+        let mut target = self.targets.take_out(token).expect("present");
+        let turn = target.turn(Some(&self.targets), &mut self.arena, token, out, limits);
+        self.targets.put_back(token, target);
+        turn
     }
 }
 
@@ -251,30 +247,38 @@ impl Pump for StreamState {
                 }
             }
         }
-        let before = out.len();
-        for _ in 0..READ_BUDGET {
+        let until_queued = out.len() + READ_AHEAD;
+        let mut budget = READ_BUDGET;
+        while budget > 0 {
             // Enough for now, or full: the caller's next call frees it (what is unread stays
             // in the backlog).
-            if out.len() >= before + READ_AHEAD || !self.has_room() {
+            if out.len() >= until_queued || !self.has_room() {
                 break;
             }
             let Some(&token) = self.backlog.front() else {
                 break;
             };
-            match self.pump_target(token, out) {
-                // Its turn ends: to the back (a backlog of one stays as it is).
-                Ok(true) => {
-                    if self.backlog.len() > 1 {
-                        self.backlog.rotate_left(1);
-                    }
-                }
-                Ok(false) => {
-                    self.backlog.pop_front();
-                    if let Some(target) = self.targets.get_mut(token) {
-                        target.in_backlog = false;
+            // One datagram a turn, round robin; a target alone in the backlog reads on in
+            // its turn, as nothing waits behind it (readiness that arrives meanwhile is seen
+            // at the next pump either way).
+            let limits = Limits {
+                datagrams: if self.backlog.len() == 1 { budget } else { 1 },
+                queued: until_queued,
+            };
+            match self.pump_target(token, out, limits) {
+                Ok(turn) => {
+                    budget = budget.saturating_sub(turn.read.max(1));
+                    if !turn.more {
+                        self.backlog.pop_front();
+                        if let Some(target) = self.targets.get_mut(token) {
+                            target.in_backlog = false;
+                        }
+                    } else if self.backlog.len() > 1 {
+                        self.backlog.rotate_left(1); // its turn ends: to the back
                     }
                 }
                 Err(error) => {
+                    budget -= 1;
                     // One namespace's failure is its own: report it, drop it (which takes it
                     // out of the backlog), go on.
                     self.own_queued(token, out);
@@ -345,8 +349,7 @@ impl Stream {
                 backlog: VecDeque::new(),
                 targets: Slab::default(),
                 tokens: HashMap::new(),
-                arena: vec![0; ARENA].into_boxed_slice(),
-                used: 0,
+                arena: Arena::new(),
                 all_nsid_targets: 0,
             })
         })?;

@@ -26,7 +26,9 @@ pub(crate) enum Item {
 
 /// Where a queued message is: `at..at + len` of the arena, read from `token`'s socket (with
 /// the source's `nsid`, from an all-nsid target).
-#[derive(Debug, Clone, Copy)]
+// Not `Copy`: a message taken from the queue by value is then moved out of its item, which
+// leaves nothing to drop (a copy left the item whole, dropped by a call per event).
+#[derive(Debug, Clone)]
 pub(crate) struct Span {
     pub(super) at: u32,
     pub(super) len: u32,
@@ -34,17 +36,58 @@ pub(crate) struct Span {
     pub(super) nsid: Option<i32>,
 }
 
+/// Where datagrams are read: each after the last one still referred to by a queued
+/// [`Item::Message`] or by an event the caller took in this call (see
+/// [`StreamState::call_starts`]).
+pub(super) struct Arena {
+    bytes: Box<[u8]>,
+    /// How much of it is referred to.
+    used: usize,
+}
+
+impl Arena {
+    pub(super) fn new() -> Self {
+        Arena {
+            bytes: vec![0; ARENA].into_boxed_slice(),
+            used: 0,
+        }
+    }
+
+    /// Whether there is room for another datagram of any size.
+    #[inline]
+    pub(super) fn has_room(&self) -> bool {
+        self.bytes.len() - self.used >= EVENT_BUFFER
+    }
+
+    /// Where the next datagram is read: the rest of the arena, and its offset.
+    #[inline]
+    pub(super) fn tail(&mut self) -> (&mut [u8], usize) {
+        (&mut self.bytes[self.used..], self.used)
+    }
+
+    /// Keeps `len` more bytes (what the datagram just read at the tail's start refers to).
+    #[inline]
+    pub(super) fn keep(&mut self, len: usize) {
+        self.used += len;
+    }
+
+    /// The bytes of the message at `span`.
+    pub(super) fn at(&self, span: &Span) -> &[u8] {
+        &self.bytes[span.at as usize..(span.at + span.len) as usize]
+    }
+}
+
 impl StreamState {
     /// Whether the arena has room for another datagram of any size.
     pub(super) fn has_room(&self) -> bool {
-        self.arena.len() - self.used >= EVENT_BUFFER
+        self.arena.has_room()
     }
 
     /// A new call of the caller's begins: what the previous one gave is no longer valid, so
     /// the arena is reused from its start, unless queued messages still refer to it.
     pub(crate) fn call_starts(&mut self, queued: &VecDeque<Item>) {
         if !queued.iter().any(|i| matches!(i, Item::Message(_))) {
-            self.used = 0;
+            self.arena.used = 0;
         }
     }
 
@@ -64,17 +107,17 @@ impl StreamState {
     }
 
     /// The bytes of the message at `span`.
-    pub(super) fn bytes_at(&self, span: Span) -> &[u8] {
-        &self.arena[span.at as usize..(span.at + span.len) as usize]
+    pub(super) fn bytes_at(&self, span: &Span) -> &[u8] {
+        self.arena.at(span)
     }
 
     /// Makes the queued messages of `token` whole, before its target goes: events already
     /// queued are still delivered, with the key they had.
     pub(super) fn own_queued(&self, token: Token, queue: &mut VecDeque<Item>) {
         for item in queue.iter_mut() {
-            if let Item::Message(span) = *item {
+            if let Item::Message(span) = &*item {
                 if span.token == token {
-                    *item = Item::Owned(Box::new(self.owned(Item::Message(span))));
+                    *item = Item::Owned(Box::new(self.owned(Item::Message(span.clone()))));
                 }
             }
         }
@@ -106,6 +149,22 @@ pub(crate) fn typed_message(msg: Option<&Message<'_>>) -> std::result::Result<Rt
 pub(super) struct Room {
     pub(super) token: Token,
     pub(super) at: usize,
+}
+
+/// How far a target's turn may go: how many datagrams it may read, and how many items the
+/// queue may hold when it stops.
+#[derive(Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) datagrams: usize,
+    pub(super) queued: usize,
+}
+
+/// What a target's turn did.
+pub(super) struct Turn {
+    /// How many reads it made (an empty one included).
+    pub(super) read: usize,
+    /// Whether its socket may still hold data.
+    pub(super) more: bool,
 }
 
 /// What one read of a target's socket did.

@@ -156,11 +156,40 @@ impl Target {
         Ok(true)
     }
 
+    /// Reads datagrams from this target's socket into `arena` as [`Limits`] allow, until the
+    /// socket is empty or the arena has no room for another.
+    pub(super) fn turn(
+        &mut self,
+        others: Option<&Slab<Target>>,
+        arena: &mut Arena,
+        token: Token,
+        out: &mut VecDeque<Item>,
+        limits: Limits,
+    ) -> Result<Turn> {
+        let mut turn = Turn {
+            read: 0,
+            more: true,
+        };
+        while turn.read < limits.datagrams && out.len() < limits.queued && arena.has_room() {
+            let (buffer, at) = arena.tail();
+            let read = self.pump(others, buffer, Room { token, at }, out)?;
+            arena.keep(read.kept);
+            turn.read += 1;
+            if !read.datagram {
+                turn.more = false;
+                break;
+            }
+        }
+        Ok(turn)
+    }
+
     /// Reads one datagram from this target's socket into `buffer` (the arena at `room.at`);
     /// says whether there was one (so more may follow) and how much of the arena its queued
     /// messages refer to. `others` are the stream's other targets (given to an all-nsid target, for its
     /// keys).
-    pub(super) fn pump(
+    // Inlined into `turn`, its one caller: a call per datagram cost a tenth of an event.
+    #[inline]
+    fn pump(
         &mut self,
         others: Option<&Slab<Target>>,
         buffer: &mut [u8],

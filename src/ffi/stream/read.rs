@@ -129,8 +129,8 @@ pub(super) unsafe fn next_batch(
                 filled += 1;
                 match item {
                     // SAFETY: `slot` is writable for one event.
-                    Item::Message(_) => unsafe { fill(state.view(&item), scratch, slot) },
-                    Item::Owned(_) => {
+                    Item::Message(span) => unsafe { fill(state.message(&span), scratch, slot) },
+                    item @ Item::Owned(_) => {
                         items.push(item);
                         let kept = &items[items.len() - 1];
                         // SAFETY: as above.
