@@ -11,7 +11,7 @@ use crate::ffi::args::{borrow, Out};
 use crate::ffi::handle_cell::{finish_call, CHandle, Scratch};
 use crate::ffi::{guard, Failure};
 use crate::handle::HandleOps;
-use crate::stream::Item;
+use crate::stream::{Item, StreamState};
 use crate::Stream;
 
 /// The stream C holds, with what its last call returned.
@@ -32,20 +32,30 @@ impl CStream {
             scratches: Vec::new(),
         }
     }
+}
 
-    /// Fills `out[i]` from `items[i]`, each with its own scratch, for the first `n` items.
-    ///
-    /// # Safety
-    /// `out` is writable for `n` events; `n` <= `items.len()`.
-    unsafe fn fill_items(&mut self, out: *mut nsmon_stream_event, n: usize) {
-        if self.scratches.len() < n {
-            self.scratches.resize_with(n, Scratch::default);
-        }
-        let state = self.stream.state();
-        let slots = self.items.iter().zip(self.scratches.iter_mut()).take(n);
-        for (i, (item, scratch)) in slots.enumerate() {
-            // SAFETY: `i` < `n`, for which `out` is writable (this function's contract).
-            unsafe { fill(state.view(item), scratch, out.add(i)) };
+/// Fills `*slot` from `item`, as the stream handed it over. A message's C event points into
+/// the stream's arena and its target's key, which outlive the item; a whole event, which the C
+/// event points into, is kept in `kept` (until the next call).
+///
+/// # Safety
+/// `slot` is writable for one event.
+#[inline]
+unsafe fn fill_taken(
+    state: &StreamState,
+    item: Item,
+    kept: &mut Vec<Item>,
+    scratch: &mut Scratch,
+    slot: *mut nsmon_stream_event,
+) {
+    match item {
+        // SAFETY: `slot` is writable for one event (this function's contract).
+        Item::Message(span) => unsafe { fill(state.message(&span), scratch, slot) },
+        item @ Item::Owned(_) => {
+            kept.push(item);
+            let item = &kept[kept.len() - 1];
+            // SAFETY: as above.
+            unsafe { fill(state.view(item), scratch, slot) };
         }
     }
 }
@@ -79,9 +89,19 @@ pub(super) unsafe fn next(ptr: *mut nsmon_stream, out: *mut nsmon_stream_event) 
             let Some(item) = c.stream.next_item()? else {
                 return Ok(0);
             };
-            c.items.push(item);
-            // SAFETY: `out` is writable for one event, and there is one item.
-            unsafe { c.fill_items(out.as_ptr(), 1) };
+            if c.scratches.is_empty() {
+                c.scratches.push(Scratch::default());
+            }
+            // SAFETY: `out` is writable for one event.
+            unsafe {
+                fill_taken(
+                    c.stream.state(),
+                    item,
+                    &mut c.items,
+                    &mut c.scratches[0],
+                    out.as_ptr(),
+                )
+            };
             Ok(1)
         })
     })
@@ -115,28 +135,18 @@ pub(super) unsafe fn next_batch(
             } = c;
             let out = out.as_ptr();
             let mut filled = 0;
-            // Each event filled as it is taken. A message's C event points into the stream's
-            // arena and its target's key, which outlive the item: only a whole event, which
-            // the C event points into, is kept.
+            // Each event filled as it is taken (`fill_taken` keeps what must be kept).
             let taken = stream.next_items_with(capacity, |state, item| {
                 if scratches.len() <= filled {
                     scratches.push(Scratch::default());
                 }
-                let scratch = &mut scratches[filled];
                 // SAFETY: the stream hands out at most `capacity` items, so `filled` <
                 // `capacity`, for which `out` is writable.
-                let slot = unsafe { out.add(filled) };
-                filled += 1;
-                match item {
-                    // SAFETY: `slot` is writable for one event.
-                    Item::Message(span) => unsafe { fill(state.message(&span), scratch, slot) },
-                    item @ Item::Owned(_) => {
-                        items.push(item);
-                        let kept = &items[items.len() - 1];
-                        // SAFETY: as above.
-                        unsafe { fill(state.view(kept), scratch, slot) };
-                    }
+                unsafe {
+                    let slot = out.add(filled);
+                    fill_taken(state, item, items, &mut scratches[filled], slot);
                 }
+                filled += 1;
             })?;
             Ok(c_int::try_from(taken).unwrap_or(c_int::MAX))
         })
