@@ -11,7 +11,8 @@
 //!   (subscribe first, so nothing falls between the two), then `Synced` is reported. Dumps run
 //!   one kind at a time on the socket, so they never collide (the kernel would answer `EBUSY`).
 //! - Fair under load: sockets with data are read one datagram at a time, round robin, so a
-//!   namespace flooded with changes cannot starve the others. They are registered
+//!   namespace flooded with changes cannot starve the others (a socket alone with data is read
+//!   on in its turn, as nothing waits behind it). They are registered
 //!   level-triggered, so the fd stays readable while any of them holds data, and the kernel's
 //!   receive buffer (1 MiB by default) is the only queue: no unbounded copy in user space.
 //! - Only the kernel is heard (sender port id 0); every length is checked, and datagrams of any
