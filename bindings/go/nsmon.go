@@ -243,22 +243,25 @@ func (p *poller) close(free func()) {
 	free()
 }
 
-// read calls try (a non-blocking take, under the mutex) until it has an event, waiting for
-// the fd in Go's poller in between. ctx or Close end the wait.
-func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// ctxErr is ctx.Err() without its mutex while ctx is not done (a non-blocking look at Done):
+// Read looks at its context once per event.
+func ctxErr(ctx context.Context) error {
+	done := ctx.Done()
+	if done == nil {
+		return nil
 	}
-	// An event ready now needs no poller, deadline or watchdog goroutine: the common case
-	// under load, where they cost more than the event.
-	got := false
-	if err := p.with(func() error {
-		var e error
-		got, e = try()
-		return e
-	}); err != nil || got {
-		return err
+	select {
+	case <-done:
+		return ctx.Err()
+	default:
+		return nil
 	}
+}
+
+// wait calls try (a non-blocking take, under the mutex) until it has an event, waiting for
+// the fd in Go's poller in between. ctx or Close end the wait. The caller has just found
+// nothing ready (see events.Read).
+func (p *poller) wait(ctx context.Context, try func() (bool, error)) error {
 	if ctx.Done() != nil {
 		defer p.guard(ctx)()
 	}
@@ -382,29 +385,49 @@ type events[E any] struct {
 }
 
 // takeOne hands out the next pending event, else takes one from the library (under the mutex).
-func (h *events[E]) takeOne(ev *E) (bool, error) {
+// The event is returned, not written through a pointer: Read's and Next's events then stay off
+// the heap.
+func (h *events[E]) takeOne() (E, bool, error) {
 	if h.next < len(h.pending) {
-		*ev = h.pending[h.next]
+		ev := h.pending[h.next]
 		var zero E
 		h.pending[h.next] = zero // the slot keeps no reference to what was handed out
 		h.next++
-		return true, nil
+		return ev, true, nil
 	}
-	return h.take(ev)
+	var ev E // on the heap (h.take is a function value), but only on this path
+	ok, err := h.take(&ev)
+	return ev, ok, err
 }
 
 // takeBatch refills pending with one batch call when it is empty, then hands out its next
 // event (under the mutex). Without a batch call it is takeOne.
-func (h *events[E]) takeBatch(ev *E) (bool, error) {
+func (h *events[E]) takeBatch() (E, bool, error) {
 	if h.batch != nil && h.next >= len(h.pending) {
 		var err error
 		h.pending, err = h.batch(h.pending[:0])
 		h.next = 0
 		if len(h.pending) == 0 {
-			return false, err
+			var zero E
+			return zero, false, err
 		}
 	}
-	return h.takeOne(ev)
+	return h.takeOne()
+}
+
+// locked is takeBatch (or, without batch, takeOne) under the mutex, or ErrClosed: without a
+// closure, so that it costs no allocation per event.
+func (h *events[E]) locked(batch bool) (E, bool, error) {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	if h.p.closed {
+		var zero E
+		return zero, false, ErrClosed
+	}
+	if batch {
+		return h.takeBatch()
+	}
+	return h.takeOne()
 }
 
 func newEvents[E any](fd int, take func(*E) (bool, error), free func()) (events[E], error) {
@@ -423,19 +446,35 @@ func (h *events[E]) Fd() int { return h.fd }
 // Next takes the next event without blocking; ok is false when there is none now. It takes
 // one event at a time from the library, so the fd stays readable exactly while Next has one.
 func (h *events[E]) Next() (ev E, ok bool, err error) {
-	err = h.p.with(func() error {
-		ok, err = h.takeOne(&ev)
-		return err
-	})
-	return ev, ok, err
+	return h.locked(false)
 }
 
 // Read waits for the next event (in Go's poller: no OS thread blocked) until ctx is done
 // (ctx.Err()) or the handle is closed (ErrClosed). Where the library has a batch call (the
 // stream), Read takes every event ready in one call and hands them out one by one: after Read,
 // call Next until ok is false before waiting on Fd yourself.
-func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
-	err = h.p.read(ctx, func() (bool, error) { return h.takeBatch(&ev) })
+func (h *events[E]) Read(ctx context.Context) (E, error) {
+	if err := ctxErr(ctx); err != nil {
+		var zero E
+		return zero, err
+	}
+	// An event ready now needs no poller, deadline or watchdog goroutine: the common case
+	// under load, where they cost more than the event.
+	ev, ok, err := h.locked(true)
+	if err != nil || ok {
+		return ev, err
+	}
+	return h.wait(ctx)
+}
+
+// wait is Read once nothing was ready.
+func (h *events[E]) wait(ctx context.Context) (ev E, err error) {
+	err = h.p.wait(ctx, func() (bool, error) {
+		var ok bool
+		var e error
+		ev, ok, e = h.takeBatch()
+		return ok, e
+	})
 	return ev, err
 }
 
@@ -446,13 +485,7 @@ func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
 func (h *events[E]) Dispatch(fn func(E) bool) (int, error) {
 	n := 0
 	for {
-		var ev E
-		var ok bool
-		err := h.p.with(func() error {
-			var err error
-			ok, err = h.takeBatch(&ev)
-			return err
-		})
+		ev, ok, err := h.locked(true)
 		if err != nil || !ok {
 			return n, err
 		}
