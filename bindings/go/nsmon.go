@@ -3,8 +3,11 @@
 // neighbour and traffic-control events from many namespaces at once (Stream).
 //
 // It wraps libnsmon's C ABI through cgo. Each handle has one file descriptor; its blocking
-// Read waits on that descriptor through Go's own poller, so no OS thread sits blocked in C, and
-// a context or a Close from another goroutine ends the wait. Next never blocks.
+// Read waits on that descriptor first in a short blocking poll (at most 5 ms, while events
+// keep coming: a wake-up then costs what it costs in C), then through Go's own poller, so no
+// OS thread sits blocked for a quiet handle; a context or a Close from another goroutine ends
+// either wait. Next never blocks. Each handle holds two more file descriptors of its own (an
+// epoll fd in Go's poller and an eventfd).
 //
 // The library never changes the network namespace of the calling OS thread: sockets inside
 // other namespaces are created by a short-lived helper thread inside libnsmon, so goroutines
@@ -29,6 +32,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -129,13 +133,28 @@ func ValidateName(name string) error {
 	return err
 }
 
-// poller is the Go side of a handle: a duplicate of the handle's fd in Go's poller, and a
-// mutex that serialises calls into the library.
+// poller is the Go side of a handle: a gate over the handle's fd in Go's poller, an eventfd
+// to end a blocking wait, and a mutex that serialises calls into the library.
 type poller struct {
 	mu     sync.Mutex
 	closed bool
 	file   *os.File
 	raw    syscall.RawConn
+	// fd is the handle's own fd, which a blocking wait polls beside wake, an eventfd that is
+	// readable once the handle is closed or a watchdog has fired (see waitBlocking). blocked
+	// says whether a Read is in that wait; Close waits on left until it is not, so that neither
+	// fd is closed under it. wakeMu keeps wake from being closed while a watchdog writes it.
+	fd      int
+	wake    int
+	wakeMu  sync.Mutex
+	blocked bool
+	left    *sync.Cond
+	// gate is file's fd (see newPoller): armed while netWaiting Reads wait in Go's poller
+	// (and after, until a blocking wait).
+	gate       int
+	armed      bool
+	netWaiting int
+	yielded    time.Time
 	// reading counts the Reads waiting now; watch is the watchdog kept for the context the
 	// last lone Read waited with (see watchdog).
 	reading int
@@ -159,6 +178,7 @@ func (p *poller) startWatchdog(ctx context.Context) *watchdog {
 		select {
 		case <-ctx.Done():
 			p.file.SetReadDeadline(time.Unix(1, 0))
+			p.kick()
 		case <-w.stop:
 		}
 	}()
@@ -198,23 +218,195 @@ func (p *poller) doneReading() {
 }
 
 func newPoller(fd int) (*poller, error) {
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, &Error{Op: "dup", Code: -int(errno), Message: errno.Error()}
+	// The gate: an epoll fd of our own holding the handle's fd, put into Go's poller. It
+	// passes the handle's readiness on only while armed (see netWait), so that events
+	// arriving during a blocking wait do not also wake the runtime's netpoll thread.
+	gate, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, &Error{Op: "epoll_create1", Code: -int(err.(syscall.Errno)), Message: err.Error()}
 	}
-	// Non-blocking, so that os.NewFile puts it into Go's poller. (The handle's fd is an epoll
-	// fd: the flag changes nothing for the library.)
-	if err := syscall.SetNonblock(int(dup), true); err != nil {
-		syscall.Close(int(dup))
+	if err := syscall.EpollCtl(gate, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{}); err != nil {
+		syscall.Close(gate)
+		return nil, &Error{Op: "epoll_ctl", Code: -int(err.(syscall.Errno)), Message: err.Error()}
+	}
+	// Non-blocking, so that os.NewFile puts it into Go's poller.
+	if err := syscall.SetNonblock(gate, true); err != nil {
+		syscall.Close(gate)
 		return nil, err
 	}
-	file := os.NewFile(dup, "nsmon")
+	wake, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errno != 0 {
+		syscall.Close(gate)
+		return nil, &Error{Op: "eventfd", Code: -int(errno), Message: errno.Error()}
+	}
+	file := os.NewFile(uintptr(gate), "nsmon")
 	raw, err := file.SyscallConn()
 	if err != nil {
 		file.Close()
+		syscall.Close(int(wake))
 		return nil, err
 	}
-	return &poller{file: file, raw: raw}, nil
+	p := &poller{file: file, raw: raw, fd: fd, gate: gate, wake: int(wake)}
+	p.left = sync.NewCond(&p.mu)
+	return p, nil
+}
+
+// arm (under the mutex) opens or shuts the gate: one epoll_ctl when that changes it.
+func (p *poller) arm(on bool) {
+	if p.closed || p.armed == on {
+		return
+	}
+	ev := syscall.EpollEvent{}
+	if on {
+		ev.Events = syscall.EPOLLIN
+	}
+	syscall.EpollCtl(p.gate, syscall.EPOLL_CTL_MOD, p.fd, &ev)
+	p.armed = on
+}
+
+// netWait marks a wait in Go's poller, which needs the gate open, until done is called. The
+// gate is left open after it: a blocking wait shuts it (when no Read is in Go's poller), so
+// that a reader that never waits that way (GOMAXPROCS=1) pays no epoll_ctl per wake-up.
+func (p *poller) netWait() (done func()) {
+	p.mu.Lock()
+	p.netWaiting++
+	p.arm(true)
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		p.netWaiting--
+		p.mu.Unlock()
+	}
+}
+
+// kick makes wake readable (until drained), ending a blocking wait.
+func (p *poller) kick() {
+	one := uint64(1)
+	p.wakeMu.Lock()
+	if p.wake >= 0 {
+		syscall.Write(p.wake, (*[8]byte)(unsafe.Pointer(&one))[:])
+	}
+	p.wakeMu.Unlock()
+}
+
+// blockingWaits counts the Reads of the process in a blocking wait now; blockingWait is how
+// long one waits at most before it parks in Go's poller instead: under the 10 ms after which
+// sysmon takes the P of a thread in a system call, and longer than a kernel tick at HZ=250 (a
+// shorter timeout is the CPU's next timer event, reprogrammed when the wait starts and again
+// when it ends: with 2 ms, a wake-up cost twice what it cost with 4 ms or more in a VM).
+var (
+	blockingWaits atomic.Int32
+	blockingWait  = 5 * time.Millisecond
+)
+
+// pollFd is struct pollfd.
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const pollIn = 0x1
+
+// waitBlocking is the first part of a wait: the handle's fd and wake polled in a plain
+// blocking system call (ppoll), for at most blockingWait. A wake-up then costs what it costs
+// a C poll loop: the thread sleeps in the kernel and goes on where it stopped, one context
+// switch. Parking the goroutine in Go's poller instead costs a scheduler round trip per
+// wake-up: the M looks for other work and sleeps in epoll_pwait, is woken, readies the
+// goroutine and wakes another M to spin (wakep), and sysmon, which sleeps deeply whenever
+// every P is idle, is woken again by the next cgo call (about 3 context switches, 2 futex
+// calls and an epoll_pwait per wake-up on the fleet load; a wake-up cost 6 to 10 times a C
+// poll loop's, timed alone on a pipe).
+//
+// The thread is blocked only while events keep coming: a quiet handle's Read moves to Go's
+// poller after blockingWait, so an event on a quiet stream wakes its reader as it did, and an
+// event during the wait at once. The runtime takes the P of a thread blocked here for other
+// goroutines as it does for any system call. One Read per handle, and at most GOMAXPROCS-1 in
+// the whole process, wait here (none with GOMAXPROCS=1, where sysmon would take the only P
+// from every wait); others go straight to Go's poller.
+//
+// It reports whether the Read is over (an event taken, an error, ctx done, Close); false
+// leaves the rest of the wait to Go's poller.
+func (p *poller) waitBlocking(ctx context.Context, try func() (bool, error)) (bool, error) {
+	if blockingWait <= 0 {
+		return false, nil
+	}
+	if blockingWaits.Add(1) > int32(runtime.GOMAXPROCS(0)-1) {
+		blockingWaits.Add(-1)
+		return false, nil
+	}
+	defer blockingWaits.Add(-1)
+	p.mu.Lock()
+	if p.closed || p.blocked {
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return true, ErrClosed
+		}
+		return false, nil
+	}
+	p.blocked = true
+	if p.netWaiting == 0 {
+		p.arm(false)
+	}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.blocked = false
+		p.left.Broadcast()
+		p.mu.Unlock()
+	}()
+	// A goroutine that never parks looks to sysmon like one running for too long (its P's
+	// schedtick does not move): after 10 ms sysmon takes the P from every system call it
+	// finds, this one included, hands it to another M to spin, then sleeps deeply and is woken
+	// by the next call: three or four thread wake-ups per wake-up. A yield now and then (it
+	// wakes no thread) keeps the goroutine a well-behaved one. (p.yielded is the blocked
+	// Read's alone.)
+	if now := time.Now(); now.Sub(p.yielded) >= time.Millisecond {
+		p.yielded = now
+		runtime.Gosched()
+	}
+	// ppoll writes the time left back into ts: a wait cut short goes on with what is left.
+	ts := syscall.NsecToTimespec(int64(blockingWait))
+	for {
+		if err := ctxErr(ctx); err != nil {
+			return true, err
+		}
+		fds := [2]pollFd{{fd: int32(p.fd), events: pollIn}, {fd: int32(p.wake), events: pollIn}}
+		n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 2,
+			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno != 0 || n == 0:
+			return false, nil
+		}
+		if fds[1].revents != 0 {
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed {
+				return true, ErrClosed
+			}
+			if err := ctxErr(ctx); err != nil {
+				return true, err
+			}
+			// Another context's watchdog (of a Read before or beside this one): not ours.
+			var b [8]byte
+			syscall.Read(p.wake, b[:])
+		}
+		if fds[0].revents != 0 {
+			got := false
+			err := p.with(func() error {
+				var e error
+				got, e = try()
+				return e
+			})
+			if err != nil || got {
+				return true, err
+			}
+		}
+	}
 }
 
 // with runs f under the mutex, or returns ErrClosed.
@@ -235,32 +427,46 @@ func (p *poller) close(free func()) {
 		return
 	}
 	p.closed = true
+	p.kick()
+	for p.blocked {
+		p.left.Wait()
+	}
 	if p.watch != nil {
 		p.watch.end()
 		p.watch = nil
 	}
 	p.file.Close()
+	p.wakeMu.Lock()
+	syscall.Close(p.wake)
+	p.wake = -1
+	p.wakeMu.Unlock()
 	free()
 }
 
-// read calls try (a non-blocking take, under the mutex) until it has an event, waiting for
-// the fd in Go's poller in between. ctx or Close end the wait.
-func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// ctxErr is ctx.Err() without its mutex while ctx is not done (a non-blocking look at Done):
+// Read looks at its context once per event.
+func ctxErr(ctx context.Context) error {
+	done := ctx.Done()
+	if done == nil {
+		return nil
 	}
-	// An event ready now needs no poller, deadline or watchdog goroutine: the common case
-	// under load, where they cost more than the event.
-	got := false
-	if err := p.with(func() error {
-		var e error
-		got, e = try()
-		return e
-	}); err != nil || got {
-		return err
+	select {
+	case <-done:
+		return ctx.Err()
+	default:
+		return nil
 	}
+}
+
+// wait calls try (a non-blocking take, under the mutex) until it has an event, waiting for
+// the fd in Go's poller in between. ctx or Close end the wait. The caller has just found
+// nothing ready (see events.Read).
+func (p *poller) wait(ctx context.Context, try func() (bool, error)) error {
 	if ctx.Done() != nil {
 		defer p.guard(ctx)()
+	}
+	if done, err := p.waitBlocking(ctx, try); done {
+		return err
 	}
 	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
 		return ErrClosed
@@ -271,6 +477,7 @@ func (p *poller) read(ctx context.Context, try func() (bool, error)) error {
 		return err
 	}
 	var inner error
+	defer p.netWait()()
 	err := p.raw.Read(func(uintptr) bool {
 		got := false
 		e := p.with(func() error {
@@ -382,29 +589,49 @@ type events[E any] struct {
 }
 
 // takeOne hands out the next pending event, else takes one from the library (under the mutex).
-func (h *events[E]) takeOne(ev *E) (bool, error) {
+// The event is returned, not written through a pointer: Read's and Next's events then stay off
+// the heap.
+func (h *events[E]) takeOne() (E, bool, error) {
 	if h.next < len(h.pending) {
-		*ev = h.pending[h.next]
+		ev := h.pending[h.next]
 		var zero E
 		h.pending[h.next] = zero // the slot keeps no reference to what was handed out
 		h.next++
-		return true, nil
+		return ev, true, nil
 	}
-	return h.take(ev)
+	var ev E // on the heap (h.take is a function value), but only on this path
+	ok, err := h.take(&ev)
+	return ev, ok, err
 }
 
 // takeBatch refills pending with one batch call when it is empty, then hands out its next
 // event (under the mutex). Without a batch call it is takeOne.
-func (h *events[E]) takeBatch(ev *E) (bool, error) {
+func (h *events[E]) takeBatch() (E, bool, error) {
 	if h.batch != nil && h.next >= len(h.pending) {
 		var err error
 		h.pending, err = h.batch(h.pending[:0])
 		h.next = 0
 		if len(h.pending) == 0 {
-			return false, err
+			var zero E
+			return zero, false, err
 		}
 	}
-	return h.takeOne(ev)
+	return h.takeOne()
+}
+
+// locked is takeBatch (or, without batch, takeOne) under the mutex, or ErrClosed: without a
+// closure, so that it costs no allocation per event.
+func (h *events[E]) locked(batch bool) (E, bool, error) {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	if h.p.closed {
+		var zero E
+		return zero, false, ErrClosed
+	}
+	if batch {
+		return h.takeBatch()
+	}
+	return h.takeOne()
 }
 
 func newEvents[E any](fd int, take func(*E) (bool, error), free func()) (events[E], error) {
@@ -423,19 +650,35 @@ func (h *events[E]) Fd() int { return h.fd }
 // Next takes the next event without blocking; ok is false when there is none now. It takes
 // one event at a time from the library, so the fd stays readable exactly while Next has one.
 func (h *events[E]) Next() (ev E, ok bool, err error) {
-	err = h.p.with(func() error {
-		ok, err = h.takeOne(&ev)
-		return err
-	})
-	return ev, ok, err
+	return h.locked(false)
 }
 
-// Read waits for the next event (in Go's poller: no OS thread blocked) until ctx is done
-// (ctx.Err()) or the handle is closed (ErrClosed). Where the library has a batch call (the
-// stream), Read takes every event ready in one call and hands them out one by one: after Read,
-// call Next until ok is false before waiting on Fd yourself.
-func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
-	err = h.p.read(ctx, func() (bool, error) { return h.takeBatch(&ev) })
+// Read waits for the next event (a short blocking poll, then Go's poller: see the package
+// documentation) until ctx is done (ctx.Err()) or the handle is closed (ErrClosed). Where the
+// library has a batch call (the stream), Read takes every event ready in one call and hands
+// them out one by one: after Read, call Next until ok is false before waiting on Fd yourself.
+func (h *events[E]) Read(ctx context.Context) (E, error) {
+	if err := ctxErr(ctx); err != nil {
+		var zero E
+		return zero, err
+	}
+	// An event ready now needs no poller, deadline or watchdog goroutine: the common case
+	// under load, where they cost more than the event.
+	ev, ok, err := h.locked(true)
+	if err != nil || ok {
+		return ev, err
+	}
+	return h.wait(ctx)
+}
+
+// wait is Read once nothing was ready.
+func (h *events[E]) wait(ctx context.Context) (ev E, err error) {
+	err = h.p.wait(ctx, func() (bool, error) {
+		var ok bool
+		var e error
+		ev, ok, e = h.takeBatch()
+		return ok, e
+	})
 	return ev, err
 }
 
@@ -446,13 +689,7 @@ func (h *events[E]) Read(ctx context.Context) (ev E, err error) {
 func (h *events[E]) Dispatch(fn func(E) bool) (int, error) {
 	n := 0
 	for {
-		var ev E
-		var ok bool
-		err := h.p.with(func() error {
-			var err error
-			ok, err = h.takeBatch(&ev)
-			return err
-		})
+		ev, ok, err := h.locked(true)
 		if err != nil || !ok {
 			return n, err
 		}

@@ -869,3 +869,100 @@ func TestSlabsHandOutDistinctParts(t *testing.T) {
 		}
 	}
 }
+
+// Either wait of Read (the blocking poll, then Go's poller) delivers an event that arrives
+// during it and ends at a cancelled context or a Close, for a lone Read and for two at once
+// (only one of them can take the blocking poll).
+func TestReadEndsInEitherWait(t *testing.T) {
+	requireRoot(t)
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // the blocking poll needs a second P
+	}
+	saved := blockingWait
+	defer func() { blockingWait = saved }()
+	for _, c := range []struct {
+		name string
+		wait time.Duration
+	}{{"blocking poll", time.Minute}, {"Go's poller", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			blockingWait = c.wait // set before any Read starts, read by them only
+			ns := newNetns(t, "wait")
+			ipn(t, ns, "link set lo up")
+			fds := fdCount(t)
+			s, err := NewStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Add("w", Named(ns), StreamOptions{Groups: GroupIPv4Route}); err != nil {
+				t.Fatal(err)
+			}
+			// Reads from other goroutines; each sends what it got.
+			type result struct {
+				ev  StreamEvent
+				err error
+			}
+			reads := func(ctx context.Context, n int) chan result {
+				out := make(chan result, n)
+				for i := 0; i < n; i++ {
+					go func() {
+						ev, err := s.Read(ctx)
+						out <- result{ev, err}
+					}()
+				}
+				return out
+			}
+			get := func(out chan result, what string) result {
+				t.Helper()
+				select {
+				case r := <-out:
+					return r
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s: Read did not return", what)
+				}
+				return result{}
+			}
+			// An event during the wait, for one Read, then for each of two.
+			for i, n := range []int{1, 2} {
+				out := reads(context.Background(), n)
+				time.Sleep(20 * time.Millisecond)
+				for j := 0; j < n; j++ {
+					ipn(t, ns, fmt.Sprintf("route add 198.51.100.%d/32 dev lo", 10*i+j+1))
+				}
+				for j := 0; j < n; j++ {
+					if r := get(out, "an event"); r.err != nil || r.ev.Kind != NewRoute {
+						t.Fatalf("Read during an event: %v, %v", r.ev, r.err)
+					}
+				}
+			}
+			// A context cancelled during the wait ends each Read with it; the stream goes on.
+			for _, n := range []int{1, 2} {
+				ctx, cancel := context.WithCancel(context.Background())
+				out := reads(ctx, n)
+				time.Sleep(20 * time.Millisecond)
+				cancel()
+				for j := 0; j < n; j++ {
+					if r := get(out, "cancel"); !errors.Is(r.err, context.Canceled) {
+						t.Fatalf("Read after cancel: %v, %v", r.ev, r.err)
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			defer cancel()
+			if _, err := s.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Read past its deadline: %v", err)
+			}
+			// Close during the wait ends both Reads, and frees every fd.
+			out := reads(context.Background(), 2)
+			time.Sleep(20 * time.Millisecond)
+			s.Close()
+			for j := 0; j < 2; j++ {
+				if r := get(out, "Close"); !errors.Is(r.err, ErrClosed) {
+					t.Fatalf("Read after Close: %v, %v", r.ev, r.err)
+				}
+			}
+			if after := fdCount(t); after != fds {
+				t.Fatalf("fds: %d before, %d after Close", fds, after)
+			}
+		})
+	}
+}
