@@ -185,8 +185,8 @@ impl Target {
 
     /// Reads one datagram from this target's socket into `buffer` (the arena at `room.at`);
     /// says whether there was one (so more may follow) and how much of the arena its queued
-    /// messages refer to. `others` are the stream's other targets (given to an all-nsid target, for its
-    /// keys).
+    /// messages refer to. `others` are the stream's other targets (given to an all-nsid
+    /// target, for its keys).
     // Inlined into `turn`, its one caller: a call per datagram cost a tenth of an event.
     #[inline]
     fn pump(

@@ -137,6 +137,8 @@ pub(super) unsafe fn next_batch(
             let mut filled = 0;
             // Each event filled as it is taken (`fill_taken` keeps what must be kept).
             let taken = stream.next_items_with(capacity, |state, item| {
+                // Grown as needed: a scratch moves when the vector does, but the C events
+                // point only into what scratches own on the heap (text, arrays, a link's names).
                 if scratches.len() <= filled {
                     scratches.push(Scratch::default());
                 }
