@@ -83,7 +83,7 @@ fn capture(corpus: &Corpus, ns: &str, peer: &str, dir: &Path) {
     n("addr add 2001:db8::1/64 dev nsmon-br0");
     n("route add 203.0.113.0/24 via 198.51.100.254");
     n("route add 2001:db8:1::/48 via 2001:db8::fe");
-    n("route add blackhole 192.0.2.0/24 table 100");
+    n("route add blackhole 203.0.113.128/25 table 100");
     n("neigh add 198.51.100.7 lladdr 02:00:00:00:00:07 dev nsmon-br0");
     n("neigh add 2001:db8::7 lladdr 02:00:00:00:00:08 dev nsmon-br0");
     tc(ns, "qdisc add dev nsmon-br0 root handle 1: htb");

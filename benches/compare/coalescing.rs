@@ -85,7 +85,7 @@ fn change(step: &mut usize, child: &mut Child) {
     let verb = if *step % 2 == 0 { "add" } else { "del" };
     let stdin = child.stdin.as_mut().unwrap();
     let host = *step / 2 % 250 + 1;
-    writeln!(stdin, "route {verb} 192.0.2.{host}/32 dev nsmon-br").unwrap();
+    writeln!(stdin, "route {verb} 203.0.113.{host}/32 dev nsmon-br").unwrap();
     stdin.flush().unwrap();
     *step += 1;
 }

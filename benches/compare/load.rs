@@ -63,8 +63,8 @@ pub fn ip_batch(ns: Option<&str>, lines: impl IntoIterator<Item = String>) {
     child.wait().unwrap();
 }
 
-/// The churn's batch files: 10,000 distinct IPv4 host routes (documentation ranges, spread over
-/// 14 tables), added, then deleted.
+/// The churn's batch files: 10,000 distinct IPv4 host routes (in 198.51.100.0/24 and
+/// 203.0.113.0/24, spread over 20 tables), added, then deleted.
 pub struct Churn {
     pub adds: PathBuf,
     pub dels: PathBuf,
@@ -72,11 +72,11 @@ pub struct Churn {
 
 impl Churn {
     pub fn write(dir: &Path) -> Churn {
-        let nets = ["192.0.2", "198.51.100", "203.0.113"];
+        let nets = ["198.51.100", "203.0.113"];
         let routes: Vec<String> = (0..EVENTS_PER_NS / 2)
             .map(|i| {
-                let table = 100 + i / 768;
-                let net = nets[(i % 768) / 256];
+                let table = 100 + i / 512;
+                let net = nets[(i % 512) / 256];
                 format!("{net}.{}/32 dev nsmon-br table {table}", i % 256)
             })
             .collect();
