@@ -155,14 +155,25 @@ type poller struct {
 	armed      bool
 	netWaiting int
 	yielded    time.Time
+	// slot lets one Read at a time wait in Go's poller (see wait); done is closed by close.
+	slot chan struct{}
+	done chan struct{}
+	// netMu guards netDone, the Done channel of the context of the Read in Go's poller (nil
+	// when none is there), and deadline, whether a watchdog has set file's read deadline
+	// (for that Read, or for one before it) since a Read last cleared it (see cut and enter).
+	netMu    sync.Mutex
+	netDone  <-chan struct{}
+	deadline bool
 	// reading counts the Reads waiting now; watch is the watchdog kept for the context the
 	// last lone Read waited with (see watchdog).
 	reading int
 	watch   *watchdog
 }
 
-// watchdog ends the waits of the Reads with ctx when it is done, by setting a deadline in the
-// past. A caller reading in a loop with one context gets one watchdog for the whole loop,
+// watchdog ends the wait of a Read with ctx when it is done: it kicks wake, which ends a
+// blocking wait, and cuts the wait in Go's poller short if the Read there is one whose
+// context is done (see cut). A Read waiting for the poller's slot sees its context itself. A
+// caller reading in a loop with one context gets one watchdog for the whole loop,
 // rather than a goroutine started and stopped for every wait: that cost a third of an event's
 // time from Go when each wake-up brings one event.
 type watchdog struct {
@@ -177,7 +188,7 @@ func (p *poller) startWatchdog(ctx context.Context) *watchdog {
 		defer close(w.done)
 		select {
 		case <-ctx.Done():
-			p.file.SetReadDeadline(time.Unix(1, 0))
+			p.cut()
 			p.kick()
 		case <-w.stop:
 		}
@@ -246,7 +257,8 @@ func newPoller(fd int) (*poller, error) {
 		syscall.Close(int(wake))
 		return nil, err
 	}
-	p := &poller{file: file, raw: raw, fd: fd, gate: gate, wake: int(wake)}
+	p := &poller{file: file, raw: raw, fd: fd, gate: gate, wake: int(wake),
+		slot: make(chan struct{}, 1), done: make(chan struct{})}
 	p.left = sync.NewCond(&p.mu)
 	return p, nil
 }
@@ -277,6 +289,46 @@ func (p *poller) netWait() (done func()) {
 		p.netWaiting--
 		p.mu.Unlock()
 	}
+}
+
+// cut ends the wait of the Read in Go's poller, by a read deadline in the past, if that Read's
+// own context is done (whichever context's watchdog calls it). The deadline is on the file
+// every Read shares, so it is set only for a Read that must end: any other would be woken
+// from a live wait. The one Read there clears it before it waits (enter), under netMu, so
+// that no clear can undo a deadline set for another Read.
+func (p *poller) cut() {
+	p.netMu.Lock()
+	if p.netDone != nil && !p.deadline {
+		select {
+		case <-p.netDone:
+			p.file.SetReadDeadline(time.Unix(1, 0))
+			p.deadline = true
+		default:
+		}
+	}
+	p.netMu.Unlock()
+}
+
+// enter marks the Read holding the slot as the one in Go's poller, with its context's done
+// channel, and clears a deadline left from an earlier Read. A watchdog that fires before
+// enter does not cut this Read's wait, so the caller looks at its context after enter.
+func (p *poller) enter(done <-chan struct{}) error {
+	p.netMu.Lock()
+	defer p.netMu.Unlock()
+	p.netDone = done
+	if p.deadline {
+		p.deadline = false
+		return p.file.SetReadDeadline(time.Time{})
+	}
+	return nil
+}
+
+// leave is the Read holding the slot leaving Go's poller; a deadline set for it stays until
+// the next Read there clears it.
+func (p *poller) leave() {
+	p.netMu.Lock()
+	p.netDone = nil
+	p.netMu.Unlock()
 }
 
 // kick makes wake readable (until drained), ending a blocking wait.
@@ -422,11 +474,12 @@ func (p *poller) with(f func() error) error {
 // close marks the handle closed, wakes any Read, and runs free once. Later calls do nothing.
 func (p *poller) close(free func()) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return
 	}
 	p.closed = true
+	close(p.done)
 	p.kick()
 	for p.blocked {
 		p.left.Wait()
@@ -435,12 +488,15 @@ func (p *poller) close(free func()) {
 		p.watch.end()
 		p.watch = nil
 	}
+	free()
+	p.mu.Unlock()
+	// Outside the mutex: closing the file waits until the Read in Go's poller has left it,
+	// and that Read may be waiting for the mutex (to try again, and find the handle closed).
 	p.file.Close()
 	p.wakeMu.Lock()
 	syscall.Close(p.wake)
 	p.wake = -1
 	p.wakeMu.Unlock()
-	free()
 }
 
 // ctxErr is ctx.Err() without its mutex while ctx is not done (a non-blocking look at Done):
@@ -461,6 +517,13 @@ func ctxErr(ctx context.Context) error {
 // wait calls try (a non-blocking take, under the mutex) until it has an event, waiting for
 // the fd in Go's poller in between. ctx or Close end the wait. The caller has just found
 // nothing ready (see events.Read).
+//
+// One Read at a time waits in Go's poller, the one holding slot; the others wait for the slot,
+// where their own context or Close ends their wait at once. (In the poller they would queue
+// on the file's read lock, which nothing but the Read ahead of them leaving ends.) So the
+// read deadline that ends a wait there is only ever set for the one Read there, and only when
+// its own context is done (see cut). The Read holding the slot tries again before it waits,
+// so an event that the one before it left pending is not missed.
 func (p *poller) wait(ctx context.Context, try func() (bool, error)) error {
 	if ctx.Done() != nil {
 		defer p.guard(ctx)()
@@ -468,17 +531,24 @@ func (p *poller) wait(ctx context.Context, try func() (bool, error)) error {
 	if done, err := p.waitBlocking(ctx, try); done {
 		return err
 	}
-	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
-		return ErrClosed
+	select {
+	case p.slot <- struct{}{}:
+	default:
+		select {
+		case p.slot <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return ErrClosed
+		}
 	}
-	// A watchdog that fired before the deadline was cleared has been undone by it: the
-	// context is looked at again, after.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var inner error
+	defer func() {
+		p.leave()
+		<-p.slot
+	}()
 	defer p.netWait()()
-	err := p.raw.Read(func(uintptr) bool {
+	var inner error
+	read := func(uintptr) bool {
 		got := false
 		e := p.with(func() error {
 			var e error
@@ -490,19 +560,34 @@ func (p *poller) wait(ctx context.Context, try func() (bool, error)) error {
 			return true
 		}
 		return got
-	})
-	switch {
-	case inner != nil:
-		return inner
-	case err == nil:
-		return nil
-	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
-		return ctx.Err()
-	case p.with(func() error { return nil }) == ErrClosed:
-		// The poller reports its own "use of closed file" for a Close during the wait.
-		return ErrClosed
-	default:
-		return err
+	}
+	for {
+		if err := p.enter(ctx.Done()); err != nil {
+			return ErrClosed
+		}
+		// A watchdog that fired before enter left this wait alone: the context is looked at
+		// again, after.
+		if err := ctxErr(ctx); err != nil {
+			return err
+		}
+		err := p.raw.Read(read)
+		switch {
+		case inner != nil:
+			return inner
+		case err == nil:
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// Not this Read's deadline (cut sets none for a live Read): enter clears it.
+			continue
+		case p.with(func() error { return nil }) == ErrClosed:
+			// The poller reports its own "use of closed file" for a Close during the wait.
+			return ErrClosed
+		default:
+			return err
+		}
 	}
 }
 

@@ -966,3 +966,108 @@ func TestReadEndsInEitherWait(t *testing.T) {
 		})
 	}
 }
+
+// Reads beside each other on one handle keep to their own contexts, wherever each one waits
+// (the blocking poll, Go's poller, or queued behind the one in Go's poller): a cancelled one
+// ends at once with context.Canceled, and the others go on waiting, undisturbed, for the next
+// event. Each case starts its Reads in the order given, a moment apart, so that the first one
+// takes the blocking poll (when it has one) and the next ones Go's poller, in turn.
+//
+// Go's poller alone runs with GOMAXPROCS as it is (with 1, every Read waits there).
+func TestConcurrentReadsKeepTheirOwnContexts(t *testing.T) {
+	requireRoot(t)
+	saved := blockingWait
+	defer func() { blockingWait = saved }()
+	for _, wait := range []struct {
+		name string
+		wait time.Duration
+	}{{"blocking poll", time.Minute}, {"Go's poller", 0}} {
+		for _, order := range []string{"live,cancel", "cancel,live", "live,live,cancel", "live,cancel,live", "cancel,live,live"} {
+			t.Run(wait.name+"/"+order, func(t *testing.T) {
+				if wait.wait > 0 && runtime.GOMAXPROCS(0) < 2 {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // the blocking poll needs a second P
+				}
+				blockingWait = wait.wait // set before any Read starts, read by them only
+				concurrentReads(t, strings.Split(order, ","))
+			})
+		}
+	}
+}
+
+func concurrentReads(t *testing.T, order []string) {
+	t.Helper()
+	ns := newNetns(t, "reads")
+	s, err := NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add("r", Named(ns), StreamOptions{Groups: GroupLink}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ev  StreamEvent
+		err error
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var live, cancelled []chan result
+	for _, what := range order {
+		out := make(chan result, 1)
+		readCtx := context.Background()
+		if what == "cancel" {
+			readCtx = ctx
+			cancelled = append(cancelled, out)
+		} else {
+			live = append(live, out)
+		}
+		go func() {
+			ev, err := s.Read(readCtx)
+			out <- result{ev, err}
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	// None is over before its time: no event has come, no context is done.
+	stillWaiting := func(when string) {
+		t.Helper()
+		for i, out := range live {
+			select {
+			case r := <-out:
+				t.Fatalf("%s: live Read %d of %v returned %v, %v", when, i, order, r.ev, r.err)
+			default:
+			}
+		}
+	}
+	stillWaiting("before the cancel")
+	start := time.Now()
+	cancel()
+	for _, out := range cancelled {
+		select {
+		case r := <-out:
+			if !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("cancelled Read of %v: %v, %v", order, r.ev, r.err)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("cancelled Read of %v did not end within a second", order)
+		}
+	}
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Logf("the cancelled Read took %v to end (a loaded machine?)", took)
+	}
+	time.Sleep(20 * time.Millisecond)
+	stillWaiting("after the cancel")
+	// One new link each: every live Read gets an event, none an error.
+	for i := range live {
+		ipn(t, ns, fmt.Sprintf("link add nsmon-t-r%d type bridge", i))
+	}
+	for i, out := range live {
+		select {
+		case r := <-out:
+			if r.err != nil || r.ev.Kind != NewLink {
+				t.Fatalf("live Read %d of %v: %v, %v", i, order, r.ev, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("live Read %d of %v did not return after the event", i, order)
+		}
+	}
+}
