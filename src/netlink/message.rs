@@ -285,6 +285,20 @@ pub(crate) fn finish(out: &mut [u8], start: usize) {
     out[at..at + 4].copy_from_slice(&len.to_ne_bytes());
 }
 
+/// A message as the kernel would send it, for tests: `kind`, the fixed header's bytes, then
+/// the attributes.
+#[cfg(test)]
+pub(crate) fn built(kind: u16, header: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let start = begin(&mut out, kind, 0, 0);
+    push_padded(&mut out, header);
+    for (k, v) in attrs {
+        push_attr(&mut out, *k, v);
+    }
+    finish(&mut out, start);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,7 @@
 //! Unit tests of the module above.
 
 use super::*;
-use crate::netlink::message::{begin, finish, push_attr, push_padded};
-
-fn msg(kind: u16, header: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let start = begin(&mut out, kind, 0, 0);
-    push_padded(&mut out, header);
-    for (k, v) in attrs {
-        push_attr(&mut out, *k, v);
-    }
-    finish(&mut out, start);
-    out
-}
+use crate::netlink::message::{built as msg, push_attr};
 
 fn ifinfo(index: u32, flags: u32) -> Vec<u8> {
     let mut h = vec![0u8; 16];

@@ -410,18 +410,7 @@ pub(crate) fn c_text(text: String) -> std::ffi::CString {
 mod tests {
     use super::*;
     use crate::netlink::consts::*;
-    use crate::netlink::message::{begin, finish, push_attr, push_padded};
-
-    fn msg(kind: u16, header: &[u8], attrs: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let start = begin(&mut out, kind, 0, 0);
-        push_padded(&mut out, header);
-        for (k, v) in attrs {
-            push_attr(&mut out, *k, v);
-        }
-        finish(&mut out, start);
-        out
-    }
+    use crate::netlink::message::built as msg;
 
     /// A route read straight into the C member is the route the generic parser gives, as C
     /// reads it, with the same error text when it is refused (and then nothing set); other
