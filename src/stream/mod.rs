@@ -536,12 +536,16 @@ impl Stream {
             socket.set_receive_buffer(options.receive_buffer)?;
         }
         let state = &mut self.core.pump;
+        // The slot is the target's from now on: whatever runs before it is filled (the
+        // queue's readiness below) cannot give the token registered here to another.
         let token = state
             .targets
-            .vacant()
+            .reserve()
             .ok_or_else(|| Error::InvalidArgument("too many namespaces in one stream".into()))?;
-        sys::epoll_add_level(state.registry.as_fd(), socket.as_fd(), token.0)
-            .map_err(|e| Error::os("epoll_ctl netlink", e))?;
+        if let Err(e) = sys::epoll_add_level(state.registry.as_fd(), socket.as_fd(), token.0) {
+            state.targets.release(token);
+            return Err(Error::os("epoll_ctl netlink", e));
+        }
         let mut entry = Target {
             key: key.clone(),
             port: socket.port(),
@@ -561,12 +565,16 @@ impl Stream {
                 let _ = state
                     .registry
                     .deregister(&mut SourceFd(&entry.socket.as_raw_fd()));
+                state.targets.release(token);
                 return Err(e);
             }
             // With no kinds to dump, Synced is immediate; it goes through the queue like any
             // event, so the fd becomes readable.
             for item in synced_now {
-                self.core.push(item)?;
+                if let Err(e) = self.core.push(item) {
+                    self.core.pump.targets.release(token);
+                    return Err(e);
+                }
             }
         }
         let state = &mut self.core.pump;
@@ -574,8 +582,7 @@ impl Stream {
             state.all_nsid_targets += 1;
         }
         state.tokens.insert(key, token);
-        let inserted = state.targets.insert(entry);
-        debug_assert_eq!(inserted, token, "the slot vacant when registered");
+        state.targets.put_back(token, entry);
         Ok(())
     }
 

@@ -53,30 +53,43 @@ impl<T> Slab<T> {
         self.slots[index].target.as_mut()
     }
 
-    /// The token the next [`insert`](Self::insert) will use, or `None` when the slab is full
-    /// (more targets than a token's index can count).
-    pub(super) fn vacant(&self) -> Option<Token> {
-        match self.free.last() {
-            Some(&index) => Some(Token(self.slots[index].generation << INDEX_BITS | index)),
-            None if self.slots.len() < INDEX_MASK => Some(Token(self.slots.len())),
-            None => None,
+    /// Reserves a slot and returns its token, or `None` when the slab is full (more targets
+    /// than a token's index can count). The slot is empty, and not given to anyone else, until
+    /// [`put_back`](Self::put_back) fills it or [`release`](Self::release) frees it: the
+    /// token can be registered before the target is made.
+    pub(super) fn reserve(&mut self) -> Option<Token> {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.slots.len() < INDEX_MASK => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    target: None,
+                });
+                self.slots.len() - 1
+            }
+            None => return None,
+        };
+        Some(Token(self.slots[index].generation << INDEX_BITS | index))
+    }
+
+    /// Frees a slot [`reserve`](Self::reserve)d and never filled; its later tokens differ.
+    pub(super) fn release(&mut self, token: Token) {
+        if let Some(index) = self.index(token) {
+            let slot = &mut self.slots[index];
+            if slot.target.is_none() {
+                slot.generation = (slot.generation + 1) % GENERATION_LIMIT;
+                self.free.push(index);
+            }
         }
     }
 
-    /// Inserts `target` under [`vacant`](Self::vacant)'s token.
-    ///
-    /// # Panics
-    /// If `vacant` is `None` (the caller checks it first).
-    pub(super) fn insert(&mut self, target: T) -> Token {
-        let token = self.vacant().expect("checked by the caller");
-        match self.free.pop() {
-            Some(index) => self.slots[index].target = Some(target),
-            None => self.slots.push(Slot {
-                generation: 0,
-                target: Some(target),
-            }),
-        }
-        token
+    /// Inserts `target` in a slot of its own and returns its token (`None`, and `target`
+    /// dropped, when the slab is full).
+    #[cfg(test)]
+    pub(super) fn insert(&mut self, target: T) -> Option<Token> {
+        let token = self.reserve()?;
+        self.put_back(token, target);
+        Some(token)
     }
 
     /// Removes and returns the target under `token`; its slot's later tokens differ.
@@ -96,7 +109,8 @@ impl<T> Slab<T> {
         self.slots[index].target.take()
     }
 
-    /// Returns what [`take_out`](Self::take_out) took.
+    /// Returns what [`take_out`](Self::take_out) took, or fills a slot
+    /// [`reserve`](Self::reserve)d.
     pub(super) fn put_back(&mut self, token: Token, target: T) {
         if let Some(index) = self.index(token) {
             self.slots[index].target = Some(target);
@@ -121,14 +135,14 @@ mod tests {
     #[test]
     fn a_token_finds_its_target_until_removed_and_never_the_next_one() {
         let mut slab = Slab::default();
-        let a = slab.insert("a");
-        let b = slab.insert("b");
+        let a = slab.insert("a").unwrap();
+        let b = slab.insert("b").unwrap();
         assert_eq!((slab.get(a), slab.get(b)), (Some(&"a"), Some(&"b")));
         assert_eq!(slab.remove(a), Some("a"));
         assert_eq!(slab.get(a), None);
         assert_eq!(slab.remove(a), None);
         // The freed slot is reused, under a token of its own.
-        let c = slab.insert("c");
+        let c = slab.insert("c").unwrap();
         assert_eq!(c.0 & INDEX_MASK, a.0 & INDEX_MASK);
         assert_ne!(c, a);
         assert_eq!((slab.get(a), slab.get(c)), (None, Some(&"c")));
@@ -141,31 +155,53 @@ mod tests {
     #[test]
     fn a_target_taken_out_keeps_its_slot_and_token() {
         let mut slab = Slab::default();
-        let a = slab.insert(1);
+        let a = slab.insert(1).unwrap();
         let out = slab.take_out(a).unwrap();
         assert_eq!(slab.get(a), None);
         // Its slot is not free meanwhile: a new target goes elsewhere.
-        let b = slab.insert(2);
+        let b = slab.insert(2).unwrap();
         assert_ne!(b.0 & INDEX_MASK, a.0 & INDEX_MASK);
         slab.put_back(a, out + 10);
         assert_eq!((slab.get(a), slab.get(b)), (Some(&11), Some(&2)));
     }
 
     #[test]
+    fn a_reserved_slot_is_nobody_elses_until_filled_or_released() {
+        let mut slab = Slab::default();
+        let reserved = slab.reserve().unwrap();
+        assert_eq!(slab.get(reserved), None);
+        let other = slab.insert("other").unwrap();
+        assert_ne!(other.0 & INDEX_MASK, reserved.0 & INDEX_MASK);
+        // A removal meanwhile frees another slot, not this one.
+        slab.remove(other);
+        slab.put_back(reserved, "mine");
+        assert_eq!(slab.get(reserved), Some(&"mine"));
+        // Released unfilled, it is reused under a new token.
+        let unused = slab.reserve().unwrap();
+        slab.release(unused);
+        let next = slab.reserve().unwrap();
+        assert_eq!(next.0 & INDEX_MASK, unused.0 & INDEX_MASK);
+        assert_ne!(next, unused);
+        // A filled slot is not released by mistake.
+        slab.release(reserved);
+        assert_eq!(slab.get(reserved), Some(&"mine"));
+    }
+
+    #[test]
     fn generations_wrap_below_the_handles_own_tokens() {
         let mut slab = Slab::default();
-        let mut token = slab.insert(());
+        let mut token = slab.insert(()).unwrap();
         for _ in 0..3 {
             slab.remove(token);
-            token = slab.insert(());
+            token = slab.insert(()).unwrap();
         }
         assert_eq!(token.0 >> INDEX_BITS, 3);
         slab.remove(token);
         slab.slots[0].generation = GENERATION_LIMIT - 1;
-        let last = slab.insert(());
+        let last = slab.insert(()).unwrap();
         assert_eq!(last.0 >> INDEX_BITS, GENERATION_LIMIT - 1);
         slab.remove(last);
-        let wrapped = slab.insert(());
+        let wrapped = slab.insert(()).unwrap();
         assert_eq!(wrapped.0 >> INDEX_BITS, 0);
         let highest = Token((GENERATION_LIMIT - 1) << INDEX_BITS | (INDEX_MASK - 1));
         assert!(highest.0 < usize::MAX - 2);
