@@ -152,9 +152,9 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
         // system call, as in `recv`.
         match syscall!(syscall(
             libc::SYS_recvmsg,
-            fd.as_raw_fd(),
+            libc::c_long::from(fd.as_raw_fd()),
             &raw mut msg,
-            libc::MSG_TRUNC
+            libc::c_long::from(libc::MSG_TRUNC)
         )) {
             Ok(n) => {
                 return Ok(Datagram {
@@ -182,8 +182,9 @@ pub(crate) fn recv_with_nsid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<D
 ///
 /// Made as a raw system call: glibc's `recvfrom` is a cancellation point, and it switches
 /// asynchronous cancellation on and off around every call, which cost as much as the rest of
-/// the call's work in user space. The socket is non-blocking: the call never waits, so it has
-/// no use for being a point where a thread may be cancelled.
+/// the call's work in user space. Nothing in nsmon is a cancellation point, nor needs to be: an
+/// event socket never waits, and a query socket waits at most its reply timeout.
+/// (`syscall` is variadic and reads every argument as a `long`: integers are passed as one.)
 #[inline]
 pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
     // SAFETY: all-zero is a valid sockaddr_nl to be filled in.
@@ -194,10 +195,10 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Datagram> {
         // arguments, in its order.
         match syscall!(syscall(
             libc::SYS_recvfrom,
-            fd.as_raw_fd(),
+            libc::c_long::from(fd.as_raw_fd()),
             buf.as_mut_ptr(),
             buf.len(),
-            libc::MSG_TRUNC,
+            libc::c_long::from(libc::MSG_TRUNC),
             &raw mut addr,
             &raw mut addr_len
         )) {
