@@ -121,7 +121,7 @@ fn a_thousand_namespace_lifecycles_leave_no_fd_thread_or_memory_behind() {
         (count(&events, &own, true), count(&events, &own, false))
     };
     assert_eq!(round(&mut inventory, 100), (100, 100));
-    let (fds, threads, rss) = (fd_count(), thread_count(), rss_kib());
+    let (fds, threads, rss) = (fd_count(), settled_thread_count(), rss_kib());
     assert_eq!(round(&mut inventory, 1000), (1000, 1000));
     assert_eq!(fd_count(), fds, "fds");
     assert_eq!(threads_back_to(threads), threads, "threads");

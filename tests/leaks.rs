@@ -36,7 +36,7 @@ fn handles_created_and_freed_leak_no_fd_and_no_thread() {
 fn a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread() {
     let dir = TempDir::new("leak");
     fs::write(dir.join("present"), b"").unwrap();
-    let (fds, threads) = (fd_count(), thread_count());
+    let (fds, threads) = (fd_count(), settled_thread_count());
     for i in 0..1000 {
         // Alternate the readiness check (an extra mountinfo fd) and a missing directory.
         let options = if i % 2 == 0 {
@@ -56,7 +56,7 @@ fn a_thousand_watchers_created_and_freed_leak_no_fd_and_no_thread() {
 fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
     let observer = Netns::add("leakobs");
     let target = Netns::add("leaktarget");
-    let (fds, threads) = (fd_count(), thread_count());
+    let (fds, threads) = (fd_count(), settled_thread_count());
     for i in 0..1000 {
         let mut sub = NsidSubscriber::new(NsidOptions::new()).unwrap();
         let _ = sub.next().unwrap();
@@ -74,7 +74,7 @@ fn nsid_subscribers_and_queries_leak_no_fd_and_no_thread() {
 }
 
 fn coalescing_streams_leak_no_fd_and_no_thread() {
-    let (fds, threads) = (fd_count(), thread_count());
+    let (fds, threads) = (fd_count(), settled_thread_count());
     for _ in 0..1000 {
         // Its own epoll set and timer besides the stream's: a window opened and left open.
         let mut stream = Stream::with_coalescing(std::time::Duration::from_millis(50)).unwrap();
@@ -93,7 +93,7 @@ fn stream_add_remove_cycles_leak_no_fd_and_no_thread() {
     stream
         .add("stays", NetnsRef::Current, StreamOptions::new())
         .unwrap();
-    let (fds, threads) = (fd_count(), thread_count());
+    let (fds, threads) = (fd_count(), settled_thread_count());
     let start = std::time::Instant::now();
     for i in 0..10_000 {
         // Every cycle opens a socket inside the named namespace (a helper thread each time);

@@ -38,6 +38,9 @@ pub(crate) fn in_each_namespace<T: Send>(
     namespaces: &[BorrowedFd<'_>],
     f: impl Fn() -> io::Result<T> + Sync,
 ) -> io::Result<Vec<io::Result<T>>> {
+    if namespaces.is_empty() {
+        return Ok(Vec::new()); // no thread for nothing to do (e.g. adding the caller's own)
+    }
     let raw: Vec<i32> = namespaces.iter().map(|ns| ns.as_raw_fd()).collect();
     let f = &f;
     std::thread::scope(|scope| {

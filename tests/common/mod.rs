@@ -460,6 +460,22 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// The thread count once it holds still (two reads 20 ms apart agree, or after 2 s): a baseline
+/// that a thread just joined, still listed for a moment (see `threads_back_to`), does not
+/// inflate.
+pub fn settled_thread_count() -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = thread_count();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = thread_count();
+        if now == last || Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// The thread count once it is back to `expected`, or after 2 s, whichever is first. A joined
 /// thread can still be listed for a moment: the kernel wakes the joiner before the thread has
 /// left the process (its tid is cleared early in its exit). A leaked thread stays listed.
